@@ -1,0 +1,281 @@
+/**
+ * The in-process broker: routes each message kind to the mailboxes of the
+ * actors that consume it and to callback subscribers, answers `ask` with the
+ * one responder's reply, and exposes an inspection hook and `settled()`.
+ *
+ * Delivery to actors is all-or-nothing: when any consumer's mailbox is full,
+ * `publish` delivers to none and answers busy, so nothing is half-applied.
+ *
+ * @module
+ */
+import type { ActorBehaviour, ActorOptions, ActorStats } from "../actors/actor.ts";
+import { ActorRunner, type Delivery, errorText } from "../actors/supervisor.ts";
+import { type Clock, createMessage, systemClock } from "./envelope.ts";
+import type {
+  ActorRef,
+  AskOptions,
+  AskResult,
+  Broker,
+  InspectionEvent,
+  PublishResult,
+  Subscriber,
+} from "./broker.ts";
+import {
+  isRequestType,
+  type Message,
+  type MessageType,
+  REPLY_TYPES,
+  type ReplyMessage,
+  type RequestType,
+} from "./messages.ts";
+import { getLogger } from "../observability/logger.ts";
+
+/** Options for {@linkcode InProcessBroker}. */
+export interface InProcessBrokerOptions {
+  readonly clock?: Clock;
+}
+
+// deno-lint-ignore no-explicit-any
+type AnyRunner = ActorRunner<any, any>;
+// deno-lint-ignore no-explicit-any
+type AnySubscriber = Subscriber<any>;
+
+const log = getLogger("broker");
+
+/** The embedded broker: every actor and subscriber in this process. */
+export class InProcessBroker implements Broker {
+  readonly #clock: Clock;
+  readonly #runners: AnyRunner[] = [];
+  readonly #routes = new Map<MessageType, AnyRunner[]>();
+  readonly #responders = new Map<RequestType, AnyRunner>();
+  readonly #subscribers = new Map<MessageType, Set<AnySubscriber>>();
+  readonly #observers = new Set<(event: InspectionEvent) => void>();
+  #closed = false;
+
+  /** Creates an empty broker. */
+  constructor(options: InProcessBrokerOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  async spawn<S, K extends MessageType>(
+    behaviour: ActorBehaviour<S, K>,
+    options: ActorOptions = {},
+  ): Promise<ActorRef> {
+    if (this.#runners.some((r) => r.name === behaviour.name)) {
+      throw new Error(`An actor named ${behaviour.name} is already running`);
+    }
+    for (const type of behaviour.consumes) {
+      if (isRequestType(type) && this.#responders.has(type)) {
+        throw new Error(`${type} already has a responder: ${this.#responders.get(type)!.name}`);
+      }
+    }
+    const runner = new ActorRunner(behaviour, options, {
+      context: {
+        name: behaviour.name,
+        clock: this.#clock,
+        publish: (message) => this.publish(message),
+      },
+      onHandled: (message, ms) =>
+        this.#emit({ kind: "handled", actor: behaviour.name, message, ms }),
+      onFailed: (message, error, attempt) => {
+        this.#emit({ kind: "failed", actor: behaviour.name, message, error });
+        this.#publishSystem("system.actor_failed", {
+          actor: behaviour.name,
+          messageType: message.type,
+          error,
+          attempt,
+        });
+      },
+      onDeadLettered: (message, error, attempts) => {
+        log.error("Dead-lettered {type} {id} in {actor} after {attempts} attempts: {error}", {
+          type: message.type,
+          id: message.id,
+          actor: behaviour.name,
+          attempts,
+          error,
+        });
+        this.#emit({ kind: "dead_lettered", actor: behaviour.name, message });
+        this.#publishSystem("system.dead_lettered", {
+          actor: behaviour.name,
+          messageId: message.id,
+          messageType: message.type,
+          error,
+          attempts,
+        });
+      },
+    });
+    await runner.start();
+    this.#runners.push(runner);
+    for (const type of behaviour.consumes) {
+      const list = this.#routes.get(type) ?? [];
+      list.push(runner);
+      this.#routes.set(type, list);
+      if (isRequestType(type)) this.#responders.set(type, runner);
+    }
+    return { name: runner.name, stats: () => runner.stats() };
+  }
+
+  publish(message: Message): PublishResult {
+    if (this.#closed) return { ok: false, failure: { kind: "closed" } };
+    const runners = this.#routes.get(message.type) ?? [];
+    const full = runners.find((r) => !r.hasRoom());
+    if (full) return { ok: false, failure: { kind: "busy", actor: full.name } };
+    this.#deliver(message, runners, undefined);
+    return { ok: true };
+  }
+
+  async send(message: Message): Promise<PublishResult> {
+    while (!this.#closed) {
+      const runners = this.#routes.get(message.type) ?? [];
+      const full = runners.find((r) => !r.hasRoom());
+      if (!full) {
+        this.#deliver(message, runners, undefined);
+        return { ok: true };
+      }
+      if (full.closed) break;
+      await full.waitForRoom();
+    }
+    return { ok: false, failure: { kind: "closed" } };
+  }
+
+  async ask<K extends RequestType>(
+    message: Message<K>,
+    options: AskOptions,
+  ): Promise<AskResult<K>> {
+    if (this.#closed) return { ok: false, failure: { kind: "closed" } };
+    const responder = this.#responders.get(message.type);
+    if (!responder) return { ok: false, failure: { kind: "no_responder", type: message.type } };
+    const runners = this.#routes.get(message.type) ?? [];
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let expired = false;
+    const timeout: AskResult<K> = {
+      ok: false,
+      failure: { kind: "timeout", afterMs: options.timeoutMs },
+    };
+    const deadline = new Promise<AskResult<K>>((resolve) => {
+      timer = setTimeout(() => {
+        expired = true;
+        resolve(timeout);
+      }, options.timeoutMs);
+    });
+    try {
+      const replied = (async (): Promise<AskResult<K>> => {
+        while (true) {
+          if (this.#closed) return { ok: false, failure: { kind: "closed" } };
+          const full = runners.find((r) => !r.hasRoom());
+          if (!full) break;
+          if (!options.waitForRoom || full.closed) {
+            return { ok: false, failure: { kind: "busy", actor: full.name } };
+          }
+          await Promise.race([full.waitForRoom(), deadline]);
+          if (expired) return timeout;
+        }
+        return await new Promise<AskResult<K>>((resolve) => {
+          this.#deliver(message as Message, runners, {
+            to: responder,
+            answer: (result) => {
+              if (!result.ok) return resolve(result);
+              const reply = createMessage(
+                REPLY_TYPES[message.type],
+                // deno-lint-ignore no-explicit-any
+                result.payload as any,
+                { principal: null, channel: "system" },
+                { correlationId: message.id, clock: this.#clock },
+              ) as ReplyMessage<K>;
+              this.#emit({ kind: "published", message: reply as Message });
+              resolve({ ok: true, reply });
+            },
+          });
+        });
+      })();
+      return await Promise.race([replied, deadline]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  subscribe<K extends MessageType>(types: readonly K[], subscriber: Subscriber<K>): () => void {
+    for (const type of types) {
+      const set = this.#subscribers.get(type) ?? new Set();
+      set.add(subscriber);
+      this.#subscribers.set(type, set);
+    }
+    return () => {
+      for (const type of types) this.#subscribers.get(type)?.delete(subscriber);
+    };
+  }
+
+  inspect(observer: (event: InspectionEvent) => void): () => void {
+    this.#observers.add(observer);
+    return () => this.#observers.delete(observer);
+  }
+
+  async settled(): Promise<void> {
+    // Handling may publish more messages: repeat until one pass finds everything idle.
+    while (!this.#runners.every((r) => r.idle)) {
+      await Promise.all(this.#runners.map((r) => r.whenIdle()));
+    }
+  }
+
+  stats(): readonly ActorStats[] {
+    return this.#runners.map((r) => r.stats());
+  }
+
+  async drain(): Promise<void> {
+    this.#closed = true;
+    for (const runner of [...this.#runners].reverse()) await runner.drain();
+  }
+
+  #deliver(
+    message: Message,
+    runners: readonly AnyRunner[],
+    reply: { to: AnyRunner; answer: Delivery["answer"] } | undefined,
+  ): void {
+    this.#emit({ kind: "published", message });
+    for (const runner of runners) {
+      const delivery: Delivery = reply?.to === runner
+        ? { message, attempts: 0, answer: reply.answer! }
+        : { message, attempts: 0 };
+      runner.offer(delivery);
+    }
+    const subscribers = this.#subscribers.get(message.type);
+    if (!subscribers) return;
+    for (const subscriber of subscribers) {
+      try {
+        subscriber(message);
+      } catch (error) {
+        log.error("A subscriber to {type} threw: {error}", {
+          type: message.type,
+          error: errorText(error),
+        });
+      }
+    }
+  }
+
+  #emit(event: InspectionEvent): void {
+    for (const observer of this.#observers) {
+      try {
+        observer(event);
+      } catch (error) {
+        log.error("An inspector threw: {error}", { error: errorText(error) });
+      }
+    }
+  }
+
+  #publishSystem<K extends "system.actor_failed" | "system.dead_lettered">(
+    type: K,
+    payload: Message<K>["payload"],
+  ): void {
+    // Lifecycle events about lifecycle events would loop; they are logged only.
+    const message = createMessage(type, payload, { principal: null, channel: "system" }, {
+      clock: this.#clock,
+    }) as Message;
+    const result = this.publish(message);
+    if (!result.ok && result.failure.kind === "busy") {
+      log.warn("Could not publish {type}: {actor} is full", {
+        type,
+        actor: result.failure.actor,
+      });
+    }
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * The catalogue of every message kind that crosses the broker.
+ *
+ * One discriminated union on `type`. Names are dotted `domain.name`:
+ * commands in the imperative (`device.command`), events in the past tense
+ * (`device.state_changed`), replies to `ask` end in `.result`, and the
+ * `system.` prefix is reserved for lifecycle messages.
+ *
+ * Every message is plain JSON data (no functions, no class instances), so an
+ * in-process broker can be swapped for a distributed one without touching
+ * the actors.
+ *
+ * @module
+ */
+
+/** The channel a message came in on. */
+export type Channel = "tls" | "udp" | "ftp" | "http" | "cli" | "system";
+
+/** Who sent a message and from where. `principal` is null before login. */
+export interface Source {
+  readonly principal: string | null;
+  readonly channel: Channel;
+  /** Remote address as `host:port`, where there is one. */
+  readonly address?: string;
+}
+
+/** A JSON value, the only kind of data a message may carry. */
+export type Json = string | number | boolean | null | readonly Json[] | {
+  readonly [key: string]: Json;
+};
+
+/** The state of one device: a flat record of JSON scalars. */
+export type DeviceState = Readonly<Record<string, string | number | boolean | null>>;
+
+/** A device as seen by a client: its declaration and its state. */
+export interface DeviceSnapshot {
+  readonly id: string;
+  readonly type: string;
+  readonly name: string;
+  readonly room: string;
+  readonly state: DeviceState;
+  /** ISO time of the last change, or null when never changed. */
+  readonly updatedAt: string | null;
+}
+
+/** Stable codes for every way a request can be refused. */
+export type ErrorCode =
+  | "malformed"
+  | "unknown_device"
+  | "unsupported_action"
+  | "out_of_range"
+  | "unauthenticated"
+  | "forbidden"
+  | "rate_limited"
+  | "busy"
+  | "too_large"
+  | "replayed"
+  | "stale"
+  | "not_found"
+  | "exists"
+  | "quota_exceeded"
+  | "timeout"
+  | "internal";
+
+/** A refusal, as data: a stable code and a human-readable message. */
+export interface Refusal {
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/** A result that carries either a value or a refusal. */
+export type Outcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly error: Refusal };
+
+// ---------------------------------------------------------------- payloads
+
+/** Ask the device actor to apply one action to one device. */
+export interface DeviceCommandPayload {
+  readonly device: string;
+  readonly action: string;
+  /** Arguments after the action, as typed by the client (`set 21.5` gives `["21.5"]`). */
+  readonly args: readonly string[];
+}
+
+/** Ask the device actor to record a reading a device reports about itself. */
+export interface DeviceReadingPayload {
+  readonly device: string;
+  /** What was measured or happened: `temperature`, `humidity`, `press`, ... */
+  readonly metric: string;
+  readonly value: number | string | boolean;
+}
+
+/** Ask the device actor for snapshots: one device, or all when `device` is null. */
+export interface DeviceQueryPayload {
+  readonly device: string | null;
+}
+
+/** A device's state changed; `cause` is the id of the message that changed it. */
+export interface DeviceStateChangedPayload {
+  readonly device: string;
+  readonly state: DeviceState;
+  readonly previous: DeviceState;
+  readonly cause: string;
+}
+
+/** A camera stored a snapshot: the storage actor tells the device actor. */
+export interface DeviceSnapshotStoredPayload {
+  readonly device: string;
+  readonly path: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/** What the audit log records about a request and its outcome. */
+export interface AuditAppendPayload {
+  /** What happened, dotted: `device.command`, `auth.failed`, `ftp.stor`, ... */
+  readonly action: string;
+  readonly device?: string;
+  readonly outcome: "ok" | "rejected" | "failed";
+  /** Error code for rejected or failed outcomes. */
+  readonly code?: ErrorCode;
+  /** Extra detail, never a secret. */
+  readonly detail?: { readonly [key: string]: Json };
+}
+
+/** The audit actor wrote an entry durably. */
+export interface AuditAppendResultPayload {
+  readonly seq: number;
+  readonly hash: string;
+}
+
+/** Lifecycle: an actor's handler threw. */
+export interface ActorFailedPayload {
+  readonly actor: string;
+  readonly messageType: string;
+  readonly error: string;
+  readonly attempt: number;
+}
+
+/** Lifecycle: a message was given up on after repeated failures. */
+export interface DeadLetteredPayload {
+  readonly actor: string;
+  readonly messageId: string;
+  readonly messageType: string;
+  readonly error: string;
+  readonly attempts: number;
+}
+
+/** Lifecycle: an actor's mailbox crossed its high-water mark (or fell back). */
+export interface MailboxPressurePayload {
+  readonly actor: string;
+  readonly depth: number;
+  readonly capacity: number;
+  readonly pressured: boolean;
+}
+
+/**
+ * Every message kind and its payload. The key is the message `type`.
+ * Add a kind here and the broker types it everywhere.
+ */
+export interface Payloads {
+  "device.command": DeviceCommandPayload;
+  "device.command_result": Outcome<DeviceSnapshot>;
+  "device.reading": DeviceReadingPayload;
+  "device.reading_result": Outcome<DeviceSnapshot>;
+  "device.query": DeviceQueryPayload;
+  "device.query_result": Outcome<readonly DeviceSnapshot[]>;
+  "device.state_changed": DeviceStateChangedPayload;
+  "device.snapshot_stored": DeviceSnapshotStoredPayload;
+  "audit.append": AuditAppendPayload;
+  "audit.append_result": AuditAppendResultPayload;
+  "system.actor_failed": ActorFailedPayload;
+  "system.dead_lettered": DeadLetteredPayload;
+  "system.mailbox_pressure": MailboxPressurePayload;
+}
+
+/**
+ * Which message kinds are requests (sent with `ask`) and the kind of their
+ * reply.
+ */
+export interface Replies {
+  "device.command": "device.command_result";
+  "device.reading": "device.reading_result";
+  "device.query": "device.query_result";
+  "audit.append": "audit.append_result";
+}
+
+/** Every message type name. */
+export type MessageType = keyof Payloads;
+
+/** Message types that expect a reply. */
+export type RequestType = keyof Replies;
+
+/** The reply type name for request type `K`. */
+export type ReplyType<K extends RequestType> = Replies[K];
+
+/** Fields every message carries, whatever its kind. */
+export interface Envelope {
+  /** Unique id of this message. */
+  readonly id: string;
+  /** ISO-8601 time it was created. */
+  readonly at: string;
+  readonly source: Source;
+  /** Id of the message this one answers or was caused by. */
+  readonly correlationId?: string;
+}
+
+/** One message of kind `K` (or the union of all kinds when `K` is omitted). */
+export type Message<K extends MessageType = MessageType> = {
+  [T in K]: Envelope & { readonly type: T; readonly payload: Payloads[T] };
+}[K];
+
+/** The reply message to a request of kind `K`. */
+export type ReplyMessage<K extends RequestType> = Message<ReplyType<K>>;
+
+/** The payload of the reply to a request of kind `K`. */
+export type ReplyPayload<K extends RequestType> = Payloads[ReplyType<K>];
+
+/** The reply type of every request type, at run time (for brokers that route replies). */
+export const REPLY_TYPES: { readonly [K in RequestType]: Replies[K] } = {
+  "device.command": "device.command_result",
+  "device.reading": "device.reading_result",
+  "device.query": "device.query_result",
+  "audit.append": "audit.append_result",
+};
+
+/** The reply payload an actor returns for message kind `K` (`never` for non-requests). */
+export type ReplyPayloadFor<K extends MessageType> = K extends RequestType ? ReplyPayload<K>
+  : never;
+
+/** True when `type` names a request kind (one that expects a reply). */
+export function isRequestType(type: MessageType): type is RequestType {
+  return Object.hasOwn(REPLY_TYPES, type);
+}

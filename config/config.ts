@@ -1,0 +1,111 @@
+/**
+ * Loads the configuration once: environment settings plus the home file,
+ * validated and frozen. An invalid value gives one clear error that names
+ * the variable, or the file and field.
+ *
+ * @module
+ */
+import { resolve } from "node:path";
+import { formatIssues, type Home, homeSchema } from "./home.ts";
+import { parseSettings, type Settings, VARIABLE_NAMES } from "./settings.ts";
+
+/** The hub's whole configuration. */
+export interface Config {
+  readonly settings: Settings;
+  readonly home: Home;
+  /** Absolute paths of every folder and file the hub uses. */
+  readonly paths: {
+    readonly dataDir: string;
+    readonly database: string;
+    readonly uploadFolder: string;
+    readonly homeConfig: string;
+    readonly cert: string;
+    readonly key: string;
+  };
+}
+
+/** Why the configuration could not be loaded. */
+export class ConfigError extends Error {
+  override readonly name = "ConfigError";
+}
+
+/** Reads the hub's variables from the process environment. */
+export function readEnv(): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const name of VARIABLE_NAMES) env[name] = Deno.env.get(name);
+  return env;
+}
+
+/** Validates a parsed home file object; `file` is used in error lines. */
+export function parseHome(
+  data: unknown,
+  file: string,
+): { ok: true; value: Home } | { ok: false; error: ConfigError } {
+  const parsed = homeSchema.safeParse(data);
+  if (!parsed.success) {
+    return { ok: false, error: new ConfigError(formatIssues(file, parsed.error.issues)) };
+  }
+  return { ok: true, value: parsed.data };
+}
+
+/**
+ * Loads and validates the configuration.
+ *
+ * @param env variables (see {@linkcode readEnv})
+ * @param cwd folder that relative paths are resolved against
+ * @returns the frozen config, or the error naming what is wrong
+ */
+export function loadConfig(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string = Deno.cwd(),
+): { ok: true; value: Config } | { ok: false; error: ConfigError } {
+  const settings = parseSettings(env);
+  if (!settings.ok) {
+    return {
+      ok: false,
+      error: new ConfigError(`Invalid settings:\n${settings.error.lines.join("\n")}`),
+    };
+  }
+  const s = settings.value;
+  const homeConfig = resolve(cwd, s.HOME_CONFIG);
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(homeConfig);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
+    return { ok: false, error: new ConfigError(`HOME_CONFIG=${s.HOME_CONFIG}: ${reason}`) };
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    return {
+      ok: false,
+      error: new ConfigError(`${homeConfig}: not valid JSON: ${(error as Error).message}`),
+    };
+  }
+  const home = parseHome(data, homeConfig);
+  if (!home.ok) return home;
+  const dataDir = resolve(cwd, s.DATA_DIR);
+  const config: Config = {
+    settings: s,
+    home: deepFreeze(home.value),
+    paths: Object.freeze({
+      dataDir,
+      database: resolve(dataDir, "hub.db"),
+      uploadFolder: resolve(cwd, s.UPLOAD_FOLDER),
+      homeConfig,
+      cert: resolve(cwd, s.SSL_CERT),
+      key: resolve(cwd, s.SSL_KEY),
+    }),
+  };
+  return { ok: true, value: Object.freeze(config) };
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object") {
+    for (const child of Object.values(value)) deepFreeze(child);
+    Object.freeze(value);
+  }
+  return value;
+}

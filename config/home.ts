@@ -1,0 +1,178 @@
+/**
+ * The home file: which devices exist and which principals may do what.
+ * Validated once with zod; an invalid file stops the start with a message
+ * that names the file and the field.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const ID = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, {
+  message: "must be 1-48 characters of a-z, 0-9, '-' or '_', starting with a letter or digit",
+});
+
+/** The device types the hub knows. */
+export const DEVICE_TYPES = [
+  "light",
+  "switch",
+  "thermostat",
+  "lock",
+  "cover",
+  "sensor",
+  "camera",
+] as const;
+
+/** One of {@linkcode DEVICE_TYPES}. */
+export type DeviceType = (typeof DEVICE_TYPES)[number];
+
+const deviceSchema = z.object({
+  id: ID,
+  type: z.enum(DEVICE_TYPES),
+  name: z.string().min(1).max(80),
+  room: z.string().min(1).max(80),
+  /** Lights only: accepts `brightness 0-100`. */
+  dimmable: z.boolean().optional(),
+  /** Thermostats: the allowed target range in °C. */
+  minTarget: z.number().optional(),
+  maxTarget: z.number().optional(),
+  /** Sensors: the metric it reports and its unit, e.g. temperature / °C. */
+  metric: z.string().min(1).max(40).optional(),
+  unit: z.string().max(16).optional(),
+}).strict();
+
+/** A device declaration. */
+export type DeviceDeclaration = z.infer<typeof deviceSchema>;
+
+const grantSchema = z.object({
+  /** Device ids, or `"*"` for all. */
+  devices: z.array(z.union([ID, z.literal("*")])).min(1),
+  /** Actions, or `"*"` for all (`status` is implied by any grant on a device). */
+  actions: z.array(z.string().min(1).max(32)).min(1),
+}).strict();
+
+/** One access grant: these actions on these devices. */
+export type Grant = z.infer<typeof grantSchema>;
+
+const FTP_PERMISSIONS = /^[elradfmw]*$/;
+
+const ftpAccessSchema = z.object({
+  /** Home folder relative to UPLOAD_FOLDER ("" or "." for the root). */
+  home: z.string().max(200),
+  /** pyftpdlib letters: e list, l list, r retrieve, a append, d delete, f rename, m mkdir, w store. */
+  permissions: z.string().regex(FTP_PERMISSIONS, { message: "only the letters elradfmw" }),
+  /** Bytes this user may keep in total (0 = no quota). */
+  quotaBytes: z.number().int().nonnegative().optional(),
+  /** Files this user may keep (0 = no quota). */
+  quotaFiles: z.number().int().nonnegative().optional(),
+  /** For camera principals: store snapshots into per-day folders. */
+  perDayFolders: z.boolean().optional(),
+  /** Retention: delete this user's files older than N days (0 = keep). */
+  retentionDays: z.number().int().nonnegative().optional(),
+  /** Retention: keep at most N newest files (0 = unlimited). */
+  retentionFiles: z.number().int().nonnegative().optional(),
+}).strict();
+
+/** What a principal may do over FTP. */
+export type FtpAccess = z.infer<typeof ftpAccessSchema>;
+
+const principalSchema = z.object({
+  id: ID,
+  kind: z.enum(["controller", "device", "camera", "ftp_user"]),
+  /** For device and camera principals: the device it is. */
+  device: ID.optional(),
+  grants: z.array(grantSchema).default([]),
+  /** Channels this principal may use. */
+  channels: z.array(z.enum(["tls", "udp", "ftp"])).min(1),
+  ftp: ftpAccessSchema.optional(),
+}).strict();
+
+/** A principal: a controller app, a device, a camera or an FTP user. */
+export type PrincipalDeclaration = z.infer<typeof principalSchema>;
+
+/** The schema of the whole home file. */
+export const homeSchema = z.object({
+  name: z.string().min(1).max(80),
+  devices: z.array(deviceSchema).min(1),
+  principals: z.array(principalSchema),
+}).strict().superRefine((home, ctx) => {
+  const ids = new Set<string>();
+  home.devices.forEach((d, i) => {
+    if (ids.has(d.id)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["devices", i, "id"],
+        message: `duplicate device id ${d.id}`,
+      });
+    }
+    ids.add(d.id);
+    if (
+      d.type === "thermostat" && d.minTarget !== undefined && d.maxTarget !== undefined &&
+      d.minTarget >= d.maxTarget
+    ) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["devices", i, "maxTarget"],
+        message: "must be above minTarget",
+      });
+    }
+  });
+  const principals = new Set<string>();
+  home.principals.forEach((p, i) => {
+    if (principals.has(p.id)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["principals", i, "id"],
+        message: `duplicate principal id ${p.id}`,
+      });
+    }
+    principals.add(p.id);
+    if (p.device !== undefined && !ids.has(p.device)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["principals", i, "device"],
+        message: `unknown device ${p.device}`,
+      });
+    }
+    p.grants.forEach((g, j) =>
+      g.devices.forEach((d, k) => {
+        if (d !== "*" && !ids.has(d)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["principals", i, "grants", j, "devices", k],
+            message: `unknown device ${d}`,
+          });
+        }
+      })
+    );
+    if (p.channels.includes("ftp") && !p.ftp) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["principals", i, "ftp"],
+        message: "required when channels include ftp",
+      });
+    }
+  });
+});
+
+/** A validated home: devices and principals. */
+export type Home = z.infer<typeof homeSchema>;
+
+/** Whether `principal` may perform `action` on `device`. */
+export function isAllowed(
+  principal: PrincipalDeclaration,
+  device: string,
+  action: string,
+): boolean {
+  return principal.grants.some((g) =>
+    (g.devices.includes("*") || g.devices.includes(device)) &&
+    (g.actions.includes("*") || g.actions.includes(action))
+  );
+}
+
+/** Formats zod issues as `file: field.path: message` lines. */
+export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
+  return issues.map((issue) => {
+    const path = issue.path.length ? issue.path.join(".") : "(root)";
+    return `${file}: ${path}: ${issue.message}`;
+  }).join("\n");
+}

@@ -1,0 +1,236 @@
+/**
+ * Every environment variable the hub reads: its name, default and meaning.
+ * The seed's names (`TCP_SERVER_IP`, `FTP_PORT`, ...) keep their meaning.
+ * This table is the single source for validation, `.env.example` and the
+ * README's configuration reference.
+ *
+ * @module
+ */
+import { z } from "zod";
+
+const port = z.coerce.number().int().min(0).max(65535);
+const positiveInt = z.coerce.number().int().positive();
+const nonNegativeInt = z.coerce.number().int().nonnegative();
+const host = z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, {
+  message: "must be a host name or an IP address",
+});
+const path = z.string().min(1);
+const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
+  v === "true" || v === "1" || v === "yes"
+);
+
+/** One documented variable. */
+export interface VariableSpec {
+  readonly schema: z.ZodType;
+  readonly default: string | undefined;
+  readonly help: string;
+  /** True when the value is a secret (never logged, never printed back). */
+  readonly secret?: boolean;
+}
+
+const v = <T extends z.ZodType, D extends string | undefined>(
+  schema: T,
+  defaultValue: D,
+  help: string,
+  secret = false,
+): { schema: T; default: D; help: string; secret: boolean } => ({
+  schema,
+  default: defaultValue,
+  help,
+  secret,
+});
+
+/**
+ * Every variable, grouped by section, in the order the README lists them.
+ * A default of `undefined` means "not set unless you set it".
+ */
+export const VARIABLES = {
+  // General
+  DATA_DIR: v(path, "./data", "Folder of the database (hub.db) and generated secrets."),
+  HOME_CONFIG: v(path, "config/demo_home.json", "The home file: devices and principals."),
+  LOG_LEVEL: v(z.enum(["debug", "info", "warning", "error"]), "info", "Lowest level logged."),
+  LOG_FORMAT: v(z.enum(["text", "json"]), "text", "Readable lines or JSON lines on stderr."),
+  SHUTDOWN_TIMEOUT_MS: v(positiveInt, "5000", "Longest time each shutdown stage may take."),
+  // TLS command channel
+  TCP_SERVER_IP: v(host, "127.0.0.1", "Address of the TLS command channel."),
+  TCP_SERVER_PORT: v(port, "5000", "Port of the TLS command channel."),
+  SSL_CERT: v(
+    path,
+    "certs/server.crt",
+    "PEM certificate (chain); generated for development when missing.",
+  ),
+  SSL_KEY: v(
+    path,
+    "certs/server.key",
+    "PEM private key; generated with the certificate when missing.",
+  ),
+  TLS_AUTH: v(
+    z.enum(["token", "none"]),
+    "token",
+    "`token`: each connection logs in. `none`: seed compatibility, no login (warned).",
+  ),
+  TLS_MAX_LINE_BYTES: v(positiveInt, "4096", "Longest request line."),
+  TLS_HANDSHAKE_TIMEOUT_MS: v(
+    positiveInt,
+    "5000",
+    "Time a client has to finish the TLS handshake.",
+  ),
+  TLS_IDLE_TIMEOUT_MS: v(
+    positiveInt,
+    "300000",
+    "Connections silent this long are closed (subscribed ones too, unless they ping).",
+  ),
+  TLS_UNTERMINATED_MS: v(
+    positiveInt,
+    "150",
+    "Bytes without a newline that sit this long count as one command (seed clients).",
+  ),
+  TLS_MAX_CONNECTIONS: v(positiveInt, "1024", "Most TLS connections at once."),
+  TLS_MAX_CONNECTIONS_PER_IP: v(positiveInt, "64", "Most TLS connections from one address."),
+  TLS_COMMANDS_PER_SECOND: v(
+    positiveInt,
+    "200",
+    "Commands per second per principal (token bucket, burst of the same size).",
+  ),
+  // UDP channel
+  UDP_SERVER_IP: v(host, "127.0.0.1", "Address of the UDP channel."),
+  UDP_SERVER_PORT: v(port, "6000", "Port of the UDP channel."),
+  UDP_AUTH: v(
+    z.enum(["hmac", "none"]),
+    "hmac",
+    "`hmac`: signed datagrams only. `none`: seed compatibility, plain text commands (warned).",
+  ),
+  UDP_MAX_DATAGRAM_BYTES: v(positiveInt, "1200", "Largest datagram accepted."),
+  UDP_WINDOW_SECONDS: v(
+    positiveInt,
+    "30",
+    "How far a datagram's timestamp may be from the hub's clock.",
+  ),
+  UDP_REPLAY_CACHE: v(
+    positiveInt,
+    "65536",
+    "Nonces remembered to detect replays (bounded memory).",
+  ),
+  UDP_RATE_PER_IP: v(positiveInt, "200", "Datagrams per second accepted from one address."),
+  UDP_RATE_PER_PRINCIPAL: v(
+    positiveInt,
+    "100",
+    "Datagrams per second accepted from one principal.",
+  ),
+  // FTP / FTPS
+  FTP_SERVER_IP: v(host, "127.0.0.1", "Address of the FTP server."),
+  FTP_PORT: v(port, "2121", "Port of the FTP control connection."),
+  FTP_PASV_IP: v(host, undefined, "Address announced for passive mode (default: FTP_SERVER_IP)."),
+  FTP_PASV_MIN: v(port, "30000", "Lowest passive data port."),
+  FTP_PASV_MAX: v(port, "30015", "Highest passive data port (keep the range narrow)."),
+  FTP_REQUIRE_TLS: v(bool, "true", "Refuse logins before AUTH TLS."),
+  FTP_ALLOW_ACTIVE: v(bool, "false", "Allow active mode (PORT/EPRT); off to prevent FTP bounce."),
+  UPLOAD_FOLDER: v(path, "./uploads", "Root of every FTP home; created when missing."),
+  FTP_USERNAME: v(
+    z.string().min(1).max(64),
+    "user",
+    "The seed's FTP user (permissions elradfmw in UPLOAD_FOLDER).",
+  ),
+  FTP_PASSWORD: v(
+    z.string().min(1).max(256),
+    undefined,
+    "Its password; generated and printed once when unset.",
+    true,
+  ),
+  FTP_MAX_FILE_BYTES: v(
+    nonNegativeInt,
+    "1073741824",
+    "Largest file one upload may write (0 = no limit).",
+  ),
+  FTP_MAX_CONNECTIONS: v(positiveInt, "64", "Most FTP control connections at once."),
+  FTP_MAX_CONNECTIONS_PER_IP: v(positiveInt, "8", "Most FTP control connections from one address."),
+  FTP_MAX_LOGIN_FAILURES: v(
+    positiveInt,
+    "5",
+    "Failed logins from one address before it is refused for a while.",
+  ),
+  FTP_LOGIN_BAN_SECONDS: v(
+    positiveInt,
+    "300",
+    "How long an address stays refused after too many failed logins.",
+  ),
+  FTP_IDLE_TIMEOUT_MS: v(
+    positiveInt,
+    "300000",
+    "Idle control connections are closed after this long.",
+  ),
+  FTP_TRANSFER_TIMEOUT_MS: v(
+    positiveInt,
+    "120000",
+    "A data transfer that moves no byte for this long is aborted.",
+  ),
+  FTP_RETENTION_INTERVAL_MS: v(positiveInt, "3600000", "How often retention rules run."),
+  // Audit log
+  AUDIT_SYNC: v(
+    z.enum(["normal", "full"]),
+    "normal",
+    "`normal`: committed to the database file (survives a killed process). `full`: also flushed to disk at every group commit (survives power loss, slower).",
+  ),
+  AUDIT_RETENTION_DAYS: v(
+    nonNegativeInt,
+    "0",
+    "Delete audit entries older than N days (0 = keep).",
+  ),
+  AUDIT_RETENTION_ENTRIES: v(nonNegativeInt, "0", "Keep at most N audit entries (0 = keep all)."),
+  // Operator surface
+  HTTP_IP: v(host, "127.0.0.1", "Address of /healthz and /metrics."),
+  HTTP_PORT: v(port, "9100", "Port of /healthz and /metrics (0 = any free port)."),
+} as const satisfies Record<string, VariableSpec>;
+
+/** A variable name the hub reads. */
+export type VariableName = keyof typeof VARIABLES;
+
+/** The names of every variable the hub reads. */
+export const VARIABLE_NAMES = Object.keys(VARIABLES) as VariableName[];
+
+/** The parsed value of variable `N` (undefined when it has no default and is unset). */
+export type SettingValue<N extends VariableName> = (typeof VARIABLES)[N]["default"] extends string
+  ? z.output<(typeof VARIABLES)[N]["schema"]>
+  : z.output<(typeof VARIABLES)[N]["schema"]> | undefined;
+
+/** Every setting, parsed. Optional ones are undefined when unset. */
+export type Settings = { readonly [N in VariableName]: SettingValue<N> };
+
+/** Why the settings are invalid: one line per variable. */
+export interface SettingsError {
+  readonly kind: "settings";
+  readonly lines: readonly string[];
+}
+
+/**
+ * Parses every variable from `env` (unset ones take their default).
+ * Returns all problems at once, each naming its variable.
+ */
+export function parseSettings(
+  env: Readonly<Record<string, string | undefined>>,
+): { ok: true; value: Settings } | { ok: false; error: SettingsError } {
+  const lines: string[] = [];
+  const out: Record<string, unknown> = {};
+  for (const name of VARIABLE_NAMES) {
+    const spec: VariableSpec = VARIABLES[name];
+    const raw = env[name] === "" ? undefined : env[name] ?? spec.default;
+    if (raw === undefined) {
+      out[name] = undefined;
+      continue;
+    }
+    const parsed = spec.schema.safeParse(raw);
+    if (parsed.success) out[name] = parsed.data;
+    else {
+      const shown = spec.secret ? "(secret)" : JSON.stringify(raw);
+      lines.push(`${name}=${shown}: ${parsed.error.issues.map((i) => i.message).join("; ")}`);
+    }
+  }
+  if (Number(out.FTP_PASV_MIN) > Number(out.FTP_PASV_MAX)) {
+    lines.push("FTP_PASV_MIN must not be above FTP_PASV_MAX");
+  }
+  if (Number(out.FTP_PASV_MAX) - Number(out.FTP_PASV_MIN) > 255) {
+    lines.push("FTP_PASV_MAX - FTP_PASV_MIN must be at most 255 (keep the range narrow)");
+  }
+  if (lines.length) return { ok: false, error: { kind: "settings", lines } };
+  return { ok: true, value: Object.freeze(out) as Settings };
+}

@@ -1,0 +1,58 @@
+/**
+ * The hub's entry point and composition root: load the configuration, start
+ * the hub, show generated credentials once, and stop in stages on SIGINT or
+ * SIGTERM (exit 0).
+ *
+ * @module
+ */
+import { loadConfig, readEnv } from "./config/config.ts";
+import { configureLogging, getLogger } from "./observability/logger.ts";
+import { startHub } from "./hub.ts";
+import { formatGeneratedCredentials } from "./persistence/credential_banner.ts";
+
+const encoder = new TextEncoder();
+
+async function main(): Promise<number> {
+  const loaded = loadConfig(readEnv());
+  if (!loaded.ok) {
+    Deno.stderr.writeSync(encoder.encode(`Configuration error:\n${loaded.error.message}\n`));
+    return 2;
+  }
+  const config = loaded.value;
+  await configureLogging({ level: config.settings.LOG_LEVEL, format: config.settings.LOG_FORMAT });
+  const log = getLogger("main");
+
+  const hub = await startHub(config);
+  if (hub.generatedCredentials.length > 0) {
+    // Shown once on stdout, never through the logger; only hashes are stored.
+    Deno.stdout.writeSync(encoder.encode(formatGeneratedCredentials(hub.generatedCredentials)));
+  }
+  for (const listener of hub.listeners.values()) {
+    log.info("{name} listening on {hostname}:{port}", {
+      name: listener.name,
+      hostname: listener.hostname,
+      port: listener.port,
+    });
+  }
+  log.info("Hub running with {devices} devices from {home}", {
+    devices: config.home.devices.length,
+    home: config.paths.homeConfig,
+  });
+
+  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((signal) => {
+    const handler = () => resolve(signal);
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  const signal = await signalled;
+  log.info("{signal} received: stopping", { signal });
+  await hub.stop();
+  for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+  return 0;
+}
+
+if (import.meta.main) {
+  Deno.exit(await main());
+}

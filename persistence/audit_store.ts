@@ -1,0 +1,283 @@
+/**
+ * The append-only audit log: one row per event, each carrying the SHA-256
+ * of the previous row (a hash chain), so a changed, removed or inserted row
+ * is detected by {@linkcode verifyAuditChain}. Retention deletes the oldest
+ * rows and keeps the last deleted hash as the chain's anchor.
+ *
+ * @module
+ */
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { createHash } from "node:crypto";
+import { transaction } from "./database.ts";
+
+/** The hash before the first entry. */
+export const GENESIS_HASH = "0".repeat(64);
+
+/** An entry to append (the store assigns seq, prev_hash and hash). */
+export interface AuditEntryInput {
+  readonly at: string;
+  readonly messageId: string;
+  readonly principal: string | null;
+  readonly channel: string;
+  readonly address: string | null;
+  readonly action: string;
+  readonly device: string | null;
+  readonly outcome: string;
+  readonly code: string | null;
+  /** JSON text, or null. */
+  readonly detail: string | null;
+}
+
+/** A stored entry. */
+export interface AuditEntry extends AuditEntryInput {
+  readonly seq: number;
+  readonly prevHash: string;
+  readonly hash: string;
+}
+
+/** Creates the audit tables when missing. */
+export function ensureAuditSchema(db: DatabaseSync): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS audit_log (
+    seq INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    message_id TEXT NOT NULL,
+    principal TEXT,
+    channel TEXT NOT NULL,
+    address TEXT,
+    action TEXT NOT NULL,
+    device TEXT,
+    outcome TEXT NOT NULL,
+    code TEXT,
+    detail TEXT,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL
+  ) STRICT;
+  CREATE INDEX IF NOT EXISTS audit_log_device ON audit_log (device, seq);
+  CREATE INDEX IF NOT EXISTS audit_log_principal ON audit_log (principal, seq);
+  CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+  CREATE TABLE IF NOT EXISTS audit_anchor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+  ) STRICT;
+  CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+  BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`);
+}
+
+/** The hash of an entry given the previous hash. */
+export function entryHash(prevHash: string, seq: number, e: AuditEntryInput): string {
+  const fields = [
+    seq,
+    e.at,
+    e.messageId,
+    e.principal,
+    e.channel,
+    e.address,
+    e.action,
+    e.device,
+    e.outcome,
+    e.code,
+    e.detail,
+  ];
+  return createHash("sha256").update(prevHash).update("\n").update(JSON.stringify(fields)).digest(
+    "hex",
+  );
+}
+
+/** Appends entries to the chain; one transaction per call (group commit). */
+export class AuditWriter {
+  readonly #db: DatabaseSync;
+  readonly #insert;
+  #lastSeq: number;
+  #lastHash: string;
+
+  /** Reads the chain's head from `db`. */
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+    ensureAuditSchema(db);
+    this.#insert = db.prepare(`INSERT INTO audit_log
+      (seq, at, message_id, principal, channel, address, action, device, outcome, code, detail, prev_hash, hash)
+      VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    const head = db.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").get() as
+      | { seq: number; hash: string }
+      | undefined;
+    const anchor = readAnchor(db);
+    this.#lastSeq = head?.seq ?? anchor?.seq ?? 0;
+    this.#lastHash = head?.hash ?? anchor?.hash ?? GENESIS_HASH;
+  }
+
+  /** Appends all entries in one transaction; returns their seq and hash, in order. */
+  append(entries: readonly AuditEntryInput[]): { seq: number; hash: string }[] {
+    let seq = this.#lastSeq;
+    let hash = this.#lastHash;
+    const written = transaction(this.#db, () =>
+      entries.map((e) => {
+        const prev = hash;
+        seq++;
+        hash = entryHash(prev, seq, e);
+        this.#insert.run(
+          seq,
+          e.at,
+          e.messageId,
+          e.principal,
+          e.channel,
+          e.address,
+          e.action,
+          e.device,
+          e.outcome,
+          e.code,
+          e.detail,
+          prev,
+          hash,
+        );
+        return { seq, hash };
+      }));
+    // Only advance the head once the commit succeeded.
+    this.#lastSeq = seq;
+    this.#lastHash = hash;
+    return written;
+  }
+}
+
+function readAnchor(db: DatabaseSync): { seq: number; hash: string } | undefined {
+  return db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1").get() as
+    | { seq: number; hash: string }
+    | undefined;
+}
+
+/** The result of verifying the chain. */
+export type ChainVerdict =
+  | { readonly ok: true; readonly entries: number; readonly lastSeq: number }
+  | { readonly ok: false; readonly seq: number; readonly reason: string; readonly checked: number };
+
+/** Walks the whole chain and reports the first entry that does not verify. */
+export function verifyAuditChain(db: DatabaseSync): ChainVerdict {
+  ensureAuditSchema(db);
+  const anchor = readAnchor(db);
+  let expectedSeq = (anchor?.seq ?? 0) + 1;
+  let prevHash = anchor?.hash ?? GENESIS_HASH;
+  let checked = 0;
+  const rows = db.prepare("SELECT * FROM audit_log ORDER BY seq").iterate() as Iterable<
+    Record<string, SQLInputValue>
+  >;
+  for (const row of rows) {
+    const entry = rowToEntry(row);
+    if (entry.seq !== expectedSeq) {
+      return {
+        ok: false,
+        seq: expectedSeq,
+        reason: `entry ${expectedSeq} is missing (next is ${entry.seq})`,
+        checked,
+      };
+    }
+    if (entry.prevHash !== prevHash) {
+      return {
+        ok: false,
+        seq: entry.seq,
+        reason: "its previous-hash does not match the entry before it",
+        checked,
+      };
+    }
+    if (entryHash(prevHash, entry.seq, entry) !== entry.hash) {
+      return {
+        ok: false,
+        seq: entry.seq,
+        reason: "its content does not match its hash (altered)",
+        checked,
+      };
+    }
+    prevHash = entry.hash;
+    expectedSeq++;
+    checked++;
+  }
+  return { ok: true, entries: checked, lastSeq: expectedSeq - 1 };
+}
+
+/** Filters for {@linkcode queryAudit}. */
+export interface AuditQuery {
+  readonly device?: string;
+  readonly principal?: string;
+  /** ISO time: entries at or after. */
+  readonly since?: string;
+  /** ISO time: entries before. */
+  readonly until?: string;
+  readonly afterSeq?: number;
+  /** Most entries returned (the newest ones). */
+  readonly limit?: number;
+}
+
+/** Reads entries matching `query`, oldest first. */
+export function queryAudit(db: DatabaseSync, query: AuditQuery = {}): AuditEntry[] {
+  ensureAuditSchema(db);
+  const where: string[] = [];
+  const args: SQLInputValue[] = [];
+  if (query.device !== undefined) (where.push("device = ?"), args.push(query.device));
+  if (query.principal !== undefined) (where.push("principal = ?"), args.push(query.principal));
+  if (query.since !== undefined) (where.push("at >= ?"), args.push(query.since));
+  if (query.until !== undefined) (where.push("at < ?"), args.push(query.until));
+  if (query.afterSeq !== undefined) (where.push("seq > ?"), args.push(query.afterSeq));
+  const sql = `SELECT * FROM (SELECT * FROM audit_log ${
+    where.length ? "WHERE " + where.join(" AND ") : ""
+  }
+    ORDER BY seq DESC LIMIT ?) ORDER BY seq`;
+  args.push(query.limit ?? 100);
+  return (db.prepare(sql).all(...args) as Record<string, SQLInputValue>[]).map(rowToEntry);
+}
+
+/** Retention settings: 0 means no limit. */
+export interface AuditRetention {
+  readonly maxAgeDays: number;
+  readonly maxEntries: number;
+}
+
+/** Deletes entries beyond the retention limits; returns how many were deleted. */
+export function applyAuditRetention(
+  db: DatabaseSync,
+  retention: AuditRetention,
+  now = Date.now(),
+): number {
+  ensureAuditSchema(db);
+  let cutoffSeq = 0;
+  if (retention.maxEntries > 0) {
+    const row = db.prepare("SELECT MAX(seq) AS max FROM audit_log").get() as { max: number | null };
+    cutoffSeq = Math.max(cutoffSeq, (row.max ?? 0) - retention.maxEntries);
+  }
+  if (retention.maxAgeDays > 0) {
+    const cutoff = new Date(now - retention.maxAgeDays * 86_400_000).toISOString();
+    const row = db.prepare("SELECT MAX(seq) AS max FROM audit_log WHERE at < ?").get(cutoff) as {
+      max: number | null;
+    };
+    cutoffSeq = Math.max(cutoffSeq, row.max ?? 0);
+  }
+  if (cutoffSeq <= 0) return 0;
+  return transaction(db, () => {
+    const last = db.prepare(
+      "SELECT seq, hash FROM audit_log WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
+    )
+      .get(cutoffSeq) as { seq: number; hash: string } | undefined;
+    if (!last) return 0;
+    db.prepare("INSERT OR REPLACE INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?)").run(
+      last.seq,
+      last.hash,
+    );
+    return Number(db.prepare("DELETE FROM audit_log WHERE seq <= ?").run(last.seq).changes);
+  });
+}
+
+function rowToEntry(row: Record<string, SQLInputValue>): AuditEntry {
+  return {
+    seq: Number(row.seq),
+    at: String(row.at),
+    messageId: String(row.message_id),
+    principal: row.principal === null ? null : String(row.principal),
+    channel: String(row.channel),
+    address: row.address === null ? null : String(row.address),
+    action: String(row.action),
+    device: row.device === null ? null : String(row.device),
+    outcome: String(row.outcome),
+    code: row.code === null ? null : String(row.code),
+    detail: row.detail === null ? null : String(row.detail),
+    prevHash: String(row.prev_hash),
+    hash: String(row.hash),
+  };
+}
