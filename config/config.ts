@@ -8,6 +8,10 @@
 import { resolve } from "node:path";
 import { formatIssues, type Home, homeSchema } from "./home.ts";
 import { parseSettings, type Settings, VARIABLE_NAMES } from "./settings.ts";
+import demoHome from "./demo_home.json" with { type: "json" };
+
+/** Shown as the home file's name when the built-in demo home is used. */
+export const DEMO_HOME_NAME = "(built-in demo home)";
 
 /** The hub's whole configuration. */
 export interface Config {
@@ -18,6 +22,7 @@ export interface Config {
     readonly dataDir: string;
     readonly database: string;
     readonly uploadFolder: string;
+    /** The home file, or {@linkcode DEMO_HOME_NAME}. */
     readonly homeConfig: string;
     readonly cert: string;
     readonly key: string;
@@ -67,24 +72,10 @@ export function loadConfig(
     };
   }
   const s = settings.value;
-  const homeConfig = resolve(cwd, s.HOME_CONFIG);
-  let text: string;
-  try {
-    text = Deno.readTextFileSync(homeConfig);
-  } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
-    return { ok: false, error: new ConfigError(`HOME_CONFIG=${s.HOME_CONFIG}: ${reason}`) };
-  }
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    return {
-      ok: false,
-      error: new ConfigError(`${homeConfig}: not valid JSON: ${(error as Error).message}`),
-    };
-  }
-  const home = parseHome(data, homeConfig);
+  const homeConfig = s.HOME_CONFIG === undefined ? DEMO_HOME_NAME : resolve(cwd, s.HOME_CONFIG);
+  const data = s.HOME_CONFIG === undefined ? demoHome : readHomeFile(homeConfig, s.HOME_CONFIG);
+  if (data instanceof ConfigError) return { ok: false, error: data };
+  const home = parseHome(structuredClone(data), homeConfig);
   if (!home.ok) return home;
   const dataDir = resolve(cwd, s.DATA_DIR);
   const config: Config = {
@@ -100,6 +91,21 @@ export function loadConfig(
     }),
   };
   return { ok: true, value: Object.freeze(config) };
+}
+
+function readHomeFile(path: string, asGiven: string): unknown {
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
+    return new ConfigError(`HOME_CONFIG=${asGiven}: ${reason}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (error) {
+    return new ConfigError(`${path}: not valid JSON: ${(error as Error).message}`);
+  }
 }
 
 function deepFreeze<T>(value: T): T {

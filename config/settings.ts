@@ -47,7 +47,7 @@ const v = <T extends z.ZodType, D extends string | undefined>(
 export const VARIABLES = {
   // General
   DATA_DIR: v(path, "./data", "Folder of the database (hub.db) and generated secrets."),
-  HOME_CONFIG: v(path, "config/demo_home.json", "The home file: devices and principals."),
+  HOME_CONFIG: v(path, undefined, "The home file (devices and principals); unset: the built-in demo home."),
   LOG_LEVEL: v(z.enum(["debug", "info", "warning", "error"]), "info", "Lowest level logged."),
   LOG_FORMAT: v(z.enum(["text", "json"]), "text", "Readable lines or JSON lines on stderr."),
   SHUTDOWN_TIMEOUT_MS: v(positiveInt, "5000", "Longest time each shutdown stage may take."),

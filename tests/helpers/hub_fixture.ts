@@ -59,7 +59,6 @@ export function testEnv(dir: string, extra: Record<string, string> = {}): Record
     UPLOAD_FOLDER: join(dir, "uploads"),
     SSL_CERT: join(dir, "certs", "server.crt"),
     SSL_KEY: join(dir, "certs", "server.key"),
-    HOME_CONFIG: join(REPO_ROOT, "config", "demo_home.json"),
     TCP_SERVER_PORT: "0",
     UDP_SERVER_PORT: "0",
     FTP_PORT: "0",

@@ -1,0 +1,87 @@
+/**
+ * Starts (or compiles) the hub with exactly the permissions its
+ * configuration needs. `deno task start` runs this: it reads the same
+ * variables as the hub (environment and `.env`), validates them, derives the
+ * least permission flags (`config/permissions.ts`) and runs `main.ts` in a
+ * child process with them, forwarding SIGINT, SIGTERM and SIGHUP.
+ *
+ * Usage:
+ *   deno task start                 run the hub
+ *   deno task start --print         print the command instead of running it
+ *   deno task compile               build dist/smart-home-hub with the same permissions
+ *
+ * @module
+ */
+import { fileURLToPath } from "node:url";
+import process from "node:process";
+import { loadConfig, readEnv } from "../config/config.ts";
+import { permissionFlags } from "../config/permissions.ts";
+
+const encoder = new TextEncoder();
+const say = (text: string) => Deno.stderr.writeSync(encoder.encode(text + "\n"));
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
+
+/** The `deno` arguments that run or compile the hub for the current configuration. */
+export function hubCommand(mode: "start" | "compile", flags: readonly string[]): string[] {
+  const main = `${ROOT}main.ts`;
+  const config = `--config=${ROOT}deno.json`;
+  if (mode === "start") return ["run", config, "--no-prompt", ...flags, main];
+  return [
+    "compile",
+    config,
+    ...flags,
+    "--output",
+    `${ROOT}dist/smart-home-hub`,
+    main,
+  ];
+}
+
+async function launch(args: readonly string[]): Promise<number> {
+  const mode = args[0] === "compile" ? "compile" : "start";
+  loadDotEnv();
+  const loaded = loadConfig(readEnv());
+  if (!loaded.ok) {
+    say(`Configuration error:\n${loaded.error.message}`);
+    return 2;
+  }
+  const command = hubCommand(mode, permissionFlags(loaded.value));
+  if (args.includes("--print")) {
+    Deno.stdout.writeSync(encoder.encode(["deno", ...command].join(" ") + "\n"));
+    return 0;
+  }
+  // By name, so that `--allow-run=deno` covers it.
+  const child = new Deno.Command("deno", {
+    args: command,
+    stdin: "inherit",
+    stdout: "inherit",
+    stderr: "inherit",
+  }).spawn();
+  const forwarded: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+  const handlers = forwarded.map((signal) => {
+    const handler = () => {
+      try {
+        child.kill(signal);
+      } catch {
+        // The child already exited.
+      }
+    };
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
+  const status = await child.status;
+  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  return status.code;
+}
+
+/** Loads `.env` from the working folder when it exists; set variables win over it. */
+function loadDotEnv(): void {
+  try {
+    process.loadEnvFile(".env");
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOENT" && !(error instanceof Deno.errors.NotFound)) throw error;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await launch(Deno.args));
+}
