@@ -22,7 +22,10 @@ export const LIBRARY_VARIABLES: readonly string[] = ["NODE_DEBUG", "NODE_ENV", "
 export function permissionFlags(config: Config): string[] {
   const s = config.settings;
   const p = config.paths;
-  const hostPort = (host: string, port: number) => (port === 0 ? bracket(host) : `${bracket(host)}:${port}`);
+  const hostPort = (
+    host: string,
+    port: number,
+  ) => (port === 0 ? bracket(host) : `${bracket(host)}:${port}`);
   const net = new Set<string>([
     hostPort(s.TCP_SERVER_IP, s.TCP_SERVER_PORT),
     hostPort(s.UDP_SERVER_IP, s.UDP_SERVER_PORT),
@@ -30,7 +33,9 @@ export function permissionFlags(config: Config): string[] {
     hostPort(s.HTTP_IP, s.HTTP_PORT),
   ]);
   // Passive data ports: --allow-net takes no ranges, so each port is listed.
-  for (let port = s.FTP_PASV_MIN; port <= s.FTP_PASV_MAX; port++) net.add(hostPort(s.FTP_SERVER_IP, port));
+  for (let port = s.FTP_PASV_MIN; port <= s.FTP_PASV_MAX; port++) {
+    net.add(hostPort(s.FTP_SERVER_IP, port));
+  }
   const read = new Set([p.dataDir, p.uploadFolder, p.cert, p.key]);
   if (p.homeConfig !== DEMO_HOME_NAME) read.add(p.homeConfig);
   // The dev certificate is generated next to where it is configured when missing.

@@ -35,6 +35,7 @@ export function getLogger(...category: string[]): Logger {
 export async function configureLogging(options: LoggingOptions): Promise<void> {
   const formatter = options.format === "json" ? jsonLinesFormatter : getTextFormatter({
     timestamp: "date-time-tz",
+    value: (v: unknown) => (typeof v === "string" ? v : Deno.inspect(v)),
   });
   await configure({
     reset: true,

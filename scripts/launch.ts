@@ -78,7 +78,9 @@ function loadDotEnv(): void {
   try {
     process.loadEnvFile(".env");
   } catch (error) {
-    if ((error as { code?: string }).code !== "ENOENT" && !(error instanceof Deno.errors.NotFound)) throw error;
+    if (
+      (error as { code?: string }).code !== "ENOENT" && !(error instanceof Deno.errors.NotFound)
+    ) throw error;
   }
 }
 

@@ -18,5 +18,7 @@ if (certificateExists(cert, key) && !Deno.args.includes("--force")) {
   Deno.exit(1);
 }
 await writeDevCertificate(cert, key);
-say(`Wrote a development certificate (ECDSA P-256, SAN localhost, 127.0.0.1, ::1):\n  ${cert}\n  ${key} (mode 600)`);
+say(
+  `Wrote a development certificate (ECDSA P-256, SAN localhost, 127.0.0.1, ::1):\n  ${cert}\n  ${key} (mode 600)`,
+);
 say("Clients trust it with the certificate file as their CA, e.g. curl --cacert " + cert);

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { REPO_ROOT } from "./helpers/hub_fixture.ts";
+
+/** A port that was free a moment ago (for settings that must name a port). */
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** Reads a stream into a string until it ends, calling `onText` as text arrives. */
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  onText: (all: string) => void,
+): Promise<string> {
+  let all = "";
+  for await (const chunk of stream.pipeThrough(new TextDecoderStream())) {
+    all += chunk;
+    onText(all);
+  }
+  return all;
+}
+
+Deno.test("deno task start comes up from environment variables alone and SIGTERM stops it with exit 0", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "startup_test_" });
+  const ports = { tcp: freePort(), udp: freePort(), ftp: freePort(), http: freePort() };
+  const env = {
+    DATA_DIR: join(dir, "data"),
+    UPLOAD_FOLDER: join(dir, "uploads"),
+    SSL_CERT: join(dir, "certs", "server.crt"),
+    SSL_KEY: join(dir, "certs", "server.key"),
+    TCP_SERVER_PORT: String(ports.tcp),
+    UDP_SERVER_PORT: String(ports.udp),
+    FTP_PORT: String(ports.ftp),
+    HTTP_PORT: String(ports.http),
+    NO_COLOR: "1",
+  };
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: REPO_ROOT,
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const { promise: running, resolve: up } = Promise.withResolvers<void>();
+  const stderr = collect(child.stderr, (text) => {
+    if (text.includes("Hub running")) up();
+  });
+  const stdout = collect(child.stdout, () => {});
+  const deadline = setTimeout(() => up(), 60_000);
+  await running;
+  clearTimeout(deadline);
+  try {
+    // The dev certificate and the database were created where the variables say.
+    assert.ok((await Deno.stat(env.SSL_CERT)).isFile);
+    assert.equal((await Deno.stat(env.SSL_KEY)).mode! & 0o777, 0o600);
+    assert.ok((await Deno.stat(join(env.DATA_DIR, "hub.db"))).isFile);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const status = await child.status;
+  const [errText, outText] = await Promise.all([stderr, stdout]);
+  await Deno.remove(dir, { recursive: true });
+  assert.match(errText, /Hub running/);
+  assert.match(errText, /Hub stopped/);
+  // Every listener that started is on the port its variable names.
+  const expected: Record<string, number> = {
+    tls: ports.tcp,
+    udp: ports.udp,
+    ftp: ports.ftp,
+    http: ports.http,
+  };
+  for (const [, name, port] of errText.matchAll(/(\w+) listening on 127\.0\.0\.1:(\d+)/g)) {
+    assert.equal(Number(port), expected[name!], `${name} listens on its configured port`);
+  }
+  // Generated credentials are shown once, on stdout, and never on the log stream.
+  assert.match(outText, /New credentials/);
+  const token = outText.match(/admin\s+TLS token\s+(\S+)/)?.[1];
+  assert.ok(token);
+  assert.ok(!errText.includes(token));
+  assert.equal(status.code, 0);
+});
+
+Deno.test("deno task start refuses an invalid variable with a message naming it", async () => {
+  const result = await new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: REPO_ROOT,
+    env: { TCP_SERVER_PORT: "not-a-port", NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(result.stderr);
+  assert.equal(result.code, 2);
+  assert.match(err, /TCP_SERVER_PORT="not-a-port"/);
+});
