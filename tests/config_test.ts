@@ -4,6 +4,7 @@ import { DEMO_HOME_NAME, loadConfig } from "../config/config.ts";
 import { parseSettings, VARIABLES } from "../config/settings.ts";
 import { permissionFlags } from "../config/permissions.ts";
 import { envExample } from "../scripts/env_example.ts";
+import { configReference } from "../scripts/config_reference.ts";
 import demoHome from "../config/demo_home.json" with { type: "json" };
 
 Deno.test("the defaults load the built-in demo home on the seed's ports", () => {
@@ -147,6 +148,15 @@ Deno.test("permissions follow the configuration: hosts, ports and folders", () =
 
 Deno.test(".env.example documents every variable and matches the generator", async () => {
   const example = await Deno.readTextFile(new URL("../.env.example", import.meta.url));
-  assert.equal(example, envExample());
+  assert.equal(example, envExample(), "run deno task docs");
   for (const name of Object.keys(VARIABLES)) assert.match(example, new RegExp(`^# ${name}=`, "m"));
+});
+
+Deno.test("the README's configuration reference lists every variable as the generator does", async () => {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const start = readme.indexOf("<!-- config-reference:start -->\n");
+  const end = readme.indexOf("<!-- config-reference:end -->");
+  assert.ok(start > 0 && end > start, "README has the config-reference markers");
+  const table = readme.slice(start + "<!-- config-reference:start -->\n".length, end);
+  assert.equal(table, configReference(), "run deno task docs");
 });

@@ -1,0 +1,25 @@
+/**
+ * `deno task docs`: rewrites `.env.example` and the configuration table in
+ * README.md from config/settings.ts. A test fails when they drift.
+ *
+ * @module
+ */
+import { configReference } from "./config_reference.ts";
+import { envExample } from "./env_example.ts";
+
+const START = "<!-- config-reference:start -->\n";
+const END = "<!-- config-reference:end -->";
+
+/** README text with its configuration table replaced by `table`. */
+export function withConfigReference(readme: string, table: string): string {
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
+  if (start < 0 || end < start) throw new Error("README.md has no config-reference markers");
+  return readme.slice(0, start + START.length) + table + readme.slice(end);
+}
+
+if (import.meta.main) {
+  const readme = await Deno.readTextFile("README.md");
+  await Deno.writeTextFile("README.md", withConfigReference(readme, configReference()));
+  await Deno.writeTextFile(".env.example", envExample());
+}
