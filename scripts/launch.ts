@@ -70,6 +70,11 @@ async function launch(args: readonly string[]): Promise<number> {
   });
   const status = await child.status;
   for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
+  if (mode === "compile" && status.code !== 0 && !Deno.env.get("DENORT_BIN")) {
+    say(
+      "deno compile needs its runtime binary (denort); offline, point DENORT_BIN at a denort of this Deno version",
+    );
+  }
   return status.code;
 }
 

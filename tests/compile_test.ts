@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { REPO_ROOT } from "./helpers/hub_fixture.ts";
+
+const denort = Deno.env.get("DENORT_BIN");
+
+Deno.test({
+  name: denort
+    ? "deno task compile builds one binary that starts from environment variables and stops on SIGTERM"
+    : "deno task compile builds one binary (SKIPPED: DENORT_BIN is not set, deno compile cannot fetch its runtime offline)",
+  ignore: !denort,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "compile_test_" });
+    const env = {
+      DATA_DIR: join(dir, "data"),
+      UPLOAD_FOLDER: join(dir, "uploads"),
+      SSL_CERT: join(dir, "certs", "server.crt"),
+      SSL_KEY: join(dir, "certs", "server.key"),
+      TCP_SERVER_PORT: "0",
+      UDP_SERVER_PORT: "0",
+      FTP_PORT: "0",
+      HTTP_PORT: "0",
+      NO_COLOR: "1",
+      DENORT_BIN: denort!,
+    };
+    const built = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "compile"],
+      cwd: REPO_ROOT,
+      env,
+    })
+      .output();
+    assert.equal(built.code, 0, new TextDecoder().decode(built.stderr));
+    // Run it from an empty folder: it must need no source file at run time.
+    const child = new Deno.Command(join(REPO_ROOT, "dist", "smart-home-hub"), {
+      cwd: dir,
+      env,
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let text = "";
+    const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    while (!text.includes("Hub running")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    child.kill("SIGTERM");
+    while (true) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += value;
+    }
+    const status = await child.status;
+    await Deno.remove(dir, { recursive: true });
+    assert.match(text, /Hub running/);
+    assert.match(text, /Hub stopped/);
+    assert.equal(status.code, 0);
+  },
+});
