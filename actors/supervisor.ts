@@ -40,6 +40,8 @@ export interface RunnerHooks {
   onHandled(message: Message, ms: number): void;
   onFailed(message: Message, error: string, attempt: number): void;
   onDeadLettered(message: Message, error: string, attempts: number): void;
+  /** The mailbox crossed its high-water mark, or fell back below the low one. */
+  onPressure(depth: number, capacity: number, pressured: boolean): void;
 }
 
 /** Pressure is signalled above this share of capacity and cleared below the lower one. */
@@ -294,6 +296,7 @@ export class ActorRunner<S, K extends MessageType> {
     };
     if (this.#pressured) this.#log.warn("{actor} mailbox is {depth}/{capacity} full", payload);
     else this.#log.info("{actor} mailbox pressure cleared ({depth}/{capacity})", payload);
+    this.#hooks.onPressure(payload.depth, payload.capacity, payload.pressured);
   }
 }
 

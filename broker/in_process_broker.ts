@@ -86,6 +86,8 @@ export class InProcessBroker implements Broker {
           attempt,
         });
       },
+      onPressure: (depth, capacity, pressured) =>
+        this.#publishSystem("system.mailbox_pressure", { actor: behaviour.name, depth, capacity, pressured }),
       onDeadLettered: (message, error, attempts) => {
         log.error("Dead-lettered {type} {id} in {actor} after {attempts} attempts: {error}", {
           type: message.type,
@@ -262,7 +264,7 @@ export class InProcessBroker implements Broker {
     }
   }
 
-  #publishSystem<K extends "system.actor_failed" | "system.dead_lettered">(
+  #publishSystem<K extends "system.actor_failed" | "system.dead_lettered" | "system.mailbox_pressure">(
     type: K,
     payload: Message<K>["payload"],
   ): void {

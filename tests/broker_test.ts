@@ -203,6 +203,8 @@ Deno.test("a full mailbox makes publish answer busy and delivers to nobody", asy
   await broker.spawn(recorder("other", otherSeen, { consumes: ["device.state_changed"] }), {
     mailboxCapacity: 100,
   });
+  const pressure: boolean[] = [];
+  broker.subscribe(["system.mailbox_pressure"], (m) => pressure.push(m.payload.pressured));
   // One message is taken by the blocked handler, two fill its mailbox.
   assert.ok(broker.publish(changed("a")).ok);
   await Promise.resolve();
@@ -213,6 +215,8 @@ Deno.test("a full mailbox makes publish answer busy and delivers to nobody", asy
   open();
   await broker.settled();
   assert.deepEqual(blockedSeen, ["a", "b", "c"]);
+  // One signal when it filled up, one when it drained: not one per message.
+  assert.deepEqual(pressure, [true, false]);
   // All-or-nothing: the other consumer did not get "d" either.
   assert.deepEqual(otherSeen, ["a", "b", "c"]);
   await broker.drain();
