@@ -14,9 +14,20 @@ import { VARIABLE_NAMES } from "./settings.ts";
 
 /**
  * Variables read by libraries the hub uses (not by the hub itself):
- * ftp-srv's dependencies look these up at load time.
+ * ftp-srv's dependencies (bluebird, bunyan) look these up at load time.
  */
-export const LIBRARY_VARIABLES: readonly string[] = ["NODE_DEBUG", "NODE_ENV", "DEBUG", "TZ"];
+export const LIBRARY_VARIABLES: readonly string[] = [
+  "NODE_ENV",
+  "NODE_DEBUG",
+  "BLUEBIRD_DEBUG",
+  "BLUEBIRD_WARNINGS",
+  "BLUEBIRD_LONG_STACK_TRACES",
+  "BLUEBIRD_W_FORGOTTEN_RETURN",
+  "BUNYAN_TEST_NO_SAFE_JSON_STRINGIFY",
+];
+
+/** System information libraries ask for: ftp-srv always builds a bunyan logger, which reads the host name. */
+export const LIBRARY_SYS: readonly string[] = ["hostname"];
 
 /** Permission flags for the hub process with `config`. */
 export function permissionFlags(config: Config): string[] {
@@ -47,6 +58,7 @@ export function permissionFlags(config: Config): string[] {
     `--allow-read=${[...read].join(",")}`,
     `--allow-write=${[...write].join(",")}`,
     `--allow-env=${env.join(",")}`,
+    `--allow-sys=${LIBRARY_SYS.join(",")}`,
   ];
 }
 
