@@ -22,6 +22,34 @@ async function main(): Promise<number> {
   await configureLogging({ level: config.settings.LOG_LEVEL, format: config.settings.LOG_FORMAT });
   const log = getLogger("main");
 
+  // Listen for signals before starting, so that one arriving during start-up still stops cleanly.
+  // SIGHUP: reload principals and certificate; connections stay open (hub_reload.ts).
+  const onHangup = () => {
+    void hub.reload().then((report) => {
+      if (!report.ok) {
+        log.error("Reload refused, nothing changed: {error}", { error: report.error });
+        return;
+      }
+      if (report.generatedCredentials.length > 0) {
+        Deno.stdout.writeSync(
+          encoder.encode(formatGeneratedCredentials(report.generatedCredentials)),
+        );
+      }
+      log.info("Reloaded {principals} principals; listeners reloaded: {reloaded}", {
+        principals: report.principals,
+        reloaded: report.reloaded.join(", ") || "none",
+      });
+      for (const warning of report.warnings) log.warn("Reload: {warning}", { warning });
+    });
+  };
+  Deno.addSignalListener("SIGHUP", onHangup);
+  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
+  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
+  const handlers = signals.map((signal) => {
+    const handler = () => resolve(signal);
+    Deno.addSignalListener(signal, handler);
+    return [signal, handler] as const;
+  });
   const hub = await startHub(config);
   if (hub.generatedCredentials.length > 0) {
     // Shown once on stdout, never through the logger; only hashes are stored.
@@ -39,15 +67,9 @@ async function main(): Promise<number> {
     home: config.paths.homeConfig,
   });
 
-  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  const handlers = signals.map((signal) => {
-    const handler = () => resolve(signal);
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
   const signal = await signalled;
   log.info("{signal} received: stopping", { signal });
+  Deno.removeSignalListener("SIGHUP", onHangup);
   await hub.stop();
   for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
   return 0;

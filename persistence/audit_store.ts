@@ -139,6 +139,12 @@ export class AuditWriter {
   }
 }
 
+/** True when the audit tables exist (readers never create them: they may be read-only). */
+function hasAuditLog(db: DatabaseSync): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_anchor'")
+    .get() !== undefined;
+}
+
 function readAnchor(db: DatabaseSync): { seq: number; hash: string } | undefined {
   return db.prepare("SELECT seq, hash FROM audit_anchor WHERE id = 1").get() as
     | { seq: number; hash: string }
@@ -152,7 +158,7 @@ export type ChainVerdict =
 
 /** Walks the whole chain and reports the first entry that does not verify. */
 export function verifyAuditChain(db: DatabaseSync): ChainVerdict {
-  ensureAuditSchema(db);
+  if (!hasAuditLog(db)) return { ok: true, entries: 0, lastSeq: 0 };
   const anchor = readAnchor(db);
   let expectedSeq = (anchor?.seq ?? 0) + 1;
   let prevHash = anchor?.hash ?? GENESIS_HASH;
@@ -208,7 +214,7 @@ export interface AuditQuery {
 
 /** Reads entries matching `query`, oldest first. */
 export function queryAudit(db: DatabaseSync, query: AuditQuery = {}): AuditEntry[] {
-  ensureAuditSchema(db);
+  if (!hasAuditLog(db)) return [];
   const where: string[] = [];
   const args: SQLInputValue[] = [];
   if (query.device !== undefined) (where.push("device = ?"), args.push(query.device));

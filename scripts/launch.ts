@@ -57,19 +57,17 @@ async function launch(args: readonly string[]): Promise<number> {
     stderr: "inherit",
   }).spawn();
   const forwarded: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
-  const handlers = forwarded.map((signal) => {
-    const handler = () => {
+  // The handlers stay until exit: a repeated signal during shutdown must not kill the launcher.
+  for (const signal of forwarded) {
+    Deno.addSignalListener(signal, () => {
       try {
         child.kill(signal);
       } catch {
         // The child already exited.
       }
-    };
-    Deno.addSignalListener(signal, handler);
-    return [signal, handler] as const;
-  });
+    });
+  }
   const status = await child.status;
-  for (const [signal, handler] of handlers) Deno.removeSignalListener(signal, handler);
   if (mode === "compile" && status.code !== 0 && !Deno.env.get("DENORT_BIN")) {
     say(
       "deno compile needs its runtime binary (denort); offline, point DENORT_BIN at a denort of this Deno version",

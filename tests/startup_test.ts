@@ -72,7 +72,9 @@ Deno.test("deno task start comes up from environment variables alone and SIGTERM
     ftp: ports.ftp,
     http: ports.http,
   };
-  for (const [, name, port] of errText.matchAll(/(\w+) listening on 127\.0\.0\.1:(\d+)/g)) {
+  for (
+    const [, name, port] of errText.matchAll(/hub·main: (\w+) listening on 127\.0\.0\.1:(\d+)/g)
+  ) {
     assert.equal(Number(port), expected[name!], `${name} listens on its configured port`);
   }
   // Generated credentials are shown once, on stdout, and never on the log stream.
@@ -94,4 +96,46 @@ Deno.test("deno task start refuses an invalid variable with a message naming it"
   const err = new TextDecoder().decode(result.stderr);
   assert.equal(result.code, 2);
   assert.match(err, /TCP_SERVER_PORT="not-a-port"/);
+});
+
+Deno.test("LOG_FORMAT=json writes every log line as a JSON object", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "startup_json_" });
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: REPO_ROOT,
+    env: {
+      DATA_DIR: join(dir, "data"),
+      UPLOAD_FOLDER: join(dir, "uploads"),
+      SSL_CERT: join(dir, "certs", "server.crt"),
+      SSL_KEY: join(dir, "certs", "server.key"),
+      TCP_SERVER_PORT: "0",
+      UDP_SERVER_PORT: "0",
+      FTP_PORT: "0",
+      HTTP_PORT: "0",
+      LOG_FORMAT: "json",
+      NO_COLOR: "1",
+    },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let text = "";
+  let stopping = false;
+  const stderr = collect(child.stderr, (all) => {
+    text = all;
+    if (!stopping && all.includes("Hub running")) {
+      stopping = true;
+      child.kill("SIGTERM");
+    }
+  });
+  const status = await child.status;
+  await stderr;
+  await Deno.remove(dir, { recursive: true });
+  const lines = text.split("\n").filter((l) => l.startsWith("{"));
+  assert.ok(lines.length >= 3, text);
+  for (const line of lines) {
+    const record = JSON.parse(line);
+    assert.ok(record.level && record.message !== undefined && record["@timestamp"], line);
+  }
+  assert.ok(lines.some((l) => l.includes("Hub stopped")));
+  assert.equal(status.code, 0, text);
 });
