@@ -20,6 +20,16 @@ import { applyAuditRetention } from "./persistence/audit_store.ts";
 import { certificateExists, writeDevCertificate } from "./certs/dev_certificate.ts";
 import type { Listener } from "./protocols/listener.ts";
 import { getLogger } from "./observability/logger.ts";
+import { createStorageActor } from "./actors/storage_actor.ts";
+import { storageUsersFromConfig } from "./actors/storage_users.ts";
+import { type RetentionSchedule, startRetentionSchedule } from "./actors/storage_retention.ts";
+import { startFtpServer } from "./protocols/ftp_server.ts";
+import { anonymousPrincipal, createDeviceActor } from "./actors/device_actor.ts";
+import { startTlsListener } from "./protocols/tls_listener.ts";
+import { startUdpListener } from "./protocols/udp_listener.ts";
+import { AuditMetrics } from "./observability/audit_metrics.ts";
+import { createHttpListener } from "./observability/http_server.ts";
+import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 
 const log = getLogger("hub");
 
@@ -35,6 +45,8 @@ export interface Hub {
   readonly generatedCertificate: boolean;
   /** Stops in stages: listeners, mailboxes, database. Idempotent. */
   stop(): Promise<void>;
+  /** SIGHUP: re-reads principals and certificate without dropping connections (hub_reload.ts). */
+  reload(): Promise<ReloadReport>;
 }
 
 /** Builds the hub and starts every part. Throws when a part cannot start (port taken, ...). */
@@ -65,8 +77,12 @@ export async function startHub(config: Config): Promise<Hub> {
   const verifier = new CredentialVerifier(db);
 
   const broker = new InProcessBroker();
+  const auditMetrics = new AuditMetrics();
+  const startedAt = Date.now();
+  let currentHome = config.home;
   const listeners = new Map<string, Listener>();
   let stopped: Promise<void> | undefined;
+  let retention: RetentionSchedule | undefined;
 
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -75,6 +91,7 @@ export async function startHub(config: Config): Promise<Hub> {
         settings.SHUTDOWN_TIMEOUT_MS,
         () => Promise.all([...listeners.values()].reverse().map((l) => l.close())),
       );
+      retention?.close();
       await stage("drain mailboxes", settings.SHUTDOWN_TIMEOUT_MS, () => broker.drain());
       db.close();
       log.info("Hub stopped");
@@ -84,7 +101,11 @@ export async function startHub(config: Config): Promise<Hub> {
 
   try {
     await broker.spawn(
-      createAuditActor({ databasePath: paths.database, sync: settings.AUDIT_SYNC }),
+      createAuditActor({
+        databasePath: paths.database,
+        sync: settings.AUDIT_SYNC,
+        metrics: auditMetrics,
+      }),
       {
         mailboxCapacity: 4096,
         maxBatch: 512,
@@ -92,6 +113,87 @@ export async function startHub(config: Config): Promise<Hub> {
     );
     // HUB-WIRING: device actor, storage actor, then listeners (tls, udp, ftp, http) go here.
     void verifier;
+    // Device actor and TLS command channel (issue 3): the actor before any listener.
+    const anonymous = anonymousPrincipal();
+    await broker.spawn(
+      createDeviceActor({
+        databasePath: paths.database,
+        sync: settings.AUDIT_SYNC,
+        home: config.home,
+        extraPrincipals: settings.TLS_AUTH === "none" || settings.UDP_AUTH === "none"
+          ? [anonymous]
+          : [],
+      }),
+      { mailboxCapacity: 4096, maxBatch: 512 },
+    );
+    listeners.set(
+      "tls",
+      startTlsListener(broker, {
+        hostname: settings.TCP_SERVER_IP,
+        port: settings.TCP_SERVER_PORT,
+        cert: Deno.readTextFileSync(paths.cert),
+        key: Deno.readTextFileSync(paths.key),
+        auth: settings.TLS_AUTH,
+        principals: config.home.principals,
+        anonymous,
+        verifier,
+        maxLineBytes: settings.TLS_MAX_LINE_BYTES,
+        handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
+        idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
+        unterminatedMs: settings.TLS_UNTERMINATED_MS,
+        maxConnections: settings.TLS_MAX_CONNECTIONS,
+        maxConnectionsPerIp: settings.TLS_MAX_CONNECTIONS_PER_IP,
+        commandsPerSecond: settings.TLS_COMMANDS_PER_SECOND,
+        loginsPerSecond: settings.TLS_LOGINS_PER_SECOND,
+      }),
+    );
+    // UDP channel (issue 4): signed datagrams; keys read once per principal, then kept in memory.
+    listeners.set(
+      "udp",
+      startUdpListener(broker, {
+        hostname: settings.UDP_SERVER_IP,
+        port: settings.UDP_SERVER_PORT,
+        auth: settings.UDP_AUTH,
+        maxDatagramBytes: settings.UDP_MAX_DATAGRAM_BYTES,
+        windowSeconds: settings.UDP_WINDOW_SECONDS,
+        replayCacheSize: settings.UDP_REPLAY_CACHE,
+        replyCacheSize: settings.UDP_REPLY_CACHE,
+        ratePerAddress: settings.UDP_RATE_PER_IP,
+        ratePerPrincipal: settings.UDP_RATE_PER_PRINCIPAL,
+        maxInFlight: settings.UDP_MAX_IN_FLIGHT,
+        principals: config.home.principals,
+        udpKey: (principal) => verifier.udpKey(principal),
+      }),
+    );
+    // Storage actor and FTP/FTPS server (issue 5): every file operation goes through the actor.
+    const storageUsers = storageUsersFromConfig(config);
+    await broker.spawn(
+      createStorageActor({
+        databasePath: paths.database,
+        sync: settings.AUDIT_SYNC,
+        root: paths.uploadFolder,
+        users: storageUsers,
+        maxFileBytes: settings.FTP_MAX_FILE_BYTES,
+      }),
+      { mailboxCapacity: 1024 },
+    );
+    retention = startRetentionSchedule(broker, settings.FTP_RETENTION_INTERVAL_MS);
+    listeners.set(
+      "ftp",
+      await startFtpServer({ broker, config, verifier, users: storageUsers }),
+    );
+    // Operator surface (issue 6): last, so that /healthz sees every listener above.
+    listeners.set(
+      "http",
+      await createHttpListener({
+        actorStats: () => broker.stats(),
+        listeners,
+        audit: auditMetrics,
+        db,
+        home: () => currentHome,
+        startedAt,
+      }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT }),
+    );
   } catch (error) {
     await stop();
     throw error;
@@ -104,6 +206,15 @@ export async function startHub(config: Config): Promise<Hub> {
     generatedCredentials,
     generatedCertificate,
     stop,
+    reload: () =>
+      reloadHub({
+        config,
+        db,
+        verifier,
+        broker,
+        listeners,
+        setHome: (home) => (currentHome = home),
+      }),
   };
 }
 

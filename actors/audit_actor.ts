@@ -15,6 +15,7 @@ import type { Message } from "../broker/messages.ts";
 import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { type AuditEntryInput, AuditWriter } from "../persistence/audit_store.ts";
 import type { ActorBehaviour } from "./actor.ts";
+import type { AuditMetrics } from "../observability/audit_metrics.ts";
 
 /** The kinds the audit actor consumes. */
 export const AUDIT_TOPICS = ["audit.append", "system.dead_lettered"] as const;
@@ -31,6 +32,8 @@ export interface AuditState {
 export interface AuditActorOptions {
   readonly databasePath: string;
   readonly sync: SyncMode;
+  /** Updated at each commit, for /metrics. */
+  readonly metrics?: AuditMetrics;
 }
 
 /** Creates the audit actor's behaviour. */
@@ -39,6 +42,7 @@ export function createAuditActor(
 ): ActorBehaviour<AuditState, AuditTopic> {
   const writeBatch = (state: AuditState, messages: readonly Message<AuditTopic>[]) => {
     const written = state.writer.append(messages.map(toEntry));
+    options.metrics?.recordCommit(messages.length);
     return {
       state,
       replies: messages.map((m, i) => (m.type === "audit.append" ? written[i] : undefined)),

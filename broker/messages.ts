@@ -155,6 +155,95 @@ export interface MailboxPressurePayload {
   readonly pressured: boolean;
 }
 
+// ---------------------------------------------------------------- storage (issue 5)
+
+/** FTP permission letters (pyftpdlib): e cwd, l list, r retrieve, a append, d delete, f rename, m mkdir, w store. */
+export type StoragePermission = "e" | "l" | "r" | "a" | "d" | "f" | "m" | "w";
+
+/** One file or folder as a storage client sees it. Paths are virtual: `/` is the user's home. */
+export interface StorageEntry {
+  readonly path: string;
+  readonly name: string;
+  readonly kind: "file" | "dir";
+  readonly size: number;
+  /** Modification time in ms since the epoch. */
+  readonly mtimeMs: number;
+}
+
+/** Ask about one path; `purpose` picks the permission checked (`e` for cwd, `l` for info, `f` for rename). */
+export interface StorageStatPayload {
+  readonly path: string;
+  readonly purpose: "cwd" | "info" | "rename";
+}
+
+/** A path-only storage request (list, read, delete, mkdir, rmdir). */
+export interface StoragePathPayload {
+  readonly path: string;
+}
+
+/** Where the bytes of a file may be read from. */
+export interface StorageReadTicket {
+  readonly path: string;
+  readonly fsPath: string;
+  readonly size: number;
+}
+
+/** Ask to start an upload (STOR, or APPE when `append`). */
+export interface StorageBeginUploadPayload {
+  readonly path: string;
+  readonly append: boolean;
+}
+
+/** Where an upload's bytes go until it is committed, and how many it may have. */
+export interface StorageUploadTicket {
+  readonly uploadId: string;
+  /** The final virtual path (per-day folders already applied). */
+  readonly path: string;
+  /** The temporary file the bytes are written to (hidden from every client). */
+  readonly tempPath: string;
+  /** Bytes already in the temporary file (the existing file, for APPE). */
+  readonly offset: number;
+  /** Most bytes the whole file may have (file size limit and quota), or 0 for no limit. */
+  readonly maxBytes: number;
+}
+
+/** Ask to make an upload final: rename into place and record it. */
+export interface StorageCommitUploadPayload {
+  readonly uploadId: string;
+  readonly size: number;
+  readonly sha256: string;
+}
+
+/** Ask to throw an upload away (transfer failed, client left, limit reached). */
+export interface StorageAbortUploadPayload {
+  readonly uploadId: string;
+  readonly reason: string;
+}
+
+/** Ask to rename a file or folder. */
+export interface StorageRenamePayload {
+  readonly from: string;
+  readonly to: string;
+}
+
+/** A file as recorded in the file index. */
+export interface StoredFile {
+  /** Path relative to UPLOAD_FOLDER, with `/` separators. */
+  readonly path: string;
+  /** The virtual path the owner sees. */
+  readonly virtualPath: string;
+  readonly owner: string;
+  readonly size: number;
+  readonly sha256: string;
+  readonly storedAt: string;
+}
+
+/** What a retention run did. */
+export interface StorageRetentionReport {
+  readonly deleted: number;
+  readonly freedBytes: number;
+}
+
 /**
  * Every message kind and its payload. The key is the message `type`.
  * Add a kind here and the broker types it everywhere.
@@ -173,6 +262,30 @@ export interface Payloads {
   "system.actor_failed": ActorFailedPayload;
   "system.dead_lettered": DeadLetteredPayload;
   "system.mailbox_pressure": MailboxPressurePayload;
+  // storage (issue 5)
+  "storage.stat": StorageStatPayload;
+  "storage.stat_result": Outcome<StorageEntry>;
+  "storage.list": StoragePathPayload;
+  "storage.list_result": Outcome<readonly StorageEntry[]>;
+  "storage.open_read": StoragePathPayload;
+  "storage.open_read_result": Outcome<StorageReadTicket>;
+  "storage.begin_upload": StorageBeginUploadPayload;
+  "storage.begin_upload_result": Outcome<StorageUploadTicket>;
+  "storage.commit_upload": StorageCommitUploadPayload;
+  "storage.commit_upload_result": Outcome<StoredFile>;
+  "storage.abort_upload": StorageAbortUploadPayload;
+  "storage.abort_upload_result": Outcome<null>;
+  "storage.delete": StoragePathPayload;
+  "storage.delete_result": Outcome<StorageEntry>;
+  "storage.rename": StorageRenamePayload;
+  "storage.rename_result": Outcome<StorageEntry>;
+  "storage.mkdir": StoragePathPayload;
+  "storage.mkdir_result": Outcome<StorageEntry>;
+  "storage.rmdir": StoragePathPayload;
+  "storage.rmdir_result": Outcome<StorageEntry>;
+  "storage.apply_retention": Record<string, never>;
+  "storage.apply_retention_result": Outcome<StorageRetentionReport>;
+  "storage.file_stored": StoredFile;
 }
 
 /**
@@ -184,6 +297,18 @@ export interface Replies {
   "device.reading": "device.reading_result";
   "device.query": "device.query_result";
   "audit.append": "audit.append_result";
+  // storage (issue 5)
+  "storage.stat": "storage.stat_result";
+  "storage.list": "storage.list_result";
+  "storage.open_read": "storage.open_read_result";
+  "storage.begin_upload": "storage.begin_upload_result";
+  "storage.commit_upload": "storage.commit_upload_result";
+  "storage.abort_upload": "storage.abort_upload_result";
+  "storage.delete": "storage.delete_result";
+  "storage.rename": "storage.rename_result";
+  "storage.mkdir": "storage.mkdir_result";
+  "storage.rmdir": "storage.rmdir_result";
+  "storage.apply_retention": "storage.apply_retention_result";
 }
 
 /** Every message type name. */
@@ -223,6 +348,18 @@ export const REPLY_TYPES: { readonly [K in RequestType]: Replies[K] } = {
   "device.reading": "device.reading_result",
   "device.query": "device.query_result",
   "audit.append": "audit.append_result",
+  // storage (issue 5)
+  "storage.stat": "storage.stat_result",
+  "storage.list": "storage.list_result",
+  "storage.open_read": "storage.open_read_result",
+  "storage.begin_upload": "storage.begin_upload_result",
+  "storage.commit_upload": "storage.commit_upload_result",
+  "storage.abort_upload": "storage.abort_upload_result",
+  "storage.delete": "storage.delete_result",
+  "storage.rename": "storage.rename_result",
+  "storage.mkdir": "storage.mkdir_result",
+  "storage.rmdir": "storage.rmdir_result",
+  "storage.apply_retention": "storage.apply_retention_result",
 };
 
 /** The reply payload an actor returns for message kind `K` (`never` for non-requests). */

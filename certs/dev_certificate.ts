@@ -5,11 +5,18 @@
  *
  * @module
  */
-import "reflect-metadata";
-import * as x509 from "@peculiar/x509";
 import { dirname } from "node:path";
 
-x509.cryptoProvider.set(crypto);
+/**
+ * Loads `@peculiar/x509` on first use only: it costs about 11 MiB of
+ * resident memory, which a hub that already has its certificate never needs.
+ */
+async function loadX509(): Promise<typeof import("@peculiar/x509")> {
+  await import("reflect-metadata");
+  const x509 = await import("@peculiar/x509");
+  x509.cryptoProvider.set(crypto);
+  return x509;
+}
 
 /** A PEM certificate and its PEM private key. */
 export interface PemPair {
@@ -19,6 +26,7 @@ export interface PemPair {
 
 /** Generates a new self-signed ECDSA P-256 certificate for local development. */
 export async function generateDevCertificate(commonName = "smart-home-hub dev"): Promise<PemPair> {
+  const x509 = await loadX509();
   const algorithm = { name: "ECDSA", namedCurve: "P-256", hash: "SHA-256" };
   const keys = await crypto.subtle.generateKey(algorithm, true, ["sign", "verify"]);
   const now = Date.now();
@@ -34,11 +42,10 @@ export async function generateDevCertificate(commonName = "smart-home-hub dev"):
     keys,
     signingAlgorithm: algorithm,
     extensions: [
-      new x509.BasicConstraintsExtension(true, undefined, true),
-      new x509.KeyUsagesExtension(
-        x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyCertSign,
-        true,
-      ),
+      // Not a CA: rustls (Deno's TLS) refuses a CA certificate as the server's own
+      // (CaUsedAsEndEntity), while a self-signed leaf works as its own trust anchor.
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
       new x509.SubjectAlternativeNameExtension([
         { type: "dns", value: "localhost" },

@@ -8,10 +8,16 @@
 import type { CliCommand } from "./commands/command.ts";
 import { err, out } from "./commands/command.ts";
 import { auditCommand } from "./commands/audit.ts";
+import { udpCommand } from "./commands/udp.ts";
+import { statusCommand } from "./commands/status.ts";
+import { deviceCommand } from "./commands/device.ts";
 
 /** Every subcommand by name. Add a line per new subcommand file. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   audit: auditCommand,
+  udp: udpCommand,
+  status: statusCommand,
+  device: deviceCommand,
 };
 
 /** Runs the CLI with `args`; returns the exit code. */

@@ -47,7 +47,11 @@ const v = <T extends z.ZodType, D extends string | undefined>(
 export const VARIABLES = {
   // General
   DATA_DIR: v(path, "./data", "Folder of the database (hub.db) and generated secrets."),
-  HOME_CONFIG: v(path, undefined, "The home file (devices and principals); unset: the built-in demo home."),
+  HOME_CONFIG: v(
+    path,
+    undefined,
+    "The home file (devices and principals); unset: the built-in demo home.",
+  ),
   LOG_LEVEL: v(z.enum(["debug", "info", "warning", "error"]), "info", "Lowest level logged."),
   LOG_FORMAT: v(z.enum(["text", "json"]), "text", "Readable lines or JSON lines on stderr."),
   SHUTDOWN_TIMEOUT_MS: v(positiveInt, "5000", "Longest time each shutdown stage may take."),
@@ -92,6 +96,11 @@ export const VARIABLES = {
     "200",
     "Commands per second per principal (token bucket, burst of the same size).",
   ),
+  TLS_LOGINS_PER_SECOND: v(
+    positiveInt,
+    "5",
+    "Failed logins per second per address (burst of twice as many); beyond it logins are refused.",
+  ),
   // UDP channel
   UDP_SERVER_IP: v(host, "127.0.0.1", "Address of the UDP channel."),
   UDP_SERVER_PORT: v(port, "6000", "Port of the UDP channel."),
@@ -117,11 +126,25 @@ export const VARIABLES = {
     "100",
     "Datagrams per second accepted from one principal.",
   ),
+  UDP_REPLY_CACHE: v(
+    positiveInt,
+    "4096",
+    "Replies remembered so that a retransmitted datagram gets the same reply, applied once.",
+  ),
+  UDP_MAX_IN_FLIGHT: v(
+    positiveInt,
+    "1024",
+    "Datagrams being applied at once; beyond it the hub answers busy.",
+  ),
   // FTP / FTPS
   FTP_SERVER_IP: v(host, "127.0.0.1", "Address of the FTP server."),
   FTP_PORT: v(port, "2121", "Port of the FTP control connection."),
   FTP_PASV_IP: v(host, undefined, "Address announced for passive mode (default: FTP_SERVER_IP)."),
-  FTP_PASV_MIN: v(port, "30000", "Lowest passive data port."),
+  FTP_PASV_MIN: v(
+    port,
+    "30000",
+    "Lowest passive data port (0 with FTP_PASV_MAX=0: any free port).",
+  ),
   FTP_PASV_MAX: v(port, "30015", "Highest passive data port (keep the range narrow)."),
   FTP_REQUIRE_TLS: v(bool, "true", "Refuse logins before AUTH TLS."),
   FTP_ALLOW_ACTIVE: v(bool, "false", "Allow active mode (PORT/EPRT); off to prevent FTP bounce."),
@@ -165,6 +188,11 @@ export const VARIABLES = {
     "A data transfer that moves no byte for this long is aborted.",
   ),
   FTP_RETENTION_INTERVAL_MS: v(positiveInt, "3600000", "How often retention rules run."),
+  FTP_LOGIN_FAILURE_DELAY_MS: v(
+    nonNegativeInt,
+    "1000",
+    "Delay before answering a failed FTP login (slows password guessing).",
+  ),
   // Audit log
   AUDIT_SYNC: v(
     z.enum(["normal", "full"]),

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { Home } from "../config/home.ts";
 
 /** A running listener. */
 export interface Listener {
@@ -20,4 +21,19 @@ export interface Listener {
   metrics(): Readonly<Record<string, number>>;
   /** Stops accepting, ends connections; idempotent. */
   close(): Promise<void>;
+  /**
+   * Optional (SIGHUP): takes new principals and certificate for what comes
+   * next, without dropping existing connections. Resolves to why it could
+   * not (the listener then keeps its previous settings), or undefined.
+   */
+  reload?(update: ListenerReload): Promise<string | undefined>;
+}
+
+/** What a reload hands to each listener (issue 6). */
+export interface ListenerReload {
+  /** The home file as just re-read and validated. */
+  readonly home: Home;
+  /** PEM certificate chain and key as just re-read. */
+  readonly cert: string;
+  readonly key: string;
 }

@@ -1,0 +1,490 @@
+/**
+ * Our handlers for the FTP commands whose ftp-srv versions do not fit the
+ * hub: data transfers (PASV, EPSV, PORT, EPRT, STOR, APPE, RETR, LIST,
+ * NLST, ABOR) on Deno's own sockets, TLS before login (USER, PASS, PROT),
+ * and the namespace changes (DELE, RMD, MKD, RNTO) so that each is audited
+ * before it is acknowledged. Handlers run with `this` bound to ftp-srv's
+ * connection; this file reaches it only through {@linkcode FtpConnectionLike}
+ * and never imports ftp-srv itself.
+ *
+ * @module
+ */
+import type { AuditAppendPayload, Json, Outcome } from "../broker/messages.ts";
+import {
+  ActiveChannel,
+  type DataChannel,
+  type DataConn,
+  normaliseAddress,
+  PassiveChannel,
+  type PortCursor,
+  receiveToFile,
+  sendFile,
+  sendText,
+} from "./ftp_data_channel.ts";
+import { ftpCodeOf, type StorageFileSystem } from "./ftp_file_system.ts";
+import { formatListLine } from "./ftp_listing.ts";
+
+/** The parts of ftp-srv's connection object the handlers use. */
+export interface FtpConnectionLike {
+  reply(code: number | Record<string, unknown>, ...messages: unknown[]): Promise<unknown>;
+  commandSocket: {
+    pause(): void;
+    resume(): void;
+    destroyed?: boolean;
+    remoteAddress?: string;
+    localAddress?: string;
+  };
+  connector: unknown;
+  secure: boolean;
+  authenticated?: boolean;
+  username?: string;
+  bufferSize?: number | false;
+  restByteCount?: number;
+  renameFrom?: string;
+  fs?: unknown;
+  server: object;
+}
+
+/** Per-connection facts the handlers keep. */
+export interface FtpSession {
+  readonly address: string;
+  principal: string | null;
+  /** PROT P was accepted: data connections are TLS. */
+  protectedData: boolean;
+  /** True after the control connection closed. */
+  closed: boolean;
+  /** Pauses/resumes the idle timeout of the control connection (off during transfers). */
+  setIdle(active: boolean): void;
+  /** Ended when the connection closes. */
+  readonly channels: Set<DataChannel>;
+}
+
+/** What the handlers need from the server. */
+export interface FtpCommandContext {
+  session(connection: FtpConnectionLike): FtpSession | undefined;
+  readonly requireTls: boolean;
+  readonly allowActive: boolean;
+  readonly pasvHost: string;
+  /** Address announced in the 227 reply. */
+  readonly pasvAnnounce: string;
+  readonly pasvMin: number;
+  readonly pasvMax: number;
+  readonly cursor: PortCursor;
+  readonly tls: { readonly cert: string; readonly key: string } | null;
+  readonly transferTimeoutMs: number;
+  /** Appends to the audit log; with `wait` resolves once committed. */
+  audit(connection: FtpConnectionLike, entry: AuditAppendPayload, wait: boolean): Promise<void>;
+}
+
+/** A command registry entry, as ftp-srv keeps them. */
+export interface CommandEntry {
+  handler: (this: FtpConnectionLike, args: HandlerArgs) => unknown;
+  flags?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** Replaces ftp-srv's handlers in `registry` with ours (process-wide: ftp-srv keeps one registry). */
+export function installCommandHandlers(
+  registry: Record<string, CommandEntry>,
+  contextOf: (connection: FtpConnectionLike) => FtpCommandContext | undefined,
+): void {
+  const set = (directives: string[], handler: Handler) => {
+    for (const directive of directives) {
+      const entry = registry[directive];
+      if (!entry) continue;
+      entry.handler = function (this: FtpConnectionLike, args) {
+        const ctx = contextOf(this);
+        const session = ctx?.session(this);
+        if (!ctx || !session) return this.reply(421, "Service not available");
+        return handler.call(this, ctx, session, args.command.arg, args.command.directive, args);
+      };
+    }
+  };
+  const user = registry.USER?.handler;
+  const pass = registry.PASS?.handler;
+  set(["USER", "PASS"], function (ctx, _session, _arg, directive, args) {
+    if (ctx.requireTls && !this.secure) {
+      return this.reply(530, "TLS required: send AUTH TLS before logging in");
+    }
+    const original = directive === "USER" ? user : pass;
+    return original?.call(this, args);
+  });
+  const prot = registry.PROT?.handler;
+  set(["PROT"], async function (_ctx, session, arg, _directive, args) {
+    await prot?.call(this, args);
+    session.protectedData = this.secure && typeof this.bufferSize === "number" &&
+      (arg ?? "").toUpperCase() === "P";
+  });
+  set(["PASV", "EPSV"], passive);
+  set(["PORT", "EPRT"], active);
+  set(["STOR", "APPE"], store);
+  set(["STOU"], function () {
+    return this.reply(502, "STOU is not supported: choose a name and use STOR");
+  });
+  set(["RETR"], retrieve);
+  set(["LIST", "NLST"], list);
+  set(["ABOR"], function () {
+    endChannel(this);
+    return this.reply(226, "No transfer to abort");
+  });
+  set(["DELE", "RMD", "XRMD"], remove);
+  set(["MKD", "XMKD"], makeFolder);
+  set(["RNFR"], renameFrom);
+  set(["RNTO"], renameTo);
+}
+
+/** The arguments ftp-srv passes to a handler. */
+type HandlerArgs = { command: { arg: string | null; directive: string } };
+
+type Handler = (
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  session: FtpSession,
+  arg: string | null,
+  directive: string,
+  args: HandlerArgs,
+) => unknown;
+
+function passive(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  session: FtpSession,
+  _arg: string | null,
+  directive: string,
+): Promise<unknown> {
+  if (ctx.requireTls && !session.protectedData) {
+    return this.reply(521, "Data protection required: send PBSZ 0 and PROT P first");
+  }
+  endChannel(this);
+  const opened = PassiveChannel.open({
+    hostname: ctx.pasvHost,
+    portMin: ctx.pasvMin,
+    portMax: ctx.pasvMax,
+    tls: session.protectedData ? ctx.tls : null,
+    expectedPeer: session.address,
+    acceptTimeoutMs: CONNECT_TIMEOUT_MS * 3,
+  }, ctx.cursor);
+  if (!opened.ok) {
+    const why = opened.failure.kind === "no_port"
+      ? "no passive port is free"
+      : opened.failure.message;
+    return this.reply(425, `Cannot open a data connection: ${why}`);
+  }
+  const channel = opened.channel;
+  useChannel(this, session, channel);
+  if (directive === "EPSV") {
+    return this.reply(229, `Entering Extended Passive Mode (|||${channel.port}|)`);
+  }
+  const host = ctx.pasvAnnounce.split(".").join(",");
+  return this.reply(
+    227,
+    `Entering Passive Mode (${host},${channel.port >> 8},${channel.port & 255})`,
+  );
+}
+
+function active(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  session: FtpSession,
+  arg: string | null,
+  directive: string,
+): Promise<unknown> {
+  if (!ctx.allowActive) {
+    return this.reply(502, "Active mode is disabled on this server: use PASV or EPSV");
+  }
+  if (session.protectedData) {
+    return this.reply(522, "Active mode is not available with PROT P: use PASV or EPSV");
+  }
+  const target = directive === "PORT" ? parsePort(arg ?? "") : parseEprt(arg ?? "");
+  if (!target) return this.reply(501, `Malformed ${directive} argument`);
+  // Never connect anywhere but the client itself (no FTP bounce).
+  if (normaliseAddress(target.host) !== session.address || target.port < 1024) {
+    return this.reply(504, "Data connections go only to your own address on a port >= 1024");
+  }
+  endChannel(this);
+  useChannel(this, session, new ActiveChannel(target.host, target.port));
+  return this.reply(200, `${directive} command successful`);
+}
+
+async function store(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  session: FtpSession,
+  arg: string | null,
+  directive: string,
+): Promise<unknown> {
+  const fs = this.fs as StorageFileSystem;
+  const append = directive === "APPE";
+  const action = append ? "ftp.appe" : "ftp.stor";
+  if ((this.restByteCount ?? 0) > 0) {
+    this.restByteCount = 0;
+    endChannel(this);
+    return this.reply(554, "Resuming an upload with REST is not supported: use APPE");
+  }
+  const conn = await dataConnection(this);
+  if (!conn) return this.reply(425, "No data connection: send PASV or EPSV first");
+  const ticket = await fs.beginUpload(arg, append);
+  if (!ticket.ok) {
+    endChannel(this);
+    await ctx.audit(this, refusedEntry(action, arg, ticket.error), true);
+    return this.reply(ftpCodeOf(ticket.error.code), ticket.error.message);
+  }
+  const t = ticket.value;
+  this.commandSocket.pause();
+  session.setIdle(false);
+  try {
+    await this.reply(150, `Opening data connection for ${t.path}`);
+    const received = await receiveToFile(conn, t.tempPath, {
+      offset: t.offset,
+      maxBytes: t.maxBytes,
+      idleTimeoutMs: ctx.transferTimeoutMs,
+      stillWanted: () => !session.closed,
+    });
+    endChannel(this);
+    if (!received.ok) {
+      await fs.abortUpload(t.uploadId, received.message);
+      const code = received.reason === "too_large" || received.reason === "disk_full" ? 552 : 426;
+      await ctx.audit(this, {
+        action,
+        outcome: "rejected",
+        code: code === 552 ? "quota_exceeded" : "internal",
+        detail: { path: t.path, reason: received.message },
+      }, true);
+      return await this.reply(code, `Transfer aborted, nothing stored: ${received.message}`);
+    }
+    const stored = await fs.commitUpload(t.uploadId, received.bytes, received.sha256);
+    if (!stored.ok) {
+      await ctx.audit(this, refusedEntry(action, t.path, stored.error), true);
+      return await this.reply(
+        ftpCodeOf(stored.error.code),
+        `Nothing stored: ${stored.error.message}`,
+      );
+    }
+    const s = stored.value;
+    await ctx.audit(this, {
+      action,
+      outcome: "ok",
+      detail: { path: s.path, size: s.size, sha256: s.sha256 },
+    }, true);
+    return await this.reply(226, `Transfer complete: ${s.virtualPath} (${s.size} bytes)`);
+  } catch (error) {
+    await fs.abortUpload(t.uploadId, String(error));
+    throw error;
+  } finally {
+    endChannel(this);
+    session.setIdle(true);
+    this.commandSocket.resume();
+  }
+}
+
+async function retrieve(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  session: FtpSession,
+  arg: string | null,
+): Promise<unknown> {
+  const fs = this.fs as StorageFileSystem;
+  const start = this.restByteCount ?? 0;
+  this.restByteCount = 0;
+  const conn = await dataConnection(this);
+  if (!conn) return this.reply(425, "No data connection: send PASV or EPSV first");
+  const ticket = await fs.openRead(arg);
+  if (!ticket.ok) {
+    endChannel(this);
+    void ctx.audit(this, refusedEntry("ftp.retr", arg, ticket.error), false);
+    return this.reply(ftpCodeOf(ticket.error.code), ticket.error.message);
+  }
+  this.commandSocket.pause();
+  session.setIdle(false);
+  try {
+    await this.reply(
+      150,
+      `Opening data connection for ${ticket.value.path} (${ticket.value.size} bytes)`,
+    );
+    const sent = await sendFile(conn, ticket.value.fsPath, start, ctx.transferTimeoutMs);
+    endChannel(this);
+    void ctx.audit(this, {
+      action: "ftp.retr",
+      outcome: sent.ok ? "ok" : "failed",
+      detail: {
+        path: ticket.value.path,
+        ...(sent.ok ? { bytes: sent.bytes } : { reason: sent.message }),
+      },
+    }, false);
+    if (!sent.ok) return await this.reply(426, `Transfer aborted: ${sent.message}`);
+    return await this.reply(226, "Transfer complete");
+  } finally {
+    endChannel(this);
+    session.setIdle(true);
+    this.commandSocket.resume();
+  }
+}
+
+async function list(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  session: FtpSession,
+  arg: string | null,
+  directive: string,
+): Promise<unknown> {
+  const fs = this.fs as StorageFileSystem;
+  const conn = await dataConnection(this);
+  if (!conn) return this.reply(425, "No data connection: send PASV or EPSV first");
+  // `ls`-style flags such as `-la` are not paths.
+  const path = arg && !arg.startsWith("-") ? arg : null;
+  const entries = await fs.listing(path);
+  void ctx.audit(
+    this,
+    entries.ok
+      ? { action: "ftp.list", outcome: "ok", detail: { path: path ?? "." } }
+      : refusedEntry("ftp.list", path, entries.error),
+    false,
+  );
+  if (!entries.ok) {
+    endChannel(this);
+    return this.reply(ftpCodeOf(entries.error.code), entries.error.message);
+  }
+  const now = Date.now();
+  const text = entries.value.map((e) =>
+    (directive === "NLST" ? e.name : formatListLine(e, now)) + "\r\n"
+  ).join("");
+  this.commandSocket.pause();
+  session.setIdle(false);
+  try {
+    await this.reply(150, "Here comes the listing");
+    const sent = await sendText(conn, text, ctx.transferTimeoutMs);
+    endChannel(this);
+    if (!sent.ok) return await this.reply(426, `Transfer aborted: ${sent.message}`);
+    return await this.reply(226, "Listing sent");
+  } finally {
+    endChannel(this);
+    session.setIdle(true);
+    this.commandSocket.resume();
+  }
+}
+
+async function remove(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  _session: FtpSession,
+  arg: string | null,
+  directive: string,
+): Promise<unknown> {
+  const fs = this.fs as StorageFileSystem;
+  const kind = directive === "DELE" ? "file" : "dir";
+  const action = kind === "file" ? "ftp.dele" : "ftp.rmd";
+  return await finishChange(this, ctx, action, arg, await fs.removePath(arg, kind), 250);
+}
+
+async function makeFolder(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  _session: FtpSession,
+  arg: string | null,
+): Promise<unknown> {
+  const fs = this.fs as StorageFileSystem;
+  return await finishChange(this, ctx, "ftp.mkd", arg, await fs.makeFolder(arg), 257);
+}
+
+async function renameFrom(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  _session: FtpSession,
+  arg: string | null,
+): Promise<unknown> {
+  delete this.renameFrom;
+  const fs = this.fs as StorageFileSystem;
+  const entry = await fs.stat(arg, "rename");
+  if (!entry.ok) {
+    void ctx.audit(this, refusedEntry("ftp.rnfr", arg, entry.error), false);
+    return this.reply(ftpCodeOf(entry.error.code), entry.error.message);
+  }
+  this.renameFrom = entry.value.path;
+  return this.reply(350, "Ready for RNTO");
+}
+
+async function renameTo(
+  this: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  _session: FtpSession,
+  arg: string | null,
+): Promise<unknown> {
+  const from = this.renameFrom;
+  delete this.renameFrom;
+  if (!from) return this.reply(503, "Send RNFR first");
+  const fs = this.fs as StorageFileSystem;
+  const result = await fs.renamePath(from, arg ?? "");
+  return await finishChange(this, ctx, "ftp.rnto", `${from} -> ${arg}`, result, 250);
+}
+
+async function finishChange(
+  connection: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  action: string,
+  arg: string | null,
+  result: Outcome<{ path: string }>,
+  okCode: number,
+): Promise<unknown> {
+  if (!result.ok) {
+    await ctx.audit(connection, refusedEntry(action, arg, result.error), true);
+    return connection.reply(ftpCodeOf(result.error.code), result.error.message);
+  }
+  await ctx.audit(connection, { action, outcome: "ok", detail: { path: result.value.path } }, true);
+  const quoted = `"${result.value.path.replaceAll('"', '""')}"`;
+  return connection.reply(okCode, okCode === 257 ? `${quoted} created` : `Done: ${quoted}`);
+}
+
+function refusedEntry(
+  action: string,
+  arg: string | null,
+  error: { code: AuditAppendPayload["code"] & string; message: string },
+): AuditAppendPayload {
+  const detail: Record<string, Json> = { path: (arg ?? "").slice(0, 512), reason: error.message };
+  return { action, outcome: "rejected", code: error.code, detail };
+}
+
+async function dataConnection(connection: FtpConnectionLike): Promise<DataConn | undefined> {
+  const channel = connection.connector;
+  if (!(channel instanceof PassiveChannel || channel instanceof ActiveChannel)) return undefined;
+  const conn = await channel.waitForConnection(CONNECT_TIMEOUT_MS);
+  if (!conn) endChannel(connection);
+  return conn;
+}
+
+function useChannel(connection: FtpConnectionLike, session: FtpSession, channel: DataChannel) {
+  connection.connector = channel;
+  session.channels.add(channel);
+  channel.done.finally(() => session.channels.delete(channel));
+  if (channel.type === "active") session.channels.delete(channel);
+}
+
+/** Ends the current data channel of a connection, if any (only that one). */
+export function endChannel(connection: FtpConnectionLike): void {
+  const channel = connection.connector;
+  if (channel instanceof PassiveChannel || channel instanceof ActiveChannel) channel.end();
+  connection.connector = IDLE_CONNECTOR;
+}
+
+/** What ftp-srv finds in `connection.connector` between transfers (it calls `end()` on close). */
+const IDLE_CONNECTOR = Object.freeze({ type: false, end() {} });
+
+function parsePort(arg: string): { host: string; port: number } | undefined {
+  const parts = arg.split(",").map((p) => Number(p.trim()));
+  if (parts.length !== 6 || parts.some((p) => !Number.isInteger(p) || p < 0 || p > 255)) {
+    return undefined;
+  }
+  return { host: parts.slice(0, 4).join("."), port: parts[4]! * 256 + parts[5]! };
+}
+
+function parseEprt(arg: string): { host: string; port: number } | undefined {
+  const delimiter = arg[0];
+  if (!delimiter) return undefined;
+  const [, family, host, port] = arg.split(delimiter);
+  const n = Number(port);
+  if ((family !== "1" && family !== "2") || !host || !Number.isInteger(n) || n < 1 || n > 65535) {
+    return undefined;
+  }
+  return { host, port: n };
+}

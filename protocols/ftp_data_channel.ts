@@ -1,0 +1,423 @@
+/**
+ * FTP data connections on Deno's own sockets (`Deno.listen`,
+ * `Deno.listenTls`, `Deno.connect`) instead of ftp-srv's `node:net` ones.
+ * This is the fix for three problems of ftp-srv 4.6.3 under Deno 2.9.6
+ * (see docs/ftp.md):
+ *
+ * - FTPS uploads never got `226`: a paused server-side `node:tls` socket
+ *   loses the peer's end of stream (docs/upstream/deno_tls_end_repro.ts).
+ *   `Deno.TlsConn.read` returns `null` at the end instead.
+ * - memory grew with every transfer: `node:net` allocates a fresh buffer
+ *   per read. Here one 64 KiB buffer per transfer is reused, and the next
+ *   read waits until the previous bytes are on disk (TCP backpressure).
+ * - the passive connector was polled every 50 ms, probed each port with an
+ *   extra listen/close, and a late `close` of the previous connector could
+ *   wipe the next one (`550 No connector setup`). Here the wait resolves on
+ *   accept, a port is listened on once, and `end()` touches only its own
+ *   channel.
+ *
+ * @module
+ */
+import { createHash, type Hash } from "node:crypto";
+
+/** Size of the one buffer a transfer reuses. */
+export const TRANSFER_BUFFER_BYTES = 64 * 1024;
+
+/** A data connection, plain or TLS. */
+export type DataConn = Deno.TcpConn | Deno.TlsConn;
+
+/** Settings of the passive listener. */
+export interface PassiveOptions {
+  readonly hostname: string;
+  /** Port range; `0`/`0` lets the system pick (tests). */
+  readonly portMin: number;
+  readonly portMax: number;
+  /** PEM certificate and key when the data channel must be TLS (PROT P). */
+  readonly tls: { readonly cert: string; readonly key: string } | null;
+  /** Only this address may connect (the control connection's peer). */
+  readonly expectedPeer: string;
+  /** Close the listener when nobody connects within this long. */
+  readonly acceptTimeoutMs: number;
+}
+
+/** Hands out passive ports round-robin in a range. */
+export class PortCursor {
+  #next = 0;
+
+  /** The ports to try, in order, starting after the last one used. */
+  candidates(min: number, max: number): number[] {
+    if (min === 0 && max === 0) return [0];
+    const span = max - min + 1;
+    const start = this.#next % span;
+    this.#next = (this.#next + 1) % span;
+    return Array.from({ length: span }, (_, i) => min + ((start + i) % span));
+  }
+}
+
+/** What the command handlers need from a data channel. */
+export interface DataChannel {
+  readonly type: "passive" | "active";
+  /** Resolves with the connection, or undefined when none came in time or the channel ended. */
+  waitForConnection(timeoutMs: number): Promise<DataConn | undefined>;
+  /** Closes the listener and the connection; idempotent. */
+  end(): void;
+  /** Resolves once everything of the channel is closed. */
+  readonly done: Promise<void>;
+}
+
+/** Why a passive listener could not be opened. */
+export type PassiveOpenFailure = { readonly kind: "no_port" } | {
+  readonly kind: "error";
+  readonly message: string;
+};
+
+/** A passive data channel: listens on one port and accepts exactly one connection from the peer. */
+export class PassiveChannel implements DataChannel {
+  readonly type = "passive";
+  readonly port: number;
+  readonly done: Promise<void>;
+  readonly #listener: Deno.Listener<DataConn>;
+  #conn: DataConn | undefined;
+  #ended = false;
+  #waiters: ((conn: DataConn | undefined) => void)[] = [];
+  #acceptTimer: ReturnType<typeof setTimeout> | undefined;
+  #closeConn = () => {};
+
+  private constructor(listener: Deno.Listener<DataConn>, options: PassiveOptions) {
+    this.#listener = listener;
+    this.port = (listener.addr as Deno.NetAddr).port;
+    this.#acceptTimer = setTimeout(() => this.end(), options.acceptTimeoutMs);
+    this.done = this.#accept(options.expectedPeer);
+  }
+
+  /** Listens on the first free port of the range. */
+  static open(
+    options: PassiveOptions,
+    cursor: PortCursor,
+  ): { ok: true; channel: PassiveChannel } | { ok: false; failure: PassiveOpenFailure } {
+    for (const port of cursor.candidates(options.portMin, options.portMax)) {
+      try {
+        const listener = options.tls
+          ? Deno.listenTls({
+            hostname: options.hostname,
+            port,
+            cert: options.tls.cert,
+            key: options.tls.key,
+          })
+          : Deno.listen({ hostname: options.hostname, port, transport: "tcp" });
+        return { ok: true, channel: new PassiveChannel(listener, options) };
+      } catch (error) {
+        if (error instanceof Deno.errors.AddrInUse) continue;
+        return { ok: false, failure: { kind: "error", message: String(error) } };
+      }
+    }
+    return { ok: false, failure: { kind: "no_port" } };
+  }
+
+  waitForConnection(timeoutMs: number): Promise<DataConn | undefined> {
+    if (this.#conn || this.#ended) return Promise.resolve(this.#conn);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters = this.#waiters.filter((w) => w !== done);
+        resolve(undefined);
+      }, timeoutMs);
+      const done = (conn: DataConn | undefined) => {
+        clearTimeout(timer);
+        resolve(conn);
+      };
+      this.#waiters.push(done);
+    });
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    clearTimeout(this.#acceptTimer);
+    closeQuietly(this.#listener);
+    this.#closeConn();
+    for (const waiter of this.#waiters.splice(0)) waiter(this.#conn);
+  }
+
+  async #accept(expectedPeer: string): Promise<void> {
+    while (!this.#ended) {
+      let conn: DataConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch {
+        return; // listener closed
+      }
+      if (normaliseAddress((conn.remoteAddr as Deno.NetAddr).hostname) !== expectedPeer) {
+        closeQuietly(conn); // someone else tried to steal the transfer: keep waiting for the peer
+        continue;
+      }
+      clearTimeout(this.#acceptTimer);
+      closeQuietly(this.#listener); // one connection per PASV: free the port now
+      if ("setNoDelay" in conn) conn.setNoDelay(true);
+      this.#conn = conn;
+      let closed = false;
+      this.#closeConn = () => {
+        if (closed) return;
+        closed = true;
+        closeQuietly(conn);
+      };
+      if (this.#ended) this.#closeConn();
+      for (const waiter of this.#waiters.splice(0)) waiter(conn);
+      return;
+    }
+  }
+}
+
+/** An active data channel (PORT/EPRT): the hub connects to the client, plain TCP only. */
+export class ActiveChannel implements DataChannel {
+  readonly type = "active";
+  readonly done: Promise<void> = Promise.resolve();
+  readonly #hostname: string;
+  readonly #port: number;
+  #conn: DataConn | undefined;
+  #ended = false;
+
+  /** @param hostname the client's address (must be the control connection's) */
+  constructor(hostname: string, port: number) {
+    this.#hostname = hostname;
+    this.#port = port;
+  }
+
+  async waitForConnection(timeoutMs: number): Promise<DataConn | undefined> {
+    if (this.#conn || this.#ended) return this.#conn;
+    const signal = AbortSignal.timeout(timeoutMs);
+    try {
+      const conn = await Deno.connect({ hostname: this.#hostname, port: this.#port, signal });
+      if (this.#ended) {
+        closeQuietly(conn);
+        return undefined;
+      }
+      conn.setNoDelay(true);
+      this.#conn = conn;
+      return conn;
+    } catch {
+      return undefined;
+    }
+  }
+
+  end(): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.#conn) closeQuietly(this.#conn);
+  }
+}
+
+/** How an upload's receive ended. */
+export type ReceiveResult =
+  | { readonly ok: true; readonly bytes: number; readonly sha256: string }
+  | {
+    readonly ok: false;
+    readonly reason: "too_large" | "disk_full" | "broken" | "timeout";
+    readonly message: string;
+  };
+
+/** Options for {@linkcode receiveToFile}. */
+export interface ReceiveOptions {
+  /** Bytes already in the file (APPE): hashed first, counted against `maxBytes`. */
+  readonly offset: number;
+  /** Most bytes the whole file may have; 0 for no limit. */
+  readonly maxBytes: number;
+  /** Abort when no byte arrives for this long. */
+  readonly idleTimeoutMs: number;
+  /** True while the client's control connection is still there. */
+  readonly stillWanted: () => boolean;
+}
+
+/**
+ * Copies the data connection into the file at `path` (appending after
+ * `offset` bytes) until the peer ends it, hashing as it goes. Memory stays
+ * at one buffer: the next read waits for the previous write.
+ */
+export async function receiveToFile(
+  conn: DataConn,
+  path: string,
+  options: ReceiveOptions,
+): Promise<ReceiveResult> {
+  const hash = createHash("sha256");
+  using file = await Deno.open(path, { read: true, write: true });
+  if (options.offset > 0) await hashExisting(file, hash, options.offset);
+  await file.seek(options.offset, Deno.SeekMode.Start);
+  const buffer = new Uint8Array(TRANSFER_BUFFER_BYTES);
+  let bytes = 0;
+  const watchdog = new Watchdog(options.idleTimeoutMs, () => closeQuietly(conn));
+  try {
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (error) {
+        if (watchdog.fired) return timeout(options.idleTimeoutMs);
+        return { ok: false, reason: "broken", message: `Data connection failed: ${brief(error)}` };
+      }
+      if (n === null) break;
+      watchdog.progress();
+      bytes += n;
+      if (options.maxBytes > 0 && options.offset + bytes > options.maxBytes) {
+        return {
+          ok: false,
+          reason: "too_large",
+          message:
+            `File is larger than the ${options.maxBytes} bytes allowed (size limit or quota)`,
+        };
+      }
+      const chunk = buffer.subarray(0, n);
+      hash.update(chunk);
+      try {
+        await writeAll(file, chunk);
+      } catch (error) {
+        if (isDiskFull(error)) return { ok: false, reason: "disk_full", message: "Disk full" };
+        throw error;
+      }
+    }
+    if (watchdog.fired) return timeout(options.idleTimeoutMs);
+    if (!options.stillWanted()) {
+      return { ok: false, reason: "broken", message: "Client left during the upload" };
+    }
+    return { ok: true, bytes: options.offset + bytes, sha256: hash.digest("hex") };
+  } finally {
+    watchdog.stop();
+  }
+}
+
+/** Sends a file (from `start`) over the data connection, one buffer at a time. */
+export async function sendFile(
+  conn: DataConn,
+  path: string,
+  start: number,
+  idleTimeoutMs: number,
+): Promise<{ ok: true; bytes: number } | { ok: false; message: string }> {
+  const watchdog = new Watchdog(idleTimeoutMs, () => closeQuietly(conn));
+  try {
+    using file = await Deno.open(path, { read: true });
+    if (start > 0) await file.seek(start, Deno.SeekMode.Start);
+    const buffer = new Uint8Array(TRANSFER_BUFFER_BYTES);
+    let bytes = 0;
+    while (true) {
+      const n = await file.read(buffer);
+      if (n === null) break;
+      await writeAll(conn, buffer.subarray(0, n));
+      watchdog.progress();
+      bytes += n;
+    }
+    await finish(conn, idleTimeoutMs);
+    return { ok: true, bytes };
+  } catch (error) {
+    if (watchdog.fired) return { ok: false, message: `No progress for ${idleTimeoutMs} ms` };
+    return { ok: false, message: `Data connection failed: ${brief(error)}` };
+  } finally {
+    watchdog.stop();
+  }
+}
+
+/** Sends text (a listing) over the data connection. */
+export async function sendText(
+  conn: DataConn,
+  text: string,
+  idleTimeoutMs: number,
+): Promise<{ ok: true } | { ok: false; message: string }> {
+  try {
+    await writeAll(conn, new TextEncoder().encode(text));
+    await finish(conn, idleTimeoutMs);
+    return { ok: true };
+  } catch (error) {
+    return { ok: false, message: `Data connection failed: ${brief(error)}` };
+  }
+}
+
+/**
+ * Ends the sending side cleanly: TLS close_notify / TCP FIN, then waits
+ * (bounded) for the peer to close, so that clients which check the TLS
+ * shutdown (Python's `unwrap()`) see a clean end.
+ */
+async function finish(conn: DataConn, timeoutMs: number): Promise<void> {
+  await conn.closeWrite();
+  const sink = new Uint8Array(1024);
+  const timer = setTimeout(() => closeQuietly(conn), Math.min(timeoutMs, 5000));
+  try {
+    for (let i = 0; i < 64; i++) {
+      if ((await conn.read(sink)) === null) break;
+    }
+  } catch {
+    /* peer reset or closed by the timer: done either way */
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function hashExisting(file: Deno.FsFile, hash: Hash, length: number): Promise<void> {
+  const buffer = new Uint8Array(TRANSFER_BUFFER_BYTES);
+  let left = length;
+  while (left > 0) {
+    const n = await file.read(buffer.subarray(0, Math.min(left, buffer.length)));
+    if (n === null) break;
+    hash.update(buffer.subarray(0, n));
+    left -= n;
+  }
+}
+
+async function writeAll(target: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
+  let offset = 0;
+  while (offset < data.length) offset += await target.write(data.subarray(offset));
+}
+
+/** Closes the connection when no progress was reported for `ms`. One timer, re-armed lazily. */
+class Watchdog {
+  fired = false;
+  #last = performance.now();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  readonly #ms: number;
+  readonly #onFire: () => void;
+
+  constructor(ms: number, onFire: () => void) {
+    this.#ms = ms;
+    this.#onFire = onFire;
+    this.#arm(ms);
+  }
+
+  progress(): void {
+    this.#last = performance.now();
+  }
+
+  stop(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #arm(delay: number): void {
+    this.#timer = setTimeout(() => {
+      const idle = performance.now() - this.#last;
+      if (idle >= this.#ms) {
+        this.fired = true;
+        this.#onFire();
+      } else this.#arm(this.#ms - idle);
+    }, delay);
+  }
+}
+
+function timeout(ms: number): ReceiveResult {
+  return { ok: false, reason: "timeout", message: `No data for ${ms} ms` };
+}
+
+function isDiskFull(error: unknown): boolean {
+  return /ENOSPC|EDQUOT|os error 28|os error 122|No space left/i.test(String(error));
+}
+
+function brief(error: unknown): string {
+  return error instanceof Error ? error.message.split("\n")[0] ?? error.name : String(error);
+}
+
+/** `::ffff:127.0.0.1` and `127.0.0.1` are the same peer. */
+export function normaliseAddress(address: string | undefined): string {
+  const value = address ?? "";
+  return value.startsWith("::ffff:") ? value.slice(7) : value;
+}
+
+function closeQuietly(resource: { close(): void }): void {
+  try {
+    resource.close();
+  } catch { /* already closed */ }
+}

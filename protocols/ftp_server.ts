@@ -1,0 +1,346 @@
+/**
+ * The FTP/FTPS listener: the one file that imports `npm:ftp-srv`. ftp-srv
+ * parses the control connection; everything else is ours: logins (scrypt
+ * credentials, TLS required before login, anonymous refused, failed-login
+ * delay and ban), connection limits, idle timeouts, the file system (the
+ * storage actor, through {@linkcode StorageFileSystem}), the data
+ * connections ({@linkcode installCommandHandlers}), the audit of every
+ * operation, and a clean close (ftp-srv's own signal handlers, which call
+ * `process.exit`, are removed).
+ *
+ * @module
+ */
+import process from "node:process";
+import { FtpSrv } from "ftp-srv";
+import ftpSrvRegistry from "ftp-srv/src/commands/registry.js";
+import type { Broker } from "../broker/broker.ts";
+import { createMessage } from "../broker/envelope.ts";
+import type { AuditAppendPayload, Source } from "../broker/messages.ts";
+import type { Config } from "../config/config.ts";
+import type { CredentialVerifier } from "../persistence/credential_store.ts";
+import type { StorageUser } from "../actors/storage_users.ts";
+import { getLogger, type Logger } from "../observability/logger.ts";
+import type { Listener } from "./listener.ts";
+import {
+  type CommandEntry,
+  endChannel,
+  type FtpCommandContext,
+  type FtpConnectionLike,
+  type FtpSession,
+  installCommandHandlers,
+} from "./ftp_commands.ts";
+import { normaliseAddress, PortCursor } from "./ftp_data_channel.ts";
+import { StorageFileSystem } from "./ftp_file_system.ts";
+import { LoginGuard } from "./ftp_login_guard.ts";
+
+const log = getLogger("ftp");
+
+/** What the FTP listener needs from the hub. */
+export interface FtpServerDeps {
+  readonly broker: Broker;
+  readonly config: Config;
+  readonly verifier: CredentialVerifier;
+  readonly users: ReadonlyMap<string, StorageUser>;
+}
+
+/** ftp-srv's connection object, as far as this file uses it. */
+interface SrvConnection extends FtpConnectionLike {
+  readonly id: string;
+  readonly ip: string | undefined;
+  close(code?: number, message?: string): Promise<unknown>;
+}
+
+/** The raw socket of a control connection (before any TLS wrap). */
+interface RawSocket {
+  readonly remoteAddress?: string;
+  readonly remotePort?: number;
+  setNoDelay(noDelay: boolean): unknown;
+  setTimeout(ms: number): unknown;
+  destroy(): unknown;
+  once(event: "close", listener: () => void): unknown;
+}
+
+/** What ftp-srv keeps per server that we touch. */
+interface SrvServer {
+  connections: Record<string, SrvConnection>;
+  server: { address(): { port: number } | string | null; maxConnections: number };
+  disconnectClient(id: string): Promise<unknown>;
+  listen(): Promise<unknown>;
+  close(): Promise<unknown>;
+  on(event: string, listener: (...args: never[]) => unknown): unknown;
+  removeAllListeners(): unknown;
+}
+
+const contexts = new WeakMap<object, ServerContext>();
+let handlersInstalled = false;
+
+/** Per-server state reachable from the command handlers. */
+interface ServerContext extends FtpCommandContext {
+  readonly sessions: WeakMap<object, FtpSession>;
+}
+
+/** Starts the FTP server on FTP_SERVER_IP:FTP_PORT; resolves once it listens. */
+export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
+  const { settings, paths } = deps.config;
+  if (!handlersInstalled) {
+    installCommandHandlers(
+      ftpSrvRegistry as Record<string, CommandEntry>,
+      (connection) => contexts.get(connection.server),
+    );
+    handlersInstalled = true;
+  }
+  const cert = await Deno.readTextFile(paths.cert);
+  const key = await Deno.readTextFile(paths.key);
+  const host = settings.FTP_SERVER_IP;
+  const counters = {
+    connections_total: 0,
+    refused_connections_total: 0,
+    logins_total: 0,
+    login_failures_total: 0,
+  };
+  const guard = new LoginGuard({
+    maxFailures: settings.FTP_MAX_LOGIN_FAILURES,
+    banMs: settings.FTP_LOGIN_BAN_SECONDS * 1000,
+    delayMs: settings.FTP_LOGIN_FAILURE_DELAY_MS,
+  });
+  const perAddress = new Map<string, number>();
+  const sessions = new WeakMap<object, FtpSession>();
+  const open = new Map<string, { session: FtpSession; closed: Promise<void> }>();
+
+  const sourceOf = (session: FtpSession | undefined): Source => ({
+    principal: session?.principal ?? null,
+    channel: "ftp",
+    ...(session ? { address: session.address } : {}),
+  });
+  const audit = async (connection: FtpConnectionLike, entry: AuditAppendPayload, wait: boolean) => {
+    const message = createMessage("audit.append", entry, sourceOf(sessions.get(connection)));
+    if (!wait) {
+      const published = deps.broker.publish(message);
+      if (!published.ok) {
+        log.warn("Audit entry {action} not queued: audit is busy", { action: entry.action });
+      }
+      return;
+    }
+    const result = await deps.broker.ask(message, { timeoutMs: 10_000, waitForRoom: true });
+    if (!result.ok) {
+      log.error("Audit entry {action} not confirmed: {kind}", {
+        ...entry,
+        kind: result.failure.kind,
+      });
+    }
+  };
+
+  const context: ServerContext = {
+    sessions,
+    session: (connection) => sessions.get(connection),
+    requireTls: settings.FTP_REQUIRE_TLS,
+    allowActive: settings.FTP_ALLOW_ACTIVE,
+    pasvHost: host,
+    pasvAnnounce: settings.FTP_PASV_IP ?? (host === "0.0.0.0" ? "127.0.0.1" : host),
+    pasvMin: settings.FTP_PASV_MIN,
+    pasvMax: settings.FTP_PASV_MAX,
+    cursor: new PortCursor(),
+    tls: { cert, key },
+    transferTimeoutMs: settings.FTP_TRANSFER_TIMEOUT_MS,
+    audit,
+  };
+
+  // ftp-srv registers SIGTERM/SIGINT/SIGQUIT handlers that call process.exit: take them out.
+  const signals = ["SIGINT", "SIGTERM", "SIGQUIT"] as const;
+  const before = new Map(signals.map((s) => [s, new Set(process.listeners(s))]));
+  const server = new FtpSrv({
+    url: `ftp://${host.includes(":") ? `[${host}]` : host}:${settings.FTP_PORT}`,
+    pasv_url: context.pasvAnnounce,
+    pasv_min: settings.FTP_PASV_MIN,
+    pasv_max: settings.FTP_PASV_MAX,
+    anonymous: false,
+    greeting: ["Smart-home hub FTP server"],
+    tls: { cert, key },
+    log: bunyanAdapter(log),
+  }) as unknown as SrvServer;
+  for (const signal of signals) {
+    for (const listener of process.listeners(signal)) {
+      if (!before.get(signal)!.has(listener)) process.off(signal, listener);
+    }
+  }
+  contexts.set(server, context);
+
+  // ftp-srv's disconnectClient leaves a 1 s timer behind per connection; ours does not.
+  server.disconnectClient = (id: string) => {
+    const client = server.connections[id];
+    if (client) {
+      delete server.connections[id];
+      client.close(0).catch(() => {});
+    }
+    return Promise.resolve("Disconnected");
+  };
+
+  server.on("connect", ({ connection }: { connection: SrvConnection }) => {
+    const raw = connection.commandSocket as unknown as RawSocket;
+    const address = normaliseAddress(raw.remoteAddress);
+    counters.connections_total++;
+    let done!: () => void;
+    const closed = new Promise<void>((resolve) => (done = resolve));
+    const session: FtpSession = {
+      address,
+      principal: null,
+      protectedData: false,
+      closed: false,
+      channels: new Set(),
+      setIdle: (active) => raw.setTimeout(active ? settings.FTP_IDLE_TIMEOUT_MS : 0),
+    };
+    sessions.set(connection, session);
+    open.set(connection.id, { session, closed });
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
+    raw.once("close", () => {
+      session.closed = true;
+      endChannel(connection);
+      for (const channel of session.channels) channel.end();
+      const left = (perAddress.get(address) ?? 1) - 1;
+      if (left > 0) perAddress.set(address, left);
+      else perAddress.delete(address);
+      Promise.all([...session.channels].map((c) => c.done)).then(() => {
+        open.delete(connection.id);
+        done();
+      });
+    });
+    raw.setNoDelay(true); // replies (150, 226) must not wait for Nagle + the client's delayed ACK
+    session.setIdle(true);
+    const refusal = guard.isBanned(address)
+      ? "Too many failed logins from your address: try again later"
+      : open.size > settings.FTP_MAX_CONNECTIONS
+      ? "Too many connections: try again later"
+      : (perAddress.get(address) ?? 0) > settings.FTP_MAX_CONNECTIONS_PER_IP
+      ? "Too many connections from your address: try again later"
+      : undefined;
+    if (refusal) {
+      counters.refused_connections_total++;
+      // Written before ftp-srv's 220 greeting, so that the client sees why.
+      (raw as unknown as { end(data: string): void }).end(`421 ${refusal}\r\n`);
+    }
+  });
+
+  server.on("login", (
+    { connection, username, password }: {
+      connection: SrvConnection;
+      username: string;
+      password: string;
+    },
+    resolve: (value: { fs: StorageFileSystem }) => void,
+    reject: (error: Error) => void,
+  ) => {
+    const session = sessions.get(connection);
+    if (!session) return reject(loginError("Service not available"));
+    const fail = async (reason: string, message: string) => {
+      counters.login_failures_total++;
+      const banned = guard.failed(session.address);
+      await audit(connection, {
+        action: "ftp.login",
+        outcome: "rejected",
+        code: "unauthenticated",
+        detail: {
+          user: String(username).slice(0, 64),
+          reason,
+          ...(banned ? { banned: true } : {}),
+        },
+      }, true);
+      await guard.delay();
+      reject(loginError(message));
+      if (banned) connection.close(421, "Too many failed logins: try again later").catch(() => {});
+    };
+    if (settings.FTP_REQUIRE_TLS && !connection.secure) {
+      return void fail("tls_required", "TLS required: send AUTH TLS before logging in");
+    }
+    if (guard.isBanned(session.address)) {
+      return void fail("banned", "Too many failed logins from your address: try again later");
+    }
+    const user = deps.users.get(username);
+    const known = user !== undefined && deps.verifier.verify(username, "password", password);
+    if (!known) {
+      const anonymous = /^(anonymous|ftp)$/i.test(username) && !user;
+      return void fail(
+        anonymous ? "anonymous" : "bad_credentials",
+        anonymous ? "Anonymous login is not allowed" : "Login incorrect",
+      );
+    }
+    counters.logins_total++;
+    guard.succeeded(session.address);
+    session.principal = username;
+    audit(
+      connection,
+      { action: "ftp.login", outcome: "ok", detail: { tls: connection.secure } },
+      true,
+    )
+      .then(() => resolve({ fs: new StorageFileSystem(deps.broker, sourceOf(session)) }));
+  });
+
+  server.on("client-error", ({ error }: { error: unknown }) => {
+    log.debug("FTP client error: {error}", { error: String(error) });
+  });
+
+  await server.listen();
+  const address = server.server.address();
+  const port = typeof address === "object" && address ? address.port : settings.FTP_PORT;
+  log.info("FTP listening on {host}:{port} (TLS {tls})", {
+    host,
+    port,
+    tls: settings.FTP_REQUIRE_TLS ? "required" : "optional",
+  });
+  let listening = true;
+  let closing: Promise<void> | undefined;
+  return {
+    name: "ftp",
+    hostname: host,
+    port,
+    get listening() {
+      return listening;
+    },
+    metrics: () => ({ ...counters, connections: open.size, banned_addresses: guard.bannedCount() }),
+    close() {
+      closing ??= (async () => {
+        listening = false;
+        const waits = [...open.values()].map((o) => o.closed);
+        guard.close();
+        await server.close();
+        await Promise.all(waits);
+        contexts.delete(server);
+      })();
+      return closing;
+    },
+  };
+}
+
+function loginError(message: string): Error {
+  const error = new Error(message);
+  Object.assign(error, { code: 530 });
+  return error;
+}
+
+/** A bunyan-style logger (what ftp-srv's `log` option expects) that writes to our logger. */
+function bunyanAdapter(target: Logger): unknown {
+  const forward = (level: "debug" | "info" | "warn" | "error") => (...args: unknown[]) => {
+    const [first, ...rest] = args;
+    const text = [first, ...rest].map((a) =>
+      a instanceof Error ? a.message : typeof a === "string" ? a : safeJson(a)
+    ).join(" ");
+    target[level]("ftp-srv: {text}", { text: text.slice(0, 500) });
+  };
+  const adapter: Record<string, unknown> = {
+    trace: forward("debug"),
+    debug: forward("debug"),
+    info: forward("debug"),
+    warn: forward("info"),
+    error: forward("debug"),
+    fatal: forward("error"),
+    child: () => adapter,
+  };
+  return adapter;
+}
+
+function safeJson(value: unknown): string {
+  try {
+    return JSON.stringify(value, (key, v) => (/pass/i.test(key) ? "***" : v));
+  } catch {
+    return String(value);
+  }
+}

@@ -1,0 +1,315 @@
+/**
+ * The TLS command channel (`Deno.listenTls`). The accept loop never waits
+ * on a client: each connection gets its own task with a handshake
+ * deadline, then a {@linkcode TlsSession}. Limits, each answered with a
+ * clear error where the client can still read one and counted: connections
+ * in total and per address, handshake time, idle time, line length,
+ * requests per second per principal, login attempts per address.
+ *
+ * @example
+ * ```ts
+ * const tls = startTlsListener(broker, { hostname: "127.0.0.1", port: 5000, cert, key, ... });
+ * await tls.close();
+ * ```
+ *
+ * @module
+ */
+import type { Broker } from "../broker/broker.ts";
+import type { Message } from "../broker/messages.ts";
+import type { PrincipalDeclaration } from "../config/home.ts";
+import { getLogger } from "../observability/logger.ts";
+import { addressHost, addressText, ConnectionCounter } from "./connection_counter.ts";
+import type { Listener, ListenerReload } from "./listener.ts";
+import { listenTlsReloadable, rebindTls } from "./tls_rebind.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { TlsCounters } from "./tls_counters.ts";
+import { type SessionContext, TlsSession, type TokenVerifier } from "./tls_session.ts";
+import { errorLine } from "./replies.ts";
+
+/** Options for {@linkcode startTlsListener}; the limits come from `TLS_*` settings. */
+export interface TlsListenerOptions {
+  readonly hostname: string;
+  readonly port: number;
+  /** PEM certificate chain. */
+  readonly cert: string;
+  /** PEM private key. */
+  readonly key: string;
+  /** `token`: connections log in; `none`: they act as `anonymousPrincipal` until they do. */
+  readonly auth: "token" | "none";
+  /** The home's principals (login checks the `tls` channel and the token). */
+  readonly principals: readonly PrincipalDeclaration[];
+  /** Required when `auth` is `none`: who unauthenticated connections act as. */
+  readonly anonymous?: PrincipalDeclaration;
+  readonly verifier: TokenVerifier;
+  readonly maxLineBytes: number;
+  readonly handshakeTimeoutMs: number;
+  readonly idleTimeoutMs: number;
+  readonly unterminatedMs: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerIp: number;
+  readonly commandsPerSecond: number;
+  /** Login attempts per second per address (burst of twice as many); default 5. */
+  readonly loginsPerSecond?: number;
+  /** Longest wait for an actor's answer; default 10 s. */
+  readonly askTimeoutMs?: number;
+}
+
+/** Most connections being refused (handshake to say why) at once; more are just closed. */
+const MAX_REFUSING = 64;
+
+const log = getLogger("tls");
+
+/** Starts listening; throws when the address cannot be bound. */
+export function startTlsListener(broker: Broker, options: TlsListenerOptions): Listener {
+  // Reloadable (SIGHUP, issue 6): see tls_rebind.ts.
+  const server = listenTlsReloadable({
+    hostname: options.hostname,
+    port: options.port,
+    cert: options.cert,
+    key: options.key,
+  });
+  return new TlsListener(server, broker, options);
+}
+
+class TlsListener implements Listener {
+  readonly name = "tls";
+  readonly hostname: string;
+  readonly port: number;
+  #server: Deno.TlsListener;
+  readonly #options: TlsListenerOptions;
+  readonly #counters = new TlsCounters();
+  readonly #connections: ConnectionCounter;
+  readonly #sessions = new Set<TlsSession>();
+  readonly #subscribed = new Set<TlsSession>();
+  readonly #handshaking = new Set<Deno.TlsConn>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #context: SessionContext;
+  readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #unsubscribe: () => void;
+  #acceptLoop: Promise<void>;
+  #refusing = 0;
+  #listening = true;
+  #closing: Promise<void> | undefined;
+
+  constructor(server: Deno.TlsListener, broker: Broker, options: TlsListenerOptions) {
+    this.#server = server;
+    this.#options = options;
+    const addr = server.addr as Deno.NetAddr;
+    this.hostname = addr.hostname;
+    this.port = addr.port;
+    this.#connections = new ConnectionCounter({
+      maxTotal: options.maxConnections,
+      maxPerKey: options.maxConnectionsPerIp,
+    });
+    const principals = new Map(options.principals.map((p) => [p.id, p]));
+    if (options.auth === "none") {
+      if (!options.anonymous) throw new Error("auth none needs the anonymous principal");
+      principals.set(options.anonymous.id, options.anonymous);
+    }
+    const loginRate = options.loginsPerSecond ?? 5;
+    this.#context = {
+      broker,
+      principals,
+      defaultPrincipal: options.auth === "none" ? options.anonymous! : null,
+      verifier: options.verifier,
+      commandLimiter: new RateLimiter({ ratePerSecond: options.commandsPerSecond }),
+      loginLimiter: new RateLimiter({ ratePerSecond: loginRate, burst: loginRate * 2 }),
+      counters: this.#counters,
+      maxLineBytes: options.maxLineBytes,
+      unterminatedMs: options.unterminatedMs,
+      askTimeoutMs: options.askTimeoutMs ?? 10_000,
+      onSubscriptions: (session) => {
+        if (session.subscribed) this.#subscribed.add(session);
+        else this.#subscribed.delete(session);
+      },
+    };
+    this.#unsubscribe = broker.subscribe(["device.state_changed"], (message) => {
+      for (const session of this.#subscribed) {
+        session.push(message as Message<"device.state_changed">);
+      }
+    });
+    const sweepEvery = Math.max(10, Math.min(1000, Math.floor(options.idleTimeoutMs / 2)));
+    this.#sweeper = setInterval(() => this.#sweepIdle(), sweepEvery);
+    if (options.auth === "none") {
+      log.warn(
+        "TLS_AUTH=none: the TLS channel accepts commands WITHOUT login, as principal {principal} with access to every device. Use only for old seed clients on a trusted network",
+        { principal: options.anonymous!.id },
+      );
+    }
+    this.#acceptLoop = this.#accept(server);
+  }
+
+  /**
+   * SIGHUP reload (issue 6): new logins are checked against the new
+   * principals; new connections get the new certificate; connections
+   * already open carry on untouched.
+   */
+  async reload(update: ListenerReload): Promise<string | undefined> {
+    if (!this.#listening) return "The TLS listener is closed";
+    let next: Deno.TlsListener;
+    try {
+      next = rebindTls(this.#server, update.cert, update.key);
+    } catch (error) {
+      return `Kept the previous certificate: ${error instanceof Error ? error.message : error}`;
+    }
+    const principals = this.#context.principals as Map<string, PrincipalDeclaration>;
+    principals.clear();
+    for (const p of update.home.principals) principals.set(p.id, p);
+    if (this.#options.auth === "none") {
+      principals.set(this.#options.anonymous!.id, this.#options.anonymous!);
+    }
+    const previous = this.#server;
+    const previousLoop = this.#acceptLoop;
+    this.#server = next;
+    this.#acceptLoop = this.#accept(next);
+    try {
+      previous.close();
+    } catch {
+      // Already closed.
+    }
+    await previousLoop;
+    return undefined;
+  }
+
+  get listening(): boolean {
+    return this.#listening;
+  }
+
+  metrics(): Readonly<Record<string, number>> {
+    return this.#counters.snapshot(this.#connections.total);
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      this.#listening = false;
+      clearInterval(this.#sweeper);
+      this.#unsubscribe();
+      try {
+        this.#server.close();
+      } catch {
+        // Already closed.
+      }
+      await this.#acceptLoop;
+      for (const conn of this.#handshaking) closeQuietly(conn);
+      for (const session of this.#sessions) session.abort();
+      await Promise.all(this.#tasks);
+    })();
+    return this.#closing;
+  }
+
+  async #accept(server: Deno.TlsListener): Promise<void> {
+    while (this.#listening) {
+      let conn: Deno.TlsConn;
+      try {
+        conn = await server.accept();
+      } catch (error) {
+        if (!this.#listening || server !== this.#server) return;
+        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
+          return;
+        }
+        // Out of file descriptors and the like: note it and keep accepting.
+        log.error("Accept failed: {error}", { error: String(error) });
+        await new Promise((resolve) => setTimeout(resolve, 50));
+        continue;
+      }
+      this.#counters.connectionsTotal++;
+      const task = this.#serve(conn).catch((error) => {
+        log.error("Connection task failed: {error}", { error: String(error) });
+      });
+      this.#tasks.add(task);
+      void task.finally(() => this.#tasks.delete(task));
+    }
+  }
+
+  async #serve(conn: Deno.TlsConn): Promise<void> {
+    const host = addressHost(conn.remoteAddr);
+    const address = addressText(conn.remoteAddr);
+    const slot = this.#connections.acquire(host);
+    if (!slot.ok) {
+      this.#counters.refusedConnections++;
+      this.#counters.rejected("busy");
+      if (this.#refusing >= MAX_REFUSING) return closeQuietly(conn);
+      this.#refusing++;
+      try {
+        if (await this.#handshake(conn)) {
+          const why = slot.reason === "total"
+            ? `Too many connections (${slot.limit}): try again later`
+            : `Too many connections from your address (${slot.limit}): close one first`;
+          await writeQuietly(conn, errorLine("text", null, { code: "busy", message: why }) + "\n");
+        }
+      } finally {
+        this.#refusing--;
+        closeQuietly(conn);
+      }
+      return;
+    }
+    try {
+      if (!(await this.#handshake(conn))) {
+        this.#counters.handshakeFailures++;
+        closeQuietly(conn);
+        return;
+      }
+      if (!this.#listening) return closeQuietly(conn);
+      const session = new TlsSession(conn, host, address, this.#context);
+      this.#sessions.add(session);
+      try {
+        await session.run();
+      } finally {
+        this.#sessions.delete(session);
+        this.#subscribed.delete(session);
+      }
+    } finally {
+      slot.release();
+    }
+  }
+
+  /** Completes the handshake within the deadline; false (and closed) otherwise. */
+  async #handshake(conn: Deno.TlsConn): Promise<boolean> {
+    this.#handshaking.add(conn);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    try {
+      const deadline = new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.#options.handshakeTimeoutMs);
+      });
+      const done = conn.handshake().then(() => true, () => false);
+      const ok = await Promise.race([done, deadline]);
+      if (!ok) {
+        closeQuietly(conn);
+        await done;
+      }
+      return ok;
+    } finally {
+      clearTimeout(timer);
+      this.#handshaking.delete(conn);
+    }
+  }
+
+  #sweepIdle(): void {
+    const limit = this.#options.idleTimeoutMs;
+    const now = Date.now();
+    for (const session of this.#sessions) {
+      if (now - session.lastActivity > limit) {
+        this.#counters.idleClosed++;
+        session.close("timeout", `Idle for more than ${limit} ms: closing`);
+      }
+    }
+  }
+}
+
+function closeQuietly(conn: Deno.Conn): void {
+  try {
+    conn.close();
+  } catch {
+    // Already closed.
+  }
+}
+
+async function writeQuietly(conn: Deno.Conn, text: string): Promise<void> {
+  try {
+    const data = new TextEncoder().encode(text);
+    let offset = 0;
+    while (offset < data.length) offset += await conn.write(data.subarray(offset));
+  } catch {
+    // The client left; nothing to tell it.
+  }
+}

@@ -1,0 +1,601 @@
+/**
+ * The UDP channel: signed datagrams for sensors and quick commands
+ * (`Deno.listenDatagram`, unstable: needs `"unstable": ["net"]`).
+ *
+ * Each datagram goes through, in order: the per-address rate, the size
+ * limit, the in-flight limit, the layout, the principal and its MAC, the
+ * per-principal rate, the reply cache (a retransmission gets the same reply
+ * and is applied once), the time window, the replay cache, then the device
+ * actor and the audit log (an acknowledged datagram is recorded durably
+ * before its reply). Every step's refusal is counted, audited and answered
+ * with a reply no larger than the datagram that caused it.
+ *
+ * With `UDP_AUTH=none` (seed compatibility), plain-text datagrams such as
+ * `lamp on` run as the full-access `anonymous` principal (see
+ * {@linkcode handlePlainDatagram}); signed datagrams still work.
+ *
+ * Exact format: docs/UDP.md.
+ *
+ * @module
+ */
+import type { Broker } from "../broker/broker.ts";
+import { type Clock, createMessage, systemClock } from "../broker/envelope.ts";
+import { describeFailure } from "../broker/errors.ts";
+import type { AuditAppendPayload, ErrorCode, Json, Outcome, Source } from "../broker/messages.ts";
+import type { PrincipalDeclaration } from "../config/home.ts";
+import { getLogger } from "../observability/logger.ts";
+import { addressHost, addressText } from "./connection_counter.ts";
+import { parseTextRequest } from "./command_parser.ts";
+import { type SigningKey, signingKey } from "./hmac.ts";
+import type { Listener } from "./listener.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { RejectionTally } from "./rejection_tally.ts";
+import { ReplayCache } from "./replay_cache.ts";
+import { ReplyCache } from "./udp_reply_cache.ts";
+import {
+  type DecodedRequest,
+  decodeRequest,
+  encodeSignedReply,
+  encodeUnsignedReply,
+  looksSigned,
+  parseReadingBody,
+  verifyRequest,
+} from "./udp_datagram.ts";
+import { formatState } from "./replies.ts";
+import { handlePlainDatagram } from "./udp_plain.ts";
+import {
+  askDevice,
+  type DatagramContext,
+  type DeviceRequest,
+  type UdpCounter,
+  type UdpServices,
+} from "./udp_services.ts";
+
+const log = getLogger("udp");
+
+/** Settings of the UDP listener (from `UDP_*`). */
+export interface UdpListenerOptions {
+  readonly hostname: string;
+  readonly port: number;
+  /** `hmac`: signed datagrams only. `none`: plain-text seed datagrams too. */
+  readonly auth: "hmac" | "none";
+  readonly maxDatagramBytes: number;
+  readonly windowSeconds: number;
+  readonly replayCacheSize: number;
+  readonly replyCacheSize: number;
+  readonly ratePerAddress: number;
+  readonly ratePerPrincipal: number;
+  readonly maxInFlight: number;
+  /** The home's principals; only those with `udp` in `channels` may sign. */
+  readonly principals: readonly PrincipalDeclaration[];
+  /** The raw UDP key of a principal (read once per principal, then kept in memory). */
+  readonly udpKey: (principal: string) => Uint8Array | undefined;
+  /** How long to wait for the device actor and the audit log. */
+  readonly requestTimeoutMs?: number;
+  /** Most individually audited rejections per second; the rest are audited as summaries. */
+  readonly rejectionAuditsPerSecond?: number;
+  readonly clock?: Clock;
+}
+
+/** A running UDP listener. */
+export class UdpListener implements Listener {
+  readonly name = "udp";
+  readonly hostname: string;
+  readonly port: number;
+  readonly #conn: Deno.DatagramConn;
+  readonly #services: UdpServices;
+  readonly #options: UdpListenerOptions;
+  readonly #broker: Broker;
+  readonly #clock: Clock;
+  readonly #principals = new Map<string, PrincipalDeclaration>();
+  readonly #keys = new Map<string, SigningKey | null>();
+  readonly #addressRate: RateLimiter;
+  readonly #principalRate: RateLimiter;
+  readonly #auditBudget: RateLimiter;
+  readonly #replays: ReplayCache;
+  readonly #replies: ReplyCache;
+  readonly #tally = new RejectionTally();
+  readonly #floodNotices: RateLimiter;
+  readonly #counters = new Map<string, number>();
+  readonly #inFlight = new Set<Promise<void>>();
+  #loop: Promise<void> | undefined;
+  #closed = false;
+
+  /** Binds the socket (throws when the port is taken); call {@linkcode UdpListener.start}. */
+  constructor(broker: Broker, options: UdpListenerOptions) {
+    this.#broker = broker;
+    this.#options = options;
+    this.#clock = options.clock ?? systemClock;
+    for (const p of options.principals) {
+      if (p.channels.includes("udp")) this.#principals.set(p.id, p);
+    }
+    const clock = this.#clock;
+    this.#addressRate = new RateLimiter({ ratePerSecond: options.ratePerAddress, clock });
+    this.#principalRate = new RateLimiter({ ratePerSecond: options.ratePerPrincipal, clock });
+    this.#auditBudget = new RateLimiter({
+      ratePerSecond: options.rejectionAuditsPerSecond ?? 500,
+      clock,
+    });
+    this.#floodNotices = new RateLimiter({ ratePerSecond: 1, clock });
+    this.#replays = new ReplayCache({
+      capacity: options.replayCacheSize,
+      windowSeconds: options.windowSeconds,
+    });
+    this.#replies = new ReplyCache({
+      capacity: Math.max(options.replyCacheSize, options.maxInFlight + 1),
+      ttlSeconds: options.windowSeconds,
+    });
+    this.#conn = Deno.listenDatagram({
+      transport: "udp",
+      hostname: options.hostname,
+      port: options.port,
+    });
+    const addr = this.#conn.addr as Deno.NetAddr;
+    this.hostname = addr.hostname;
+    this.port = addr.port;
+    this.#services = this.#makeServices();
+  }
+
+  /** Starts receiving. */
+  start(): this {
+    if (this.#options.auth === "none") {
+      log.warn(
+        "UDP_AUTH=none: unsigned datagrams are executed with full access (seed compatibility); use only on a trusted network",
+      );
+    }
+    this.#loop = this.#receiveLoop();
+    log.info("UDP channel listening on {host}:{port} (auth {auth})", {
+      host: this.hostname,
+      port: this.port,
+      auth: this.#options.auth,
+    });
+    return this;
+  }
+
+  get listening(): boolean {
+    return !this.#closed;
+  }
+
+  metrics(): Readonly<Record<string, number>> {
+    return {
+      ...Object.fromEntries(this.#counters),
+      in_flight: this.#inFlight.size,
+      replay_cache_size: this.#replays.size,
+      replay_cache_evictions_total: this.#replays.evictions,
+      reply_cache_size: this.#replies.size,
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return await this.#loop;
+    this.#closed = true;
+    this.#conn.close();
+    await this.#loop;
+    await Promise.allSettled([...this.#inFlight]);
+    this.#flushTally(this.#clock.now(), true);
+  }
+
+  async #receiveLoop(): Promise<void> {
+    // One byte more than the limit: a datagram that fills it is too large.
+    const buffer = new Uint8Array(this.#options.maxDatagramBytes + 1);
+    while (!this.#closed) {
+      let received: [Uint8Array, Deno.Addr];
+      try {
+        received = await this.#conn.receive(buffer);
+      } catch (error) {
+        if (this.#closed) break;
+        log.warn("UDP receive failed: {error}", { error: String(error) });
+        continue;
+      }
+      const [view, addr] = received;
+      // A copy: the buffer is reused by the next receive.
+      const ctx: DatagramContext = {
+        bytes: view.slice(),
+        addr,
+        address: addressText(addr),
+        nowMs: this.#clock.now(),
+      };
+      this.#count("datagrams_total");
+      const work = this.#handle(ctx).catch((error) => {
+        log.error("UDP datagram handling failed: {error}", { error: String(error) });
+      });
+      this.#inFlight.add(work);
+      void work.finally(() => this.#inFlight.delete(work));
+    }
+  }
+
+  async #handle(ctx: DatagramContext): Promise<void> {
+    const s = this.#services;
+    this.#flushTally(ctx.nowMs, false);
+    const host = addressHost(ctx.addr);
+    if (!this.#addressRate.take(host)) {
+      this.#count('rejected_total{reason="rate_limited_address"}');
+      this.#tally.note(host, "rate_limited_address", ctx.nowMs);
+      // One notice per second per address; the rest are dropped (each counted).
+      if (this.#floodNotices.take(host)) {
+        await s.send(
+          ctx,
+          unsigned(ctx, "rate_limited", "-", "Too many datagrams from your address"),
+        );
+      } else this.#count("replies_dropped_total");
+      return;
+    }
+    const { bytes } = ctx;
+    if (bytes.length > this.#options.maxDatagramBytes) {
+      return await this.#refuseUnsigned(ctx, "too_large", "too_large", "-", {
+        message: `Datagram larger than ${this.#options.maxDatagramBytes} bytes`,
+      });
+    }
+    if (this.#inFlight.size > this.#options.maxInFlight) {
+      return await this.#refuseUnsigned(ctx, "busy", "busy", "-", {
+        message: "Hub is busy, try again",
+      });
+    }
+    if (this.#options.auth === "none" && !looksSigned(bytes)) {
+      return await handlePlainDatagram(s, ctx);
+    }
+    const decoded = decodeRequest(bytes);
+    if (!decoded.ok) {
+      return await this.#refuseUnsigned(ctx, "malformed", decoded.reason, decoded.id ?? "-", {
+        message: decoded.message,
+      });
+    }
+    const request = decoded.value;
+    const key = this.#keyOf(request.principal);
+    if (key === undefined) {
+      return await this.#refuseUnsigned(ctx, "unauthenticated", "unknown_principal", request.id, {
+        message: "Unknown principal or bad signature",
+        claimed: request.principal,
+      });
+    }
+    if (!verifyRequest(request, key)) {
+      return await this.#refuseUnsigned(ctx, "unauthenticated", "bad_mac", request.id, {
+        message: "Unknown principal or bad signature",
+        claimed: request.principal,
+      });
+    }
+    return await this.#handleAuthenticated(ctx, request, key);
+  }
+
+  async #handleAuthenticated(
+    ctx: DatagramContext,
+    request: DecodedRequest,
+    key: SigningKey,
+  ): Promise<void> {
+    const s = this.#services;
+    const source: Source = { principal: request.principal, channel: "udp", address: ctx.address };
+    const refuse = (code: ErrorCode, reason: string, message: string, detail: DetailExtra = {}) => {
+      s.reject(ctx, reason);
+      s.auditRejection(ctx, source, rejection(code, reason, request, detail, ctx));
+      return s.send(ctx, signed(request, key, code, message, ctx.bytes.length));
+    };
+    if (!this.#principalRate.take(request.principal)) {
+      return await refuse(
+        "rate_limited",
+        "rate_limited_principal",
+        `More than ${this.#options.ratePerPrincipal} datagrams per second`,
+      );
+    }
+    const nowSeconds = Math.floor(ctx.nowMs / 1000);
+    const fingerprint = request.kind + " " + request.body;
+    const cached = this.#replies.get(request.principal, request.id, nowSeconds);
+    if (cached !== undefined) {
+      if (cached.fingerprint !== fingerprint) {
+        return await refuse("replayed", "id_reused", "Message id already used for another request");
+      }
+      if (cached.state === "pending") {
+        // The first copy is being applied; its reply answers this one too.
+        this.#count("retransmitted_total");
+        s.auditLater(source, audit("udp.retransmitted", "ok", request, { pending: true }));
+        return;
+      }
+      if (cached.address !== ctx.address) {
+        return await refuse("replayed", "other_address", "Message id already answered elsewhere");
+      }
+      this.#count("retransmitted_total");
+      s.auditLater(source, audit("udp.retransmitted", "ok", request, {}));
+      return await s.send(ctx, cached.reply);
+    }
+    const skew = request.timestamp - nowSeconds;
+    if (Math.abs(skew) > this.#options.windowSeconds) {
+      return await refuse(
+        "stale",
+        "stale",
+        `Timestamp ${skew < 0 ? "behind" : "ahead of"} the hub clock by ${
+          Math.abs(skew)
+        } s; hub time ${nowSeconds}`,
+        { skew },
+      );
+    }
+    const verdict = this.#replays.check(
+      request.principal,
+      request.nonce,
+      request.timestamp,
+      nowSeconds,
+    );
+    if (verdict === "replayed") {
+      return await refuse("replayed", "replayed_nonce", "Nonce already used");
+    }
+    if (verdict === "below_floor") {
+      return await refuse("replayed", "below_floor", "Too old to tell from a replay; send anew");
+    }
+    const message = this.#toMessage(request, source);
+    if (!message.ok) {
+      // Nothing was applied: the same datagram may not come back as anything else.
+      return await refuse(message.error.code, "bad_body", message.error.message);
+    }
+    this.#replies.begin(request.principal, request.id, fingerprint);
+    const reply = await this.#apply(ctx, request, key, message.value, source);
+    if (reply === "abandoned") return;
+    this.#replies.complete(request.principal, request.id, {
+      fingerprint,
+      reply: reply ?? new Uint8Array(0),
+      address: ctx.address,
+      nowSeconds,
+    });
+    await s.send(ctx, reply);
+  }
+
+  /** Asks the device actor, records the outcome, and builds the reply ("abandoned": busy, answered). */
+  async #apply(
+    ctx: DatagramContext,
+    request: DecodedRequest,
+    key: SigningKey,
+    message: DeviceRequest,
+    source: Source,
+  ): Promise<Uint8Array | undefined | "abandoned"> {
+    const s = this.#services;
+    const answer = await askDevice(this.#broker, message, s.timeoutMs);
+    const size = ctx.bytes.length;
+    if (!answer.ok) {
+      const { code, message: text, applied } = answer.error;
+      s.reject(ctx, code);
+      s.auditRejection(ctx, source, rejection(code, code, request, {}, ctx));
+      if (!applied) {
+        // Nothing happened: the device may send the very same datagram again.
+        this.#replays.forget(request.principal, request.nonce);
+        this.#replies.abandon(request.principal, request.id);
+        await s.send(ctx, signed(request, key, code, text, size));
+        return "abandoned";
+      }
+      return signed(request, key, code, text, size);
+    }
+    const outcome = answer.value;
+    const device = message.payload.device ?? "";
+    if (!outcome.ok) {
+      s.reject(ctx, outcome.error.code);
+      s.auditRejection(ctx, source, {
+        action: message.type,
+        device,
+        outcome: "rejected",
+        code: outcome.error.code,
+        detail: {
+          [message.type === "device.command" ? "command" : "reading"]: request.body,
+          message: outcome.error.message,
+          reason: outcome.error.code,
+          id: request.id,
+        },
+      });
+      return signed(request, key, outcome.error.code, outcome.error.message, size);
+    }
+    const snapshot = outcome.value;
+    const recorded = message.type === "device.query" ||
+      await s.auditNow(source, {
+        action: message.type,
+        device,
+        outcome: "ok",
+        detail: {
+          [message.type === "device.command" ? "command" : "reading"]: request.body,
+          state: snapshot.state,
+          id: request.id,
+        },
+      });
+    if (!recorded) {
+      return signed(
+        request,
+        key,
+        "internal",
+        "Applied but not recorded in the audit log: not acknowledged",
+        size,
+      );
+    }
+    this.#count("accepted_total");
+    return signed(
+      request,
+      key,
+      "ok",
+      `${snapshot.id} ${formatState(snapshot.state)}`,
+      this.#options.maxDatagramBytes,
+    );
+  }
+
+  #toMessage(request: DecodedRequest, source: Source): Outcome<DeviceRequest> {
+    if (request.kind === "rpt") {
+      const reading = parseReadingBody(request.body);
+      if (!reading.ok) return reading;
+      return { ok: true, value: createMessage("device.reading", reading.value, source) };
+    }
+    const parsed = parseTextRequest(request.body);
+    if (!parsed.ok) return parsed;
+    const r = parsed.value;
+    if (r.op === "command") {
+      return {
+        ok: true,
+        value: createMessage(
+          "device.command",
+          { device: r.device, action: r.action, args: r.args },
+          source,
+        ),
+      };
+    }
+    if (r.op === "status") {
+      return { ok: true, value: createMessage("device.query", { device: r.device }, source) };
+    }
+    return {
+      ok: false,
+      error: {
+        code: "malformed",
+        message: "Over UDP: '<device> <action> [value]' or 'status <device>'",
+      },
+    };
+  }
+
+  async #refuseUnsigned(
+    ctx: DatagramContext,
+    code: ErrorCode,
+    reason: string,
+    id: string,
+    detail: { message: string; claimed?: string },
+  ): Promise<void> {
+    const s = this.#services;
+    s.reject(ctx, reason);
+    const extra: Record<string, Json> = { reason, size: ctx.bytes.length };
+    if (id !== "-") extra.id = id;
+    if (detail.claimed !== undefined) extra.claimed = detail.claimed;
+    s.auditRejection(ctx, { principal: null, channel: "udp", address: ctx.address }, {
+      action: "udp.rejected",
+      outcome: "rejected",
+      code,
+      detail: extra,
+    });
+    await s.send(ctx, unsigned(ctx, code, id, detail.message));
+  }
+
+  #keyOf(principal: string): SigningKey | undefined {
+    const cached = this.#keys.get(principal);
+    if (cached !== undefined) return cached ?? undefined;
+    if (!this.#principals.has(principal)) return undefined;
+    const raw = this.#options.udpKey(principal);
+    const key = raw === undefined ? null : signingKey(raw);
+    this.#keys.set(principal, key);
+    return key ?? undefined;
+  }
+
+  #count(counter: string): void {
+    this.#counters.set(counter, (this.#counters.get(counter) ?? 0) + 1);
+  }
+
+  #flushTally(nowMs: number, force: boolean): void {
+    for (const summary of this.#tally.flush(nowMs, force)) {
+      this.#services.auditLater({ principal: null, channel: "udp", address: summary.address }, {
+        action: "udp.rejected_summary",
+        outcome: "rejected",
+        code: summary.reason.startsWith("rate_limited") ? "rate_limited" : "malformed",
+        detail: {
+          reason: summary.reason,
+          count: summary.count,
+          first: new Date(summary.firstMs).toISOString(),
+          last: new Date(summary.lastMs).toISOString(),
+        },
+      });
+    }
+  }
+
+  #makeServices(): UdpServices {
+    const broker = this.#broker;
+    const timeoutMs = this.#options.requestTimeoutMs ?? 5000;
+    const count = (counter: UdpCounter) => this.#count(counter);
+    const auditLater = (source: Source, payload: AuditAppendPayload) => {
+      const result = broker.publish(createMessage("audit.append", payload, source));
+      if (!result.ok) count("audit_dropped_total");
+    };
+    return {
+      broker,
+      timeoutMs,
+      count,
+      reject: (_ctx, reason) => this.#count(`rejected_total{reason="${reason}"}`),
+      send: async (ctx, reply) => {
+        if (reply === undefined || reply.length === 0) {
+          count("replies_dropped_total");
+          return;
+        }
+        try {
+          await this.#conn.send(reply, ctx.addr);
+          count("replies_total");
+        } catch (error) {
+          count("send_errors_total");
+          if (!this.#closed) log.warn("UDP send failed: {error}", { error: String(error) });
+        }
+      },
+      auditLater,
+      auditNow: async (source, payload) => {
+        const result = await broker.ask(createMessage("audit.append", payload, source), {
+          timeoutMs,
+          waitForRoom: true,
+        });
+        if (!result.ok) {
+          count("audit_dropped_total");
+          log.error("Could not record an acknowledged UDP request: {failure}", {
+            failure: describeFailure(result.failure),
+          });
+        }
+        return result.ok;
+      },
+      auditRejection: (ctx, source, payload) => {
+        if (this.#auditBudget.take("all")) auditLater(source, payload);
+        else {this.#tally.note(
+            addressHost(ctx.addr),
+            String(payload.detail?.reason ?? payload.code),
+            ctx.nowMs,
+          );}
+      },
+    };
+  }
+}
+
+/** Binds and starts a UDP listener. */
+export function startUdpListener(broker: Broker, options: UdpListenerOptions): UdpListener {
+  return new UdpListener(broker, options).start();
+}
+
+type DetailExtra = Record<string, Json>;
+
+function audit(
+  action: string,
+  outcome: AuditAppendPayload["outcome"],
+  request: DecodedRequest,
+  extra: DetailExtra,
+): AuditAppendPayload {
+  return { action, outcome, detail: { id: request.id, kind: request.kind, ...extra } };
+}
+
+function rejection(
+  code: ErrorCode,
+  reason: string,
+  request: DecodedRequest,
+  extra: DetailExtra,
+  ctx: DatagramContext,
+): AuditAppendPayload {
+  const action = code === "replayed" ? "udp.replayed" : "udp.rejected";
+  return {
+    action,
+    outcome: "rejected",
+    code,
+    detail: { reason, id: request.id, kind: request.kind, size: ctx.bytes.length, ...extra },
+  };
+}
+
+/** A signed reply cut to `maxBytes` (the request's size for refusals). */
+function signed(
+  request: DecodedRequest,
+  key: SigningKey,
+  status: "ok" | ErrorCode,
+  text: string,
+  maxBytes: number,
+): Uint8Array | undefined {
+  return encodeSignedReply(
+    { principal: request.principal, id: request.id, status, text },
+    key,
+    maxBytes,
+  );
+}
+
+/** An unsigned error reply no larger than the datagram it answers. */
+function unsigned(
+  ctx: DatagramContext,
+  code: ErrorCode,
+  id: string,
+  message: string,
+): Uint8Array | undefined {
+  return encodeUnsignedReply({ code, id, message }, ctx.bytes.length);
+}

@@ -1,0 +1,124 @@
+/**
+ * The storage actor on its own (a real broker, database and folder; no
+ * FTP): retention by age and by count, audited; uploads after a restart of
+ * the actor's state start clean.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { InProcessBroker } from "../broker/in_process_broker.ts";
+import { createMessage } from "../broker/envelope.ts";
+import { createStorageActor } from "../actors/storage_actor.ts";
+import type { StorageUser } from "../actors/storage_users.ts";
+import type { Message, Payloads, RequestType } from "../broker/messages.ts";
+
+function user(principal: string, extra: Partial<StorageUser> = {}): StorageUser {
+  return {
+    principal,
+    home: [principal],
+    permissions: new Set(["e", "l", "r", "w", "d"]),
+    quotaBytes: 0,
+    quotaFiles: 0,
+    perDayFolders: false,
+    retentionDays: 0,
+    retentionFiles: 0,
+    device: null,
+    ...extra,
+  };
+}
+
+async function setup(clockMs: { now: number }) {
+  const dir = await Deno.makeTempDir({ prefix: "storage_test_" });
+  const broker = new InProcessBroker({ clock: { now: () => clockMs.now } });
+  const audits: Message<"audit.append">[] = [];
+  broker.subscribe(["audit.append"], (m) => audits.push(m));
+  await broker.spawn(createStorageActor({
+    databasePath: join(dir, "hub.db"),
+    sync: "normal",
+    root: join(dir, "uploads"),
+    users: new Map([
+      ["cam", user("cam", { retentionDays: 2 })],
+      ["few", user("few", { retentionFiles: 2 })],
+    ]),
+    maxFileBytes: 0,
+  }));
+  const ask = async <K extends RequestType>(
+    type: K,
+    payload: Payloads[K],
+    principal: string | null,
+  ) => {
+    const result = await broker.ask(
+      createMessage(type, payload, { principal, channel: "ftp" }, {
+        clock: { now: () => clockMs.now },
+      }),
+      { timeoutMs: 5000 },
+    );
+    assert.ok(result.ok);
+    return result.reply.payload;
+  };
+  const store = async (principal: string, path: string, text: string) => {
+    const ticket = await ask("storage.begin_upload", { path, append: false }, principal);
+    assert.ok(ticket.ok);
+    await Deno.writeTextFile(ticket.value.tempPath, text);
+    const digest = new Uint8Array(
+      await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
+    );
+    const sha = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+    const stored = await ask("storage.commit_upload", {
+      uploadId: ticket.value.uploadId,
+      size: text.length,
+      sha256: sha,
+    }, principal);
+    assert.ok(stored.ok);
+  };
+  return { dir, broker, audits, ask, store };
+}
+
+Deno.test("storage actor - retention deletes files older than N days and beyond N files, and audits each", async () => {
+  const clock = { now: Date.parse("2025-01-01T00:00:00Z") };
+  const s = await setup(clock);
+  try {
+    await s.store("cam", "/old.jpg", "old");
+    clock.now += 3 * 86_400_000;
+    await s.store("cam", "/new.jpg", "new");
+    for (const name of ["a", "b", "c"]) {
+      clock.now += 1000;
+      await s.store("few", `/${name}.txt`, name);
+    }
+    const report = await s.ask("storage.apply_retention", {}, null);
+    assert.deepEqual(report, { ok: true, value: { deleted: 2, freedBytes: 4 } });
+    const names = (folder: string) =>
+      [...Deno.readDirSync(join(s.dir, "uploads", folder))].map((e) => e.name).sort();
+    assert.deepEqual(names("cam"), ["new.jpg"]);
+    assert.deepEqual(names("few"), ["b.txt", "c.txt"]);
+    await s.broker.settled();
+    const deleted = s.audits.filter((m) => m.payload.action === "storage.retention_deleted");
+    assert.deepEqual(deleted.map((m) => m.payload.detail?.path).sort(), [
+      "cam/old.jpg",
+      "few/a.txt",
+    ]);
+  } finally {
+    await s.broker.drain();
+    await Deno.remove(s.dir, { recursive: true });
+  }
+});
+
+Deno.test("storage actor - requests without a storage principal are refused and change nothing", async () => {
+  const s = await setup({ now: Date.now() });
+  try {
+    const anonymous = await s.ask("storage.mkdir", { path: "/x" }, null);
+    assert.equal(anonymous.ok, false);
+    const stranger = await s.ask("storage.begin_upload", { path: "/x", append: false }, "nobody");
+    assert.equal(stranger.ok, false);
+    if (!stranger.ok) assert.equal(stranger.error.code, "unauthenticated");
+    const unknownUpload = await s.ask("storage.commit_upload", {
+      uploadId: "nope",
+      size: 0,
+      sha256: "0".repeat(64),
+    }, "cam");
+    assert.equal(unknownUpload.ok, false);
+    assert.deepEqual([...Deno.readDirSync(join(s.dir, "uploads", "cam"))], []);
+  } finally {
+    await s.broker.drain();
+    await Deno.remove(s.dir, { recursive: true });
+  }
+});
