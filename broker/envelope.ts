@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Envelope, Message, MessageType, Payloads, Source } from "./messages.ts";
+import type { Message, MessageType, Payloads, Source } from "./messages.ts";
 
 /** A clock, injectable so that tests control time. */
 export interface Clock {
@@ -21,6 +21,35 @@ export interface CreateMessageOptions {
 }
 
 /**
+ * Message ids: a random 96-bit prefix drawn once per process, then a counter.
+ * Unique across processes and restarts without a random draw per message.
+ */
+const ID_PREFIX = Array.from(
+  crypto.getRandomValues(new Uint8Array(12)),
+  (b) => b.toString(16).padStart(2, "0"),
+)
+  .join("");
+let idCounter = 0;
+
+/** A new message id, unique across processes. */
+export function nextMessageId(): string {
+  idCounter++;
+  return `${ID_PREFIX}-${idCounter.toString(36)}`;
+}
+
+let lastMillis = -1;
+let lastIso = "";
+
+/** ISO-8601 text of `millis`, reusing the last one within the same millisecond. */
+function isoTime(millis: number): string {
+  if (millis !== lastMillis) {
+    lastMillis = millis;
+    lastIso = new Date(millis).toISOString();
+  }
+  return lastIso;
+}
+
+/**
  * Creates a message of kind `type` with a fresh envelope.
  *
  * @example Create a command
@@ -33,13 +62,11 @@ export function createMessage<K extends MessageType>(
   type: K,
   payload: Payloads[K],
   source: Source,
-  options: CreateMessageOptions = {},
+  options?: CreateMessageOptions,
 ): Message<K> {
-  const envelope: Envelope = {
-    id: crypto.randomUUID(),
-    at: new Date((options.clock ?? systemClock).now()).toISOString(),
-    source,
-    ...(options.correlationId === undefined ? {} : { correlationId: options.correlationId }),
-  };
-  return { ...envelope, type, payload } as Message<K>;
+  const at = isoTime((options?.clock ?? systemClock).now());
+  const message = options?.correlationId === undefined
+    ? { id: nextMessageId(), at, source, type, payload }
+    : { id: nextMessageId(), at, source, correlationId: options.correlationId, type, payload };
+  return message as Message<K>;
 }

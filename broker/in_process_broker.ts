@@ -29,6 +29,7 @@ import {
   type RequestType,
 } from "./messages.ts";
 import { getLogger } from "../observability/logger.ts";
+import { Deadlines } from "./deadlines.ts";
 
 /** Options for {@linkcode InProcessBroker}. */
 export interface InProcessBrokerOptions {
@@ -42,6 +43,9 @@ type AnySubscriber = Subscriber<any>;
 
 const log = getLogger("broker");
 
+/** The source of every reply the broker builds. */
+const REPLY_SOURCE = { principal: null, channel: "system" } as const;
+
 /** The embedded broker: every actor and subscriber in this process. */
 export class InProcessBroker implements Broker {
   readonly #clock: Clock;
@@ -50,6 +54,7 @@ export class InProcessBroker implements Broker {
   readonly #responders = new Map<RequestType, AnyRunner>();
   readonly #subscribers = new Map<MessageType, Set<AnySubscriber>>();
   readonly #observers = new Set<(event: InspectionEvent) => void>();
+  readonly #deadlines = new Deadlines();
   #closed = false;
 
   /** Creates an empty broker. */
@@ -87,7 +92,12 @@ export class InProcessBroker implements Broker {
         });
       },
       onPressure: (depth, capacity, pressured) =>
-        this.#publishSystem("system.mailbox_pressure", { actor: behaviour.name, depth, capacity, pressured }),
+        this.#publishSystem("system.mailbox_pressure", {
+          actor: behaviour.name,
+          depth,
+          capacity,
+          pressured,
+        }),
       onDeadLettered: (message, error, attempts) => {
         log.error("Dead-lettered {type} {id} in {actor} after {attempts} attempts: {error}", {
           type: message.type,
@@ -148,51 +158,63 @@ export class InProcessBroker implements Broker {
     const responder = this.#responders.get(message.type);
     if (!responder) return { ok: false, failure: { kind: "no_responder", type: message.type } };
     const runners = this.#routes.get(message.type) ?? [];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    let expired = false;
     const timeout: AskResult<K> = {
       ok: false,
       failure: { kind: "timeout", afterMs: options.timeoutMs },
     };
-    const deadline = new Promise<AskResult<K>>((resolve) => {
-      timer = setTimeout(() => {
-        expired = true;
+    const deadlineAt = performance.now() + options.timeoutMs;
+    // Slow path: a full mailbox. Answer busy, or wait for room until the deadline.
+    let full = runners.find((r) => !r.hasRoom());
+    while (full) {
+      if (!options.waitForRoom || full.closed) {
+        return { ok: false, failure: { kind: "busy", actor: full.name } };
+      }
+      const roomy = await this.#within(full.waitForRoom(), deadlineAt - performance.now());
+      if (!roomy) return timeout;
+      if (this.#closed) return { ok: false, failure: { kind: "closed" } };
+      full = runners.find((r) => !r.hasRoom());
+    }
+    return await new Promise<AskResult<K>>((resolve) => {
+      let done = false;
+      const cancel = this.#deadlines.add(deadlineAt - performance.now(), () => {
+        if (done) return;
+        done = true;
         resolve(timeout);
-      }, options.timeoutMs);
+      });
+      this.#deliver(message as Message, runners, {
+        to: responder,
+        answer: (result) => {
+          if (done) return;
+          done = true;
+          cancel();
+          if (!result.ok) return resolve(result);
+          const reply = createMessage(
+            REPLY_TYPES[message.type],
+            // deno-lint-ignore no-explicit-any
+            result.payload as any,
+            REPLY_SOURCE,
+            { correlationId: message.id, clock: this.#clock },
+          ) as ReplyMessage<K>;
+          if (this.#observers.size > 0) {
+            this.#emit({ kind: "published", message: reply as Message });
+          }
+          resolve({ ok: true, reply });
+        },
+      });
+    });
+  }
+
+  /** Resolves true when `promise` settles within `ms`, false when the time runs out first. */
+  async #within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+    if (ms <= 0) return false;
+    let cancel = () => {};
+    const expired = new Promise<false>((resolve) => {
+      cancel = this.#deadlines.add(ms, () => resolve(false));
     });
     try {
-      const replied = (async (): Promise<AskResult<K>> => {
-        while (true) {
-          if (this.#closed) return { ok: false, failure: { kind: "closed" } };
-          const full = runners.find((r) => !r.hasRoom());
-          if (!full) break;
-          if (!options.waitForRoom || full.closed) {
-            return { ok: false, failure: { kind: "busy", actor: full.name } };
-          }
-          await Promise.race([full.waitForRoom(), deadline]);
-          if (expired) return timeout;
-        }
-        return await new Promise<AskResult<K>>((resolve) => {
-          this.#deliver(message as Message, runners, {
-            to: responder,
-            answer: (result) => {
-              if (!result.ok) return resolve(result);
-              const reply = createMessage(
-                REPLY_TYPES[message.type],
-                // deno-lint-ignore no-explicit-any
-                result.payload as any,
-                { principal: null, channel: "system" },
-                { correlationId: message.id, clock: this.#clock },
-              ) as ReplyMessage<K>;
-              this.#emit({ kind: "published", message: reply as Message });
-              resolve({ ok: true, reply });
-            },
-          });
-        });
-      })();
-      return await Promise.race([replied, deadline]);
+      return await Promise.race([promise.then(() => true as const), expired]);
     } finally {
-      clearTimeout(timer);
+      cancel();
     }
   }
 
@@ -233,7 +255,7 @@ export class InProcessBroker implements Broker {
     runners: readonly AnyRunner[],
     reply: { to: AnyRunner; answer: Delivery["answer"] } | undefined,
   ): void {
-    this.#emit({ kind: "published", message });
+    if (this.#observers.size > 0) this.#emit({ kind: "published", message });
     for (const runner of runners) {
       const delivery: Delivery = reply?.to === runner
         ? { message, attempts: 0, answer: reply.answer! }
@@ -264,7 +286,9 @@ export class InProcessBroker implements Broker {
     }
   }
 
-  #publishSystem<K extends "system.actor_failed" | "system.dead_lettered" | "system.mailbox_pressure">(
+  #publishSystem<
+    K extends "system.actor_failed" | "system.dead_lettered" | "system.mailbox_pressure",
+  >(
     type: K,
     payload: Message<K>["payload"],
   ): void {
