@@ -64,9 +64,9 @@ export function ensureAuditSchema(db: DatabaseSync): void {
   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`);
 }
 
-/** The hash of an entry given the previous hash. */
-export function entryHash(prevHash: string, seq: number, e: AuditEntryInput): string {
-  const fields = [
+/** The columns an entry's hash covers, in table order (everything but the hashes). */
+function hashedFields(seq: number, e: AuditEntryInput): (string | number | null)[] {
+  return [
     seq,
     e.at,
     e.messageId,
@@ -79,6 +79,14 @@ export function entryHash(prevHash: string, seq: number, e: AuditEntryInput): st
     e.code,
     e.detail,
   ];
+}
+
+/** The hash of an entry given the previous hash. */
+export function entryHash(prevHash: string, seq: number, e: AuditEntryInput): string {
+  return hashOfFields(prevHash, hashedFields(seq, e));
+}
+
+function hashOfFields(prevHash: string, fields: readonly (string | number | null)[]): string {
   return createHash("sha256").update(prevHash).update("\n").update(JSON.stringify(fields)).digest(
     "hex",
   );
@@ -114,22 +122,9 @@ export class AuditWriter {
       entries.map((e) => {
         const prev = hash;
         seq++;
-        hash = entryHash(prev, seq, e);
-        this.#insert.run(
-          seq,
-          e.at,
-          e.messageId,
-          e.principal,
-          e.channel,
-          e.address,
-          e.action,
-          e.device,
-          e.outcome,
-          e.code,
-          e.detail,
-          prev,
-          hash,
-        );
+        const fields = hashedFields(seq, e);
+        hash = hashOfFields(prev, fields);
+        this.#insert.run(...fields, prev, hash);
         return { seq, hash };
       }));
     // Only advance the head once the commit succeeded.

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO_ROOT } from "./helpers/hub_fixture.ts";
+import { isolatedEnv, REPO_ROOT } from "./helpers/hub_fixture.ts";
 
 const denort = Deno.env.get("DENORT_BIN");
 
@@ -11,15 +11,8 @@ Deno.test({
   ignore: !denort,
   async fn() {
     const dir = await Deno.makeTempDir({ prefix: "compile_test_" });
-    const env = {
-      DATA_DIR: join(dir, "data"),
-      UPLOAD_FOLDER: join(dir, "uploads"),
-      SSL_CERT: join(dir, "certs", "server.crt"),
-      SSL_KEY: join(dir, "certs", "server.key"),
-      TCP_SERVER_PORT: "0",
-      UDP_SERVER_PORT: "0",
-      FTP_PORT: "0",
-      HTTP_PORT: "0",
+    const env: Record<string, string> = {
+      ...isolatedEnv(dir),
       NO_COLOR: "1",
       DENORT_BIN: denort!,
     };

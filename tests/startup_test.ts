@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO_ROOT } from "./helpers/hub_fixture.ts";
+import { isolatedEnv, REPO_ROOT } from "./helpers/hub_fixture.ts";
 
 /** A port that was free a moment ago (for settings that must name a port). */
 function freePort(): number {
@@ -26,11 +26,8 @@ async function collect(
 Deno.test("deno task start comes up from environment variables alone and SIGTERM stops it with exit 0", async () => {
   const dir = await Deno.makeTempDir({ prefix: "startup_test_" });
   const ports = { tcp: freePort(), udp: freePort(), ftp: freePort(), http: freePort() };
-  const env = {
-    DATA_DIR: join(dir, "data"),
-    UPLOAD_FOLDER: join(dir, "uploads"),
-    SSL_CERT: join(dir, "certs", "server.crt"),
-    SSL_KEY: join(dir, "certs", "server.key"),
+  const env: Record<string, string> = {
+    ...isolatedEnv(dir),
     TCP_SERVER_PORT: String(ports.tcp),
     UDP_SERVER_PORT: String(ports.udp),
     FTP_PORT: String(ports.ftp),
@@ -56,9 +53,9 @@ Deno.test("deno task start comes up from environment variables alone and SIGTERM
   }
   try {
     // The dev certificate and the database were created where the variables say.
-    assert.ok((await Deno.stat(env.SSL_CERT)).isFile);
-    assert.equal((await Deno.stat(env.SSL_KEY)).mode! & 0o777, 0o600);
-    assert.ok((await Deno.stat(join(env.DATA_DIR, "hub.db"))).isFile);
+    assert.ok((await Deno.stat(env.SSL_CERT!)).isFile);
+    assert.equal((await Deno.stat(env.SSL_KEY!)).mode! & 0o777, 0o600);
+    assert.ok((await Deno.stat(join(env.DATA_DIR!, "hub.db"))).isFile);
   } finally {
     child.kill("SIGTERM");
   }
@@ -105,18 +102,7 @@ Deno.test("LOG_FORMAT=json writes every log line as a JSON object", async () => 
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "start"],
     cwd: REPO_ROOT,
-    env: {
-      DATA_DIR: join(dir, "data"),
-      UPLOAD_FOLDER: join(dir, "uploads"),
-      SSL_CERT: join(dir, "certs", "server.crt"),
-      SSL_KEY: join(dir, "certs", "server.key"),
-      TCP_SERVER_PORT: "0",
-      UDP_SERVER_PORT: "0",
-      FTP_PORT: "0",
-      HTTP_PORT: "0",
-      LOG_FORMAT: "json",
-      NO_COLOR: "1",
-    },
+    env: { ...isolatedEnv(dir), LOG_FORMAT: "json", NO_COLOR: "1" },
     stdout: "null",
     stderr: "piped",
   }).spawn();

@@ -52,8 +52,8 @@ export interface TestHubOptions {
 /** The repository root (where config/demo_home.json lives). */
 export const REPO_ROOT = new URL("../../", import.meta.url).pathname;
 
-/** Environment for a test hub rooted at `dir`, every port 0. */
-export function testEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
+/** Folders (data, uploads, certificate) under `dir` and every port 0: a hub that touches nothing else. */
+export function isolatedEnv(dir: string): Record<string, string> {
   return {
     DATA_DIR: join(dir, "data"),
     UPLOAD_FOLDER: join(dir, "uploads"),
@@ -63,6 +63,13 @@ export function testEnv(dir: string, extra: Record<string, string> = {}): Record
     UDP_SERVER_PORT: "0",
     FTP_PORT: "0",
     HTTP_PORT: "0",
+  };
+}
+
+/** Environment for a test hub rooted at `dir`, every port 0, known FTP credentials, quiet logs. */
+export function testEnv(dir: string, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    ...isolatedEnv(dir),
     FTP_USERNAME: TEST_SECRETS.ftpUser,
     FTP_PASSWORD: TEST_SECRETS.ftpPassword,
     LOG_LEVEL: "error",
