@@ -8,6 +8,7 @@
 import type { CliCommand } from "./commands/command.ts";
 import { err, out } from "./commands/command.ts";
 import { auditCommand } from "./commands/audit.ts";
+import { credentialsCommand } from "./commands/credentials.ts";
 import { udpCommand } from "./commands/udp.ts";
 import { statusCommand } from "./commands/status.ts";
 import { deviceCommand } from "./commands/device.ts";
@@ -18,6 +19,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   udp: udpCommand,
   status: statusCommand,
   device: deviceCommand,
+  credentials: credentialsCommand,
 };
 
 /** Runs the CLI with `args`; returns the exit code. */

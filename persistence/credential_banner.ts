@@ -21,7 +21,7 @@ export function formatGeneratedCredentials(credentials: readonly GeneratedCreden
     "",
     "=== New credentials (shown once; only their hashes are stored, UDP keys stay in the database) ===",
     ...lines,
-    "=== Save them now. To replace one: deno task cli credentials set <principal> <kind> ===",
+    "=== Save them now. To replace one: deno task cli credentials set <principal> token|password|udp_key ===",
     "",
   ].join("\n") + "\n";
 }
