@@ -52,6 +52,8 @@ async function launch(args: readonly string[]): Promise<number> {
   // By name, so that `--allow-run=deno` covers it.
   const child = new Deno.Command("deno", {
     args: command,
+    // glibc would otherwise keep scrypt's 16 MiB blocks for good (about 18 MiB; README "Memory").
+    env: { MALLOC_MMAP_THRESHOLD_: Deno.env.get("MALLOC_MMAP_THRESHOLD_") ?? "131072" },
     stdin: "inherit",
     stdout: "inherit",
     stderr: "inherit",

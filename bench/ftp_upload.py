@@ -1,0 +1,86 @@
+"""FTP/FTPS upload load client for the benchmark (a separate process from the hub).
+
+Usage: python3 ftp_upload.py HOST PORT USER PASSWORD TLS(0|1) CAFILE FILES BYTES CLIENTS PREFIX
+
+Each of CLIENTS threads logs in once and uploads its share of FILES files of
+BYTES bytes (from memory, 64 KiB blocks) over its own control connection.
+Prints one JSON line: {"seconds", "bytes", "files", "errors", "error"}.
+"""
+import ftplib
+import io
+import json
+import os
+import ssl
+import sys
+import threading
+import time
+
+
+def main() -> int:
+    host, port, user, password, tls, cafile, files, size, clients, prefix = sys.argv[1:11]
+    port, files, size, clients = int(port), int(files), int(size), int(clients)
+    payload = os.urandom(size)
+    lock = threading.Lock()
+    state = {"next": 0, "done": 0, "errors": 0, "error": ""}
+
+    def connect():
+        if tls == "1":
+            context = ssl.create_default_context(cafile=cafile)
+            ftp = ftplib.FTP_TLS(context=context, timeout=60)
+            ftp.connect(host, port)
+            ftp.login(user, password)
+            ftp.prot_p()
+        else:
+            ftp = ftplib.FTP(timeout=60)
+            ftp.connect(host, port)
+            ftp.login(user, password)
+        return ftp
+
+    def worker():
+        try:
+            ftp = connect()
+        except Exception as error:  # noqa: BLE001 - reported as a figure
+            with lock:
+                state["errors"] += 1
+                state["error"] = f"login: {error}"
+            return
+        try:
+            while True:
+                with lock:
+                    index = state["next"]
+                    if index >= files:
+                        return
+                    state["next"] += 1
+                try:
+                    ftp.storbinary(f"STOR {prefix}_{index}.bin", io.BytesIO(payload), 65536)
+                    with lock:
+                        state["done"] += 1
+                except Exception as error:  # noqa: BLE001
+                    with lock:
+                        state["errors"] += 1
+                        state["error"] = str(error)
+        finally:
+            try:
+                ftp.quit()
+            except Exception:  # noqa: BLE001
+                ftp.close()
+
+    start = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    seconds = time.perf_counter() - start
+    print(json.dumps({
+        "seconds": seconds,
+        "bytes": state["done"] * size,
+        "files": state["done"],
+        "errors": state["errors"],
+        "error": state["error"],
+    }))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+/**
+ * The size of a benchmark run: quick (development and CI, the whole run
+ * under two minutes) or full (under ten minutes).
+ *
+ * @module
+ */
+
+/** One FTP upload shape: `files` files of `bytes` each. */
+export interface UploadShape {
+  readonly name: string;
+  readonly files: number;
+  readonly bytes: number;
+}
+
+/** Every bound of a run. */
+export interface BenchMode {
+  readonly name: "quick" | "full";
+  /** Longest time of one request/reply load (TLS, UDP). */
+  readonly seconds: number;
+  /** Most requests of one load. */
+  readonly maxRequests: number;
+  /** Requests in flight per persistent connection (TLS, UDP). */
+  readonly depth: number;
+  /** Audit appends per figure. */
+  readonly auditAppends: number;
+  readonly auditSeconds: number;
+  /** Idle authenticated TLS connections held for the memory figure. */
+  readonly idleConnections: number;
+  readonly uploads: readonly UploadShape[];
+}
+
+const MIB = 1024 * 1024;
+
+/** Quick: a few seconds per load, smaller uploads. */
+export const QUICK: BenchMode = {
+  name: "quick",
+  seconds: 2,
+  maxRequests: 50_000,
+  depth: 16,
+  auditAppends: 4_000,
+  auditSeconds: 2,
+  idleConnections: 1_000,
+  uploads: [
+    { name: "16x1MiB", files: 16, bytes: MIB },
+    { name: "2x16MiB", files: 2, bytes: 16 * MIB },
+  ],
+};
+
+/** Full: the issue's shapes (64 x 1 MiB, 4 x 64 MiB) and longer loads. */
+export const FULL: BenchMode = {
+  name: "full",
+  seconds: 8,
+  maxRequests: 1_000_000,
+  depth: 16,
+  auditAppends: 50_000,
+  auditSeconds: 6,
+  idleConnections: 1_000,
+  uploads: [
+    { name: "64x1MiB", files: 64, bytes: MIB },
+    { name: "4x64MiB", files: 4, bytes: 64 * MIB },
+  ],
+};

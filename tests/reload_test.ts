@@ -1,0 +1,208 @@
+/**
+ * SIGHUP on the real hub process (`main.ts`): a new certificate is served to
+ * new connections, connections already open carry on, and a principal
+ * removed from the home file can no longer log in.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { REPO_ROOT, seedCredentials, TEST_SECRETS, testEnv } from "./helpers/hub_fixture.ts";
+import { generateDevCertificate } from "../certs/dev_certificate.ts";
+import { loadConfig } from "../config/config.ts";
+import { TextLineStream } from "../bench/text_lines.ts";
+import { signingKeyFromHex } from "../protocols/hmac.ts";
+import { encodeRequest } from "../protocols/udp_datagram.ts";
+
+const encoder = new TextEncoder();
+
+/** A line-oriented TLS client: write a line, read the reply line. */
+class LineClient {
+  readonly conn: Deno.TlsConn;
+  #buffer = "";
+  readonly #decoder = new TextDecoder();
+
+  private constructor(conn: Deno.TlsConn) {
+    this.conn = conn;
+  }
+
+  static async open(port: number, caCert: string): Promise<LineClient> {
+    const conn = await Deno.connectTls({ hostname: "127.0.0.1", port, caCerts: [caCert] });
+    try {
+      await conn.handshake();
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
+    return new LineClient(conn);
+  }
+
+  async ask(line: string): Promise<string> {
+    await this.conn.write(encoder.encode(line + "\n"));
+    const chunk = new Uint8Array(4096);
+    while (!this.#buffer.includes("\n")) {
+      const n = await this.conn.read(chunk);
+      if (n === null) throw new Error("Connection closed before a reply");
+      this.#buffer += this.#decoder.decode(chunk.subarray(0, n));
+    }
+    const end = this.#buffer.indexOf("\n");
+    const reply = this.#buffer.slice(0, end);
+    this.#buffer = this.#buffer.slice(end + 1);
+    return reply;
+  }
+
+  close(): void {
+    try {
+      this.conn.close();
+    } catch { /* closed */ }
+  }
+}
+
+/** Sends one signed UDP command as `principal` and returns the reply text. */
+async function signedUdp(port: number, principal: string, body: string): Promise<string> {
+  const key = signingKeyFromHex(TEST_SECRETS.udpKeyHex(principal))!;
+  const nonce = Array.from(
+    crypto.getRandomValues(new Uint8Array(8)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  const bytes = encodeRequest({
+    principal,
+    timestamp: Math.floor(Date.now() / 1000),
+    nonce,
+    id: nonce.slice(0, 8),
+    kind: "cmd",
+    body,
+  }, key);
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  // No reply within 5 s closes the socket, which makes receive() fail the test.
+  const timer = setTimeout(() => socket.close(), 5000);
+  try {
+    await socket.send(bytes, { transport: "udp", hostname: "127.0.0.1", port });
+    const [reply] = await socket.receive();
+    return new TextDecoder().decode(reply);
+  } finally {
+    clearTimeout(timer);
+    try {
+      socket.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
+/** Reads JSON log lines from the hub's stderr until one matches. */
+class LogWatcher {
+  readonly #reader: ReadableStreamDefaultReader<string>;
+  readonly seen: string[] = [];
+
+  constructor(stderr: ReadableStream<Uint8Array>) {
+    this.#reader = stderr.pipeThrough(new TextDecoderStream()).pipeThrough(new TextLineStream())
+      .getReader();
+  }
+
+  async waitFor(pattern: RegExp): Promise<RegExpMatchArray> {
+    while (true) {
+      const next = await this.#reader.read();
+      if (next.done) {
+        throw new Error(`Hub ended before logging ${pattern}: ${this.seen.join("\n")}`);
+      }
+      this.seen.push(next.value);
+      const match = next.value.match(pattern);
+      if (match) return match;
+    }
+  }
+
+  async drain(): Promise<void> {
+    while (!(await this.#reader.read()).done) { /* discard */ }
+  }
+}
+
+Deno.test("SIGHUP serves a new certificate to new connections, keeps open ones working and refuses removed principals", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "hub_reload_" });
+  const homePath = join(dir, "home.json");
+  const demo = JSON.parse(await Deno.readTextFile(join(REPO_ROOT, "config", "demo_home.json")));
+  await Deno.writeTextFile(homePath, JSON.stringify(demo));
+  const env = testEnv(dir, { HOME_CONFIG: homePath, LOG_LEVEL: "info", LOG_FORMAT: "json" });
+  const first = await generateDevCertificate("first");
+  await Deno.mkdir(join(dir, "certs"), { recursive: true });
+  await Deno.writeTextFile(env.SSL_CERT!, first.cert);
+  await Deno.writeTextFile(env.SSL_KEY!, first.key);
+  const loaded = loadConfig(env, dir);
+  if (!loaded.ok) throw loaded.error;
+  seedCredentials(loaded.value.paths.database, loaded.value.home);
+
+  const child = new Deno.Command("deno", {
+    args: [
+      "run",
+      "--quiet",
+      "--allow-read",
+      `--allow-write=${dir}`,
+      "--allow-net=127.0.0.1,localhost",
+      "--allow-env",
+      "--allow-sys",
+      join(REPO_ROOT, "main.ts"),
+    ],
+    cwd: REPO_ROOT,
+    env: { ...env, PATH: Deno.env.get("PATH") ?? "" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const logs = new LogWatcher(child.stderr);
+  const clients: LineClient[] = [];
+  try {
+    const tlsLine = await logs.waitFor(/"name":"tls".*?"port":(\d+)/);
+    const port = Number(tlsLine[1]);
+    const udpLine = await logs.waitFor(/"name":"udp".*?"port":(\d+)/);
+    const udpPort = Number(udpLine[1]);
+    await logs.waitFor(/Hub running/);
+    assert.match(
+      await signedUdp(udpPort, "kitchen-panel", "lamp on"),
+      /^HUB1R kitchen-panel \S+ ok/,
+    );
+
+    const old = await LineClient.open(port, first.cert);
+    clients.push(old);
+    assert.equal(await old.ask(`login admin ${TEST_SECRETS.token("admin")}`), "Logged in as admin");
+
+    const second = await generateDevCertificate("second");
+    await Deno.writeTextFile(env.SSL_CERT!, second.cert);
+    await Deno.writeTextFile(env.SSL_KEY!, second.key);
+    demo.principals = demo.principals.filter((p: { id: string }) => p.id !== "kitchen-panel");
+    await Deno.writeTextFile(homePath, JSON.stringify(demo));
+    child.kill("SIGHUP");
+    await logs.waitFor(/Reloaded/);
+
+    await assert.rejects(
+      () => LineClient.open(port, first.cert),
+      /certificate|UnknownIssuer/i,
+      "a new connection no longer gets the old certificate",
+    );
+    const fresh = await LineClient.open(port, second.cert);
+    clients.push(fresh);
+    assert.equal(
+      await fresh.ask(`login admin ${TEST_SECRETS.token("admin")}`),
+      "Logged in as admin",
+    );
+    const removed = await LineClient.open(port, second.cert);
+    clients.push(removed);
+    assert.match(
+      await removed.ask(`login kitchen-panel ${TEST_SECRETS.token("kitchen-panel")}`),
+      /^Error unauthenticated/,
+    );
+
+    assert.match(
+      await signedUdp(udpPort, "kitchen-panel", "lamp off"),
+      /^HUB1E unauthenticated/,
+      "a removed principal's signed datagrams are refused",
+    );
+    assert.match(
+      await old.ask("lamp toggle"),
+      /^Command 'lamp toggle' received and executed\./,
+      "the connection opened before the reload still works",
+    );
+  } finally {
+    for (const c of clients) c.close();
+    child.kill("SIGTERM");
+    await logs.drain();
+    const status = await child.status;
+    await Deno.remove(dir, { recursive: true });
+    assert.equal(status.code, 0, "the hub stops cleanly after the reload");
+  }
+});
