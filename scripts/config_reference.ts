@@ -7,13 +7,26 @@
  */
 import { VARIABLES } from "../config/settings.ts";
 
-/** The Markdown table of every variable. */
+/** The Markdown table of every variable, with columns aligned as `deno fmt` aligns them. */
 export function configReference(): string {
-  const rows = Object.entries(VARIABLES).map(([name, spec]) => {
-    const shown = spec.default === undefined ? "(unset)" : `\`${spec.default}\``;
-    return `| \`${name}\` | ${shown} | ${spec.help.replaceAll("|", "\\|")} |`;
-  });
-  return ["| Variable | Default | What it does |", "|---|---|---|", ...rows].join("\n") + "\n";
+  const rows = Object.entries(VARIABLES).map(([name, spec]) => [
+    `\`${name}\``,
+    spec.default === undefined ? "(unset)" : `\`${spec.default}\``,
+    spec.help.replaceAll("|", "\\|"),
+  ]);
+  return alignedTable(["Variable", "Default", "What it does"], rows);
+}
+
+/** A Markdown table whose cells are padded to their column's width. */
+export function alignedTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+): string {
+  const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n") +
+    "\n";
 }
 
 if (import.meta.main) {

@@ -7,8 +7,9 @@
 import { configReference } from "./config_reference.ts";
 import { envExample } from "./env_example.ts";
 
-const START = "<!-- config-reference:start -->\n";
-const END = "<!-- config-reference:end -->";
+/** Blank lines around the table keep `deno fmt` content with it. */
+export const START = "<!-- config-reference:start -->\n\n";
+export const END = "\n<!-- config-reference:end -->";
 
 /** README text with its configuration table replaced by `table`. */
 export function withConfigReference(readme: string, table: string): string {

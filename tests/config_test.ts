@@ -5,6 +5,7 @@ import { parseSettings, VARIABLES } from "../config/settings.ts";
 import { permissionFlags } from "../config/permissions.ts";
 import { envExample } from "../scripts/env_example.ts";
 import { configReference } from "../scripts/config_reference.ts";
+import { END, START } from "../scripts/sync_docs.ts";
 import demoHome from "../config/demo_home.json" with { type: "json" };
 
 Deno.test("the defaults load the built-in demo home on the seed's ports", () => {
@@ -154,9 +155,9 @@ Deno.test(".env.example documents every variable and matches the generator", asy
 
 Deno.test("the README's configuration reference lists every variable as the generator does", async () => {
   const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
-  const start = readme.indexOf("<!-- config-reference:start -->\n");
-  const end = readme.indexOf("<!-- config-reference:end -->");
+  const start = readme.indexOf(START);
+  const end = readme.indexOf(END);
   assert.ok(start > 0 && end > start, "README has the config-reference markers");
-  const table = readme.slice(start + "<!-- config-reference:start -->\n".length, end);
+  const table = readme.slice(start + START.length, end);
   assert.equal(table, configReference(), "run deno task docs");
 });
