@@ -41,10 +41,7 @@ export function createAuditActor(
   options: AuditActorOptions,
 ): ActorBehaviour<AuditState, AuditTopic> {
   const writeBatch = (state: AuditState, messages: readonly Message<AuditTopic>[]) => {
-    const g = ((globalThis as any).__s ??= {}); g.auditBatches = (g.auditBatches ?? 0) + 1; g.auditMsgs = (g.auditMsgs ?? 0) + messages.length;
-    const t0 = performance.now();
     const written = state.writer.append(messages.map(toEntry));
-    g.auditMs = (g.auditMs ?? 0) + performance.now() - t0;
     options.metrics?.recordCommit(messages.length);
     return {
       state,

@@ -14,5 +14,7 @@ export const BENCH_PRINCIPAL = "admin";
 export const HUB_DIALECT: LineDialect = {
   hello: [`login ${BENCH_PRINCIPAL} ${TEST_SECRETS.token(BENCH_PRINCIPAL)}`],
   request: () => "lamp toggle",
+  // Connect-per-command clients ask the hub to close after the reply (see tls_load.ts).
+  farewell: "quit",
   ok: (line) => line.startsWith("Command '") || line.startsWith("Logged in as "),
 };

@@ -17,6 +17,15 @@ export interface LineDialect {
   request(i: number): string;
   /** True when a reply line reports success. */
   ok(line: string): boolean;
+  /**
+   * A line a connect-per-command client sends right after its request, in
+   * the same write, asking the server to close once it has answered (`quit`
+   * for the hub). Its reply is not waited for. The server's close flushes
+   * the last reply at once; without it, the first reply on a fresh TLS 1.3
+   * connection may wait for the client's delayed ACK (docs/PROTOCOL.md,
+   * "Latency notes").
+   */
+  readonly farewell?: string;
 }
 
 /** Where to connect. */
@@ -111,7 +120,8 @@ export async function openSession(
 
 /**
  * Connect-per-command: `concurrency` loops each connect, (log in,) send one
- * command, read its reply, close; latency covers the whole exchange.
+ * command (and the dialect's farewell, in the same write), read its reply,
+ * close; latency covers the whole exchange.
  */
 export async function connectPerCommand(
   target: TlsTarget,
@@ -133,7 +143,8 @@ export async function connectPerCommand(
         conn = await connect(target);
         const reader = new LineReader(conn);
         const lines = [...dialect.hello, dialect.request(i)];
-        await writeAll(conn, lines.map((l) => l + "\n").join(""));
+        const sent = dialect.farewell === undefined ? lines : [...lines, dialect.farewell];
+        await writeAll(conn, sent.map((l) => l + "\n").join(""));
         const replies = await reader.take(lines.length);
         if (replies.length === lines.length && replies.every((l) => dialect.ok(l))) {
           recorder.record(performance.now() - t0);

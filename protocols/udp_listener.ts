@@ -27,7 +27,7 @@ import { getLogger } from "../observability/logger.ts";
 import { addressHost, addressText } from "./connection_counter.ts";
 import { parseTextRequest } from "./command_parser.ts";
 import { type SigningKey, signingKey } from "./hmac.ts";
-import type { Listener } from "./listener.ts";
+import type { Listener, ListenerReload } from "./listener.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { RejectionTally } from "./rejection_tally.ts";
 import { ReplayCache } from "./replay_cache.ts";
@@ -52,6 +52,14 @@ import {
 } from "./udp_services.ts";
 
 const log = getLogger("udp");
+
+/**
+ * Receives kept pending at once, each with its own buffer. Datagrams that
+ * arrived together are then delivered in the same turn of the event loop,
+ * so their commands reach the device and audit actors as one batch (one
+ * commit for the batch instead of one per datagram).
+ */
+export const RECEIVERS = 8;
 
 /** Settings of the UDP listener (from `UDP_*`). */
 export interface UdpListenerOptions {
@@ -143,13 +151,27 @@ export class UdpListener implements Listener {
         "UDP_AUTH=none: unsigned datagrams are executed with full access (seed compatibility); use only on a trusted network",
       );
     }
-    this.#loop = this.#receiveLoop();
+    this.#loop = Promise.all(Array.from({ length: RECEIVERS }, () => this.#receiveLoop()))
+      .then(() => {});
     log.info("UDP channel listening on {host}:{port} (auth {auth})", {
       host: this.hostname,
       port: this.port,
       auth: this.#options.auth,
     });
     return this;
+  }
+
+  /**
+   * SIGHUP reload (issue 6): datagrams are checked against the new
+   * principals and their current keys (re-read on first use).
+   */
+  reload(update: ListenerReload): Promise<string | undefined> {
+    this.#principals.clear();
+    for (const p of update.home.principals) {
+      if (p.channels.includes("udp")) this.#principals.set(p.id, p);
+    }
+    this.#keys.clear();
+    return Promise.resolve(undefined);
   }
 
   get listening(): boolean {
