@@ -62,6 +62,8 @@ export class HubClient implements AsyncDisposable {
   readonly #reading: Promise<void>;
   #nextId = 1;
   #closed = false;
+  #outbox: string[] = [];
+  #writing: Promise<void> = Promise.resolve();
 
   private constructor(conn: Deno.TlsConn, timeoutMs: number) {
     this.#conn = conn;
@@ -121,6 +123,11 @@ export class HubClient implements AsyncDisposable {
     return this.request({ op: "unsubscribe", device });
   }
 
+  /** Asks the hub to close the connection after answering everything sent before. */
+  quit(): Promise<HubReply<{ bye: true }>> {
+    return this.request({ op: "quit" });
+  }
+
   /** Round trip. */
   ping(): Promise<HubReply<{ pong: true }>> {
     return this.request({ op: "ping" });
@@ -169,10 +176,22 @@ export class HubClient implements AsyncDisposable {
     await this.#reading;
   }
 
-  async #write(text: string): Promise<void> {
-    const data = encoder.encode(text);
-    let offset = 0;
-    while (offset < data.length) offset += await this.#conn.write(data.subarray(offset));
+  /**
+   * Queues `text`; requests made in the same tick leave in one write, in order, so a client that
+   * sends several requests at once pipelines them without extra round trips.
+   */
+  #write(text: string): Promise<void> {
+    this.#outbox.push(text);
+    if (this.#outbox.length === 1) {
+      this.#writing = this.#writing.then(async () => {
+        await Promise.resolve();
+        const data = encoder.encode(this.#outbox.join(""));
+        this.#outbox = [];
+        let offset = 0;
+        while (offset < data.length) offset += await this.#conn.write(data.subarray(offset));
+      });
+    }
+    return this.#writing;
   }
 
   async #readLoop(): Promise<void> {

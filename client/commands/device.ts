@@ -21,6 +21,37 @@ Options: --host H (default $TCP_SERVER_IP or 127.0.0.1)  --port P (default $TCP_
          --principal ID (default $HUB_PRINCIPAL or admin)  --token T (default $HUB_TOKEN)
          --no-login (hubs with TLS_AUTH=none)  --json`;
 
+/** Why `device send <words>` is not a device command, or undefined when it is one. */
+function sendProblem(words: readonly string[]): string | undefined {
+  const request = parseTextRequest(words.join(" "));
+  if (!request.ok) return request.error.message;
+  return request.value.op === "command"
+    ? undefined
+    : "Not a device command: use device status/list/watch";
+}
+
+/** Sends the request of a one-shot verb (not yet awaited); undefined for `watch` or bad input. */
+function oneShotRequest(
+  client: HubClient,
+  verb: string,
+  rest: readonly string[],
+): Promise<HubReply> | undefined {
+  switch (verb) {
+    case "send": {
+      const request = parseTextRequest(rest.join(" "));
+      if (!request.ok || request.value.op !== "command") return undefined;
+      const { device, action, args } = request.value;
+      return client.command(device, action, ...args);
+    }
+    case "status":
+      return rest.length === 1 ? client.status(rest[0]!) : undefined;
+    case "list":
+      return client.devices();
+    default:
+      return undefined;
+  }
+}
+
 /** The `device` subcommand. */
 export const deviceCommand: CliCommand = {
   summary: "Send commands to devices, list them, watch their changes (TLS)",
@@ -77,44 +108,52 @@ export const deviceCommand: CliCommand = {
       return reply.ok ? 0 : 1;
     };
     try {
+      // Everything for a one-shot request is written at once (login, request, quit): replies
+      // then leave the hub together and the connection closes, so no reply waits on a delayed
+      // ACK (see docs/PROTOCOL.md, "Latency notes").
+      let login: Promise<HubReply> | undefined;
       if (!values["no-login"]) {
         const token = values.token ?? env("HUB_TOKEN");
         if (token === undefined) {
           err("Give --token (or set HUB_TOKEN), or --no-login for a hub with TLS_AUTH=none");
           return 2;
         }
-        const login = await client.login(
-          values.principal ?? env("HUB_PRINCIPAL") ?? "admin",
-          token,
-        );
-        if (!login.ok) return show(login, () => "");
+        if (verb === "send") {
+          const problem = sendProblem(rest);
+          if (problem) {
+            err(problem);
+            return 2;
+          }
+        }
+        if (verb === "status" && rest.length !== 1) {
+          err("Usage: device status <device>");
+          return 2;
+        }
+        login = client.login(values.principal ?? env("HUB_PRINCIPAL") ?? "admin", token);
+      }
+      const oneShot = oneShotRequest(client, verb, rest);
+      if (oneShot) void client.quit();
+      if (login) {
+        const reply = await login;
+        if (!reply.ok) return show(reply, () => "");
       }
       switch (verb) {
         case "send": {
-          const request = parseTextRequest(rest.join(" "));
-          if (!request.ok || request.value.op !== "command") {
-            err(
-              request.ok
-                ? "Not a device command: use device status/list/watch"
-                : request.error.message,
-            );
+          if (!oneShot) {
+            err(sendProblem(rest) ?? "Not a device command");
             return 2;
           }
-          const { device, action, args: values } = request.value;
-          return show(
-            await client.command(device, action, ...values),
-            (r) => describe(r as DeviceSnapshot),
-          );
+          return show(await oneShot, (r) => describe(r as DeviceSnapshot));
         }
         case "status":
-          if (rest.length !== 1) {
+          if (!oneShot) {
             err("Usage: device status <device>");
             return 2;
           }
-          return show(await client.status(rest[0]!), (r) => describe(r as DeviceSnapshot));
+          return show(await oneShot, (r) => describe(r as DeviceSnapshot));
         case "list":
           return show(
-            await client.devices(),
+            await oneShot!,
             (r) => (r as DeviceSnapshot[]).map(describe).join("\n"),
           );
         default: {
