@@ -8,7 +8,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { Config } from "./config/config.ts";
-import { parseHome } from "./config/config.ts";
+import { loadHome } from "./config/config.ts";
 import type { Home } from "./config/home.ts";
 import type { Broker } from "./broker/broker.ts";
 import { createMessage } from "./broker/envelope.ts";
@@ -47,13 +47,7 @@ export interface ReloadDeps {
 /** Re-reads the home file and the certificate; see the module doc. */
 export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
   const { paths, settings } = deps.config;
-  let data: unknown;
-  try {
-    data = JSON.parse(await Deno.readTextFile(paths.homeConfig));
-  } catch (error) {
-    return { ok: false, error: `${paths.homeConfig}: ${errorText(error)}` };
-  }
-  const home = parseHome(data, paths.homeConfig);
+  const home = loadHome(paths.homeConfig);
   if (!home.ok) return { ok: false, error: home.error.message };
   let cert: string;
   let key: string;
@@ -69,6 +63,16 @@ export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
   });
   deps.verifier.clearCache();
   deps.setHome(home.value);
+  // The device actor checks grants: it takes the new principals from its next message on.
+  const told = await deps.broker.send(
+    createMessage("config.principals_changed", { principals: home.value.principals }, {
+      principal: null,
+      channel: "system",
+    }),
+  );
+  if (!told.ok) {
+    return { ok: false, error: "The device actor could not be told about the new principals" };
+  }
   const reloaded: string[] = [];
   const warnings: string[] = [];
   for (const listener of deps.listeners.values()) {

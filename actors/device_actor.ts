@@ -36,6 +36,7 @@ export const DEVICE_TOPICS = [
   "device.reading",
   "device.query",
   "device.snapshot_stored",
+  "config.principals_changed",
 ] as const;
 
 type DeviceTopic = (typeof DEVICE_TOPICS)[number];
@@ -90,8 +91,12 @@ export function createDeviceActor(
   options: DeviceActorOptions,
 ): ActorBehaviour<DeviceActorState, DeviceTopic> {
   const principals = new Map<string, PrincipalDeclaration>();
-  for (const p of options.home.principals) principals.set(p.id, p);
-  for (const p of options.extraPrincipals ?? []) principals.set(p.id, p);
+  const setPrincipals = (declared: readonly PrincipalDeclaration[]) => {
+    principals.clear();
+    for (const p of declared) principals.set(p.id, p);
+    for (const p of options.extraPrincipals ?? []) principals.set(p.id, p);
+  };
+  setPrincipals(options.home.principals);
 
   const handleMany = (
     state: DeviceActorState,
@@ -106,6 +111,11 @@ export function createDeviceActor(
       previous: DeviceState;
     }[] = [];
     const replies = messages.map((message) => {
+      if (message.type === "config.principals_changed") {
+        // Grants change from the next message on; devices are fixed until a restart.
+        setPrincipals(message.payload.principals);
+        return undefined;
+      }
       const result = handleOne(state, message, principals, now);
       if (result.changed) {
         // Capture the state now: a later message of the batch may change the device again.
@@ -182,9 +192,12 @@ const refused = (code: Refusal["code"], message: string): OneResult => ({
   previous: {},
 });
 
+/** The device kinds: every consumed kind but configuration changes. */
+type DeviceRequest = Exclude<DeviceTopic, "config.principals_changed">;
+
 function handleOne(
   state: DeviceActorState,
-  message: Message<DeviceTopic>,
+  message: Message<DeviceRequest>,
   principals: ReadonlyMap<string, PrincipalDeclaration>,
   now: string,
 ): OneResult {

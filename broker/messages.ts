@@ -13,6 +13,8 @@
  * @module
  */
 
+import type { PrincipalDeclaration } from "../config/home.ts";
+
 /** The channel a message came in on. */
 export type Channel = "tls" | "udp" | "ftp" | "http" | "cli" | "system";
 
@@ -128,6 +130,11 @@ export interface AuditAppendPayload {
 export interface AuditAppendResultPayload {
   readonly seq: number;
   readonly hash: string;
+}
+
+/** The principals (and their grants) were reloaded (SIGHUP); consumers replace theirs. */
+export interface PrincipalsChangedPayload {
+  readonly principals: readonly PrincipalDeclaration[];
 }
 
 /** Lifecycle: an actor's handler threw. */
@@ -259,6 +266,7 @@ export interface Payloads {
   "device.snapshot_stored": DeviceSnapshotStoredPayload;
   "audit.append": AuditAppendPayload;
   "audit.append_result": AuditAppendResultPayload;
+  "config.principals_changed": PrincipalsChangedPayload;
   "system.actor_failed": ActorFailedPayload;
   "system.dead_lettered": DeadLetteredPayload;
   "system.mailbox_pressure": MailboxPressurePayload;

@@ -93,6 +93,18 @@ export function loadConfig(
   return { ok: true, value: Object.freeze(config) };
 }
 
+/**
+ * Reads and validates the home at `homeConfig` (a path, or {@linkcode DEMO_HOME_NAME} for the
+ * built-in demo home): what SIGHUP re-reads.
+ */
+export function loadHome(
+  homeConfig: string,
+): { ok: true; value: Home } | { ok: false; error: ConfigError } {
+  const data = homeConfig === DEMO_HOME_NAME ? demoHome : readHomeFile(homeConfig, homeConfig);
+  if (data instanceof ConfigError) return { ok: false, error: data };
+  return parseHome(structuredClone(data), homeConfig);
+}
+
 function readHomeFile(path: string, asGiven: string): unknown {
   let text: string;
   try {

@@ -5,7 +5,16 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO_ROOT, seedCredentials, TEST_SECRETS, testEnv } from "./helpers/hub_fixture.ts";
+import {
+  REPO_ROOT,
+  seedCredentials,
+  startTestHub,
+  TEST_SECRETS,
+  testEnv,
+} from "./helpers/hub_fixture.ts";
+import { openLoggedIn } from "./helpers/tls_text_client.ts";
+import type { Home } from "../config/home.ts";
+import demoHome from "../config/demo_home.json" with { type: "json" };
 import { generateDevCertificate } from "../certs/dev_certificate.ts";
 import { loadConfig } from "../config/config.ts";
 import { TextLineStream } from "../bench/text_lines.ts";
@@ -205,4 +214,35 @@ Deno.test("SIGHUP serves a new certificate to new connections, keeps open ones w
     await Deno.remove(dir, { recursive: true });
     assert.equal(status.code, 0, "the hub stops cleanly after the reload");
   }
+});
+
+Deno.test("reload() applies changed grants to the device actor and works with the built-in demo home", async () => {
+  const home = structuredClone(demoHome) as Home;
+  const dir = await Deno.makeTempDir({ prefix: "reload_grants_" });
+  await using fixture = await startTestHub({ home, dir });
+  await using panel = await openLoggedIn(
+    fixture,
+    "kitchen-panel",
+    TEST_SECRETS.token("kitchen-panel"),
+  );
+  assert.match(await panel.ask("lamp on"), /^Command 'lamp on' received and executed\./);
+  // Take the lamp away from the kitchen panel; its open connection stays logged in.
+  const edited = structuredClone(home) as {
+    principals: { id: string; grants: { devices: string[] }[] }[];
+  };
+  const grant = edited.principals.find((p) => p.id === "kitchen-panel")!.grants[0]!;
+  grant.devices = grant.devices.filter((d) => d !== "lamp");
+  await Deno.writeTextFile(join(dir, "home.json"), JSON.stringify(edited));
+  const report = await fixture.hub.reload();
+  assert.ok(report.ok, JSON.stringify(report));
+  assert.match(await panel.ask("lamp off"), /^Error forbidden: /);
+  assert.match(
+    await panel.ask("porch-light on"),
+    /^Command 'porch-light on' received and executed\./,
+  );
+
+  await using demo = await startTestHub();
+  const demoReport = await demo.hub.reload();
+  assert.ok(demoReport.ok, JSON.stringify(demoReport));
+  assert.equal(demoReport.principals, demoHome.principals.length);
 });
