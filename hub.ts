@@ -22,6 +22,7 @@ import type { Listener } from "./protocols/listener.ts";
 import { getLogger } from "./observability/logger.ts";
 import { createStorageActor } from "./actors/storage_actor.ts";
 import { storageUsersFromConfig } from "./actors/storage_users.ts";
+import type { PrincipalDeclaration } from "./config/home.ts";
 import { type RetentionSchedule, startRetentionSchedule } from "./actors/storage_retention.ts";
 import { startFtpServer } from "./protocols/ftp_server.ts";
 import { anonymousPrincipal, createDeviceActor } from "./actors/device_actor.ts";
@@ -167,12 +168,15 @@ export async function startHub(config: Config): Promise<Hub> {
     );
     // Storage actor and FTP/FTPS server (issue 5): every file operation goes through the actor.
     const storageUsers = storageUsersFromConfig(config);
+    const usersFor = (principals: readonly PrincipalDeclaration[]) =>
+      storageUsersFromConfig({ ...config, home: { ...config.home, principals: [...principals] } });
     await broker.spawn(
       createStorageActor({
         databasePath: paths.database,
         sync: settings.AUDIT_SYNC,
         root: paths.uploadFolder,
         users: storageUsers,
+        usersFor,
         maxFileBytes: settings.FTP_MAX_FILE_BYTES,
       }),
       { mailboxCapacity: 1024 },
@@ -180,7 +184,7 @@ export async function startHub(config: Config): Promise<Hub> {
     retention = startRetentionSchedule(broker, settings.FTP_RETENTION_INTERVAL_MS);
     listeners.set(
       "ftp",
-      await startFtpServer({ broker, config, verifier, users: storageUsers }),
+      await startFtpServer({ broker, config, verifier, users: storageUsers, usersFor }),
     );
     // Operator surface (issue 6): last, so that /healthz sees every listener above.
     listeners.set(

@@ -37,6 +37,10 @@ import {
 } from "../protocols/ftp_paths.ts";
 import type { ActorBehaviour, ActorContext, Handled } from "./actor.ts";
 import type { StorageUser } from "./storage_users.ts";
+import type { PrincipalDeclaration } from "../config/home.ts";
+import { getLogger } from "../observability/logger.ts";
+
+const log = getLogger("storage");
 
 /** The request kinds the storage actor answers. */
 export const STORAGE_TOPICS = [
@@ -51,6 +55,7 @@ export const STORAGE_TOPICS = [
   "storage.mkdir",
   "storage.rmdir",
   "storage.apply_retention",
+  "config.principals_changed",
 ] as const;
 
 type StorageTopic = (typeof STORAGE_TOPICS)[number];
@@ -62,6 +67,10 @@ export interface StorageActorOptions {
   /** UPLOAD_FOLDER, absolute. */
   readonly root: string;
   readonly users: ReadonlyMap<string, StorageUser>;
+  /** The storage users for reloaded principals (SIGHUP); throws when a home folder is invalid. */
+  readonly usersFor?: (
+    principals: readonly PrincipalDeclaration[],
+  ) => ReadonlyMap<string, StorageUser>;
   /** Largest file one upload may write (0 = no limit). */
   readonly maxFileBytes: number;
 }
@@ -84,6 +93,8 @@ export interface StorageState {
   readonly root: string;
   readonly partial: string;
   readonly uploads: Map<string, PendingUpload>;
+  /** Who may do what, by principal; replaced when principals are reloaded. */
+  users: ReadonlyMap<string, StorageUser>;
 }
 
 /** A path resolved for one user. */
@@ -119,9 +130,20 @@ export function createStorageActor(
         fs.mkdirSync(join(root, ...user.home), { recursive: true });
       }
       const db = openDatabase(options.databasePath, { sync: options.sync });
-      return { db, index: new FileIndexStore(db), root, partial, uploads: new Map() };
+      return {
+        db,
+        index: new FileIndexStore(db),
+        root,
+        partial,
+        uploads: new Map(),
+        users: options.users,
+      };
     },
     handle(state, message, ctx) {
+      if (message.type === "config.principals_changed") {
+        reloadUsers(state, options, message.payload.principals);
+        return { state };
+      }
       const reply = dispatch(state, message, options, ctx);
       return { state, reply } as Handled<StorageState, StorageTopic>;
     },
@@ -133,9 +155,28 @@ export function createStorageActor(
   };
 }
 
+/** Takes the storage users of reloaded principals; keeps the old ones when the new are invalid. */
+function reloadUsers(
+  state: StorageState,
+  options: StorageActorOptions,
+  principals: readonly PrincipalDeclaration[],
+): void {
+  if (!options.usersFor) return;
+  try {
+    state.users = options.usersFor(principals);
+    for (const user of state.users.values()) {
+      fs.mkdirSync(join(state.root, ...user.home), { recursive: true });
+    }
+  } catch (error) {
+    log.error("Reloaded principals not taken by storage: {error}", {
+      error: (error as Error).message,
+    });
+  }
+}
+
 function dispatch(
   state: StorageState,
-  message: Message<StorageTopic>,
+  message: Message<Exclude<StorageTopic, "config.principals_changed">>,
   options: StorageActorOptions,
   ctx: ActorContext,
 ): Outcome<unknown> {
@@ -143,7 +184,7 @@ function dispatch(
     return ok(applyRetention(state, options, ctx, message.source.principal));
   }
   const principal = message.source.principal;
-  const user = principal === null ? undefined : options.users.get(principal);
+  const user = principal === null ? undefined : state.users.get(principal);
   if (!user) return refuse("unauthenticated", "Not logged in as a storage user");
   const ops = new Operations(state, user, options, ctx);
   switch (message.type) {
@@ -543,7 +584,7 @@ function applyRetention(
   let deleted = 0;
   let freedBytes = 0;
   const now = ctx.clock.now();
-  for (const user of options.users.values()) {
+  for (const user of state.users.values()) {
     if (user.retentionDays === 0 && user.retentionFiles === 0) continue;
     const rows = state.index.filesOf(user.principal);
     const cutoff = user.retentionDays > 0 ? now - user.retentionDays * DAY_MS : -Infinity;

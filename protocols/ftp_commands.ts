@@ -74,7 +74,8 @@ export interface FtpCommandContext {
   readonly pasvMin: number;
   readonly pasvMax: number;
   readonly cursor: PortCursor;
-  readonly tls: { readonly cert: string; readonly key: string } | null;
+  /** Certificate for PROT P data connections; replaced on reload (SIGHUP). */
+  tls: { readonly cert: string; readonly key: string } | null;
   readonly transferTimeoutMs: number;
   /** Appends to the audit log; with `wait` resolves once committed. */
   audit(connection: FtpConnectionLike, entry: AuditAppendPayload, wait: boolean): Promise<void>;

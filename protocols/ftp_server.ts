@@ -19,6 +19,7 @@ import type { AuditAppendPayload, Source } from "../broker/messages.ts";
 import type { Config } from "../config/config.ts";
 import type { CredentialVerifier } from "../persistence/credential_store.ts";
 import type { StorageUser } from "../actors/storage_users.ts";
+import type { PrincipalDeclaration } from "../config/home.ts";
 import { getLogger, type Logger } from "../observability/logger.ts";
 import type { Listener } from "./listener.ts";
 import {
@@ -41,6 +42,10 @@ export interface FtpServerDeps {
   readonly config: Config;
   readonly verifier: CredentialVerifier;
   readonly users: ReadonlyMap<string, StorageUser>;
+  /** The storage users for reloaded principals (SIGHUP); throws when a home folder is invalid. */
+  readonly usersFor?: (
+    principals: readonly PrincipalDeclaration[],
+  ) => ReadonlyMap<string, StorageUser>;
 }
 
 /** ftp-srv's connection object, as far as this file uses it. */
@@ -91,6 +96,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
   }
   const cert = await Deno.readTextFile(paths.cert);
   const key = await Deno.readTextFile(paths.key);
+  let users = deps.users;
   const host = settings.FTP_SERVER_IP;
   const counters = {
     connections_total: 0,
@@ -254,7 +260,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     if (guard.isBanned(session.address)) {
       return void fail("banned", "Too many failed logins from your address: try again later");
     }
-    const user = deps.users.get(username);
+    const user = users.get(username);
     const known = user !== undefined && deps.verifier.verify(username, "password", password);
     if (!known) {
       const anonymous = /^(anonymous|ftp)$/i.test(username) && !user;
@@ -296,6 +302,19 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
       return listening;
     },
     metrics: () => ({ ...counters, connections: open.size, banned_addresses: guard.bannedCount() }),
+    reload(update) {
+      // New logins see the new users; AUTH TLS and PROT P data connections from now on use the
+      // new certificate. Sessions already open keep theirs.
+      try {
+        if (deps.usersFor) users = deps.usersFor(update.home.principals);
+      } catch (error) {
+        return Promise.resolve(`FTP users not reloaded: ${(error as Error).message}`);
+      }
+      const tls = { cert: update.cert, key: update.key };
+      (server as unknown as { options: { tls: unknown } }).options.tls = tls;
+      context.tls = tls;
+      return Promise.resolve(undefined);
+    },
     close() {
       closing ??= (async () => {
         listening = false;

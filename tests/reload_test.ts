@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  listenerPort,
   REPO_ROOT,
   seedCredentials,
   startTestHub,
@@ -13,6 +14,7 @@ import {
   testEnv,
 } from "./helpers/hub_fixture.ts";
 import { openLoggedIn } from "./helpers/tls_text_client.ts";
+import { loginSteps, runFtpClient } from "./helpers/ftp_clients.ts";
 import type { Home } from "../config/home.ts";
 import demoHome from "../config/demo_home.json" with { type: "json" };
 import { generateDevCertificate } from "../certs/dev_certificate.ts";
@@ -245,4 +247,42 @@ Deno.test("reload() applies changed grants to the device actor and works with th
   const demoReport = await demo.hub.reload();
   assert.ok(demoReport.ok, JSON.stringify(demoReport));
   assert.equal(demoReport.principals, demoHome.principals.length);
+});
+
+Deno.test("reload() gives FTP the reloaded users: a removed one is refused, a new one can store", async () => {
+  const home = structuredClone(demoHome) as Home;
+  const dir = await Deno.makeTempDir({ prefix: "reload_ftp_" });
+  await using fixture = await startTestHub({ home, dir });
+  const port = listenerPort(fixture.hub, "ftp");
+  const firmware = TEST_SECRETS.password("firmware");
+  const before = await runFtpClient(port, loginSteps("firmware", firmware, true));
+  assert.equal(before.at(-1)!.code, 230, JSON.stringify(before));
+
+  // Remove `firmware` and add `doorbell`, a camera-like user that may store into its own folder.
+  const edited = structuredClone(home) as { principals: Record<string, unknown>[] };
+  edited.principals = edited.principals.filter((p) => p.id !== "firmware");
+  edited.principals.push({
+    id: "doorbell",
+    kind: "ftp_user",
+    channels: ["ftp"],
+    ftp: { home: "doorbell", permissions: "w" },
+  });
+  await Deno.writeTextFile(join(dir, "home.json"), JSON.stringify(edited));
+  const report = await fixture.hub.reload();
+  assert.ok(report.ok, JSON.stringify(report));
+  assert.ok(report.reloaded.includes("ftp"), JSON.stringify(report));
+  const doorbell = report.generatedCredentials.find((c) => c.principal === "doorbell");
+  assert.ok(doorbell, "a password is generated for the new principal");
+
+  const refused = await runFtpClient(port, loginSteps("firmware", firmware, true));
+  assert.equal(refused.at(-1)!.code, 530, JSON.stringify(refused));
+  const stored = await runFtpClient(port, [
+    ...loginSteps("doorbell", doorbell.secret, true),
+    { op: "stor", path: "ring.jpg", size: 1000, seed: 1 },
+  ]);
+  assert.equal(stored.at(-1)!.code, 226, JSON.stringify(stored));
+  assert.equal(
+    (await Deno.stat(join(fixture.env.UPLOAD_FOLDER!, "doorbell", "ring.jpg"))).size,
+    1000,
+  );
 });
