@@ -29,14 +29,27 @@ export const LIBRARY_VARIABLES: readonly string[] = [
 /** System information libraries ask for: ftp-srv always builds a bunyan logger, which reads the host name. */
 export const LIBRARY_SYS: readonly string[] = ["hostname"];
 
-/** Permission flags for the hub process with `config`. */
+/** True for addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" ||
+    /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+/**
+ * Permission flags for the hub process with `config`.
+ *
+ * Listening is limited to the configured address and port of each listener. Sending is harder:
+ * a UDP reply (and an active-mode FTP data connection) goes to whatever address and port the
+ * client used, which no flag can list. On a loopback address that is the loopback host (any
+ * port); on any other address the network permission cannot be narrowed, and
+ * {@linkcode permissionNotes} says so.
+ */
 export function permissionFlags(config: Config): string[] {
   const s = config.settings;
   const p = config.paths;
-  const hostPort = (
-    host: string,
-    port: number,
-  ) => (port === 0 ? bracket(host) : `${bracket(host)}:${port}`);
+  const hostPort = (host: string, port: number) =>
+    port === 0 ? bracket(host) : `${bracket(host)}:${port}`;
+  const replyHosts = replyTargets(config);
   const net = new Set<string>([
     hostPort(s.TCP_SERVER_IP, s.TCP_SERVER_PORT),
     hostPort(s.UDP_SERVER_IP, s.UDP_SERVER_PORT),
@@ -47,6 +60,7 @@ export function permissionFlags(config: Config): string[] {
   for (let port = s.FTP_PASV_MIN; port <= s.FTP_PASV_MAX; port++) {
     net.add(hostPort(s.FTP_SERVER_IP, port));
   }
+  for (const host of replyHosts ?? []) net.add(bracket(host));
   const read = new Set([p.dataDir, p.uploadFolder, p.cert, p.key]);
   if (p.homeConfig !== DEMO_HOME_NAME) read.add(p.homeConfig);
   // The dev certificate is generated next to where it is configured when missing.
@@ -54,11 +68,41 @@ export function permissionFlags(config: Config): string[] {
   for (const folder of write) read.add(folder);
   const env = [...VARIABLE_NAMES, ...LIBRARY_VARIABLES];
   return [
-    `--allow-net=${[...net].join(",")}`,
+    replyHosts === undefined ? "--allow-net" : `--allow-net=${[...net].join(",")}`,
     `--allow-read=${[...read].join(",")}`,
     `--allow-write=${[...write].join(",")}`,
     `--allow-env=${env.join(",")}`,
     `--allow-sys=${LIBRARY_SYS.join(",")}`,
+  ];
+}
+
+/**
+ * Hosts the hub must be allowed to send to on any port (UDP replies, active FTP), or undefined
+ * when that cannot be narrowed (a non-loopback UDP address, or active FTP on one).
+ */
+function replyTargets(config: Config): string[] | undefined {
+  const s = config.settings;
+  const hosts: string[] = [];
+  for (
+    const [host, needed] of [[s.UDP_SERVER_IP, true], [
+      s.FTP_SERVER_IP,
+      s.FTP_ALLOW_ACTIVE,
+    ]] as const
+  ) {
+    if (!needed) continue;
+    if (!isLoopback(host)) return undefined;
+    hosts.push(host === "localhost" ? "127.0.0.1" : host);
+  }
+  return hosts;
+}
+
+/** Lines to show at start about permissions that could not be narrowed. */
+export function permissionNotes(config: Config): string[] {
+  if (replyTargets(config) !== undefined) return [];
+  return [
+    "Network permission is not narrowed: UDP replies (or active-mode FTP) go to client addresses " +
+    "that cannot be listed in advance, because UDP_SERVER_IP (or FTP_SERVER_IP with " +
+    "FTP_ALLOW_ACTIVE) is not a loopback address",
   ];
 }
 

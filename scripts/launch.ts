@@ -15,7 +15,7 @@
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { loadConfig, readEnv } from "../config/config.ts";
-import { permissionFlags } from "../config/permissions.ts";
+import { permissionFlags, permissionNotes } from "../config/permissions.ts";
 
 const encoder = new TextEncoder();
 const say = (text: string) => Deno.stderr.writeSync(encoder.encode(text + "\n"));
@@ -45,6 +45,7 @@ async function launch(args: readonly string[]): Promise<number> {
     return 2;
   }
   const command = hubCommand(mode, permissionFlags(loaded.value));
+  for (const note of permissionNotes(loaded.value)) say(note);
   if (args.includes("--print")) {
     Deno.stdout.writeSync(encoder.encode(["deno", ...command].join(" ") + "\n"));
     return 0;

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DEMO_HOME_NAME, loadConfig } from "../config/config.ts";
 import { parseSettings, VARIABLES } from "../config/settings.ts";
-import { permissionFlags } from "../config/permissions.ts";
+import { permissionFlags, permissionNotes } from "../config/permissions.ts";
 import { envExample } from "../scripts/env_example.ts";
 import { configReference } from "../scripts/config_reference.ts";
 import { END, START } from "../scripts/sync_docs.ts";
@@ -145,6 +145,22 @@ Deno.test("permissions follow the configuration: hosts, ports and folders", () =
       f === "-A" || f === "--allow-all" || f === "--allow-net" || f === "--allow-read"
     ),
   );
+  // UDP replies go to any port of the loopback clients.
+  assert.ok(net.includes("127.0.0.1"));
+  assert.deepEqual(permissionNotes(loaded.value), []);
+});
+
+Deno.test("a UDP channel on a LAN address cannot narrow sending, and the start says so", () => {
+  const loaded = loadConfig({ UDP_SERVER_IP: "0.0.0.0" }, "/opt/hub");
+  assert.ok(loaded.ok);
+  assert.ok(permissionFlags(loaded.value).includes("--allow-net"));
+  assert.match(permissionNotes(loaded.value).join(), /not narrowed/);
+  const active = loadConfig(
+    { FTP_SERVER_IP: "192.168.1.10", FTP_ALLOW_ACTIVE: "true" },
+    "/opt/hub",
+  );
+  assert.ok(active.ok);
+  assert.ok(permissionFlags(active.value).includes("--allow-net"));
 });
 
 Deno.test(".env.example documents every variable and matches the generator", async () => {

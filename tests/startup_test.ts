@@ -10,6 +10,22 @@ function freePort(): number {
   return port;
 }
 
+/** Sends one datagram to the hub's UDP port and returns the reply (fails after 5 s). */
+async function udpExchange(port: number, datagram: Uint8Array): Promise<string> {
+  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  const timer = setTimeout(() => socket.close(), 5000);
+  try {
+    await socket.send(datagram, { transport: "udp", hostname: "127.0.0.1", port });
+    const [reply] = await socket.receive();
+    return new TextDecoder().decode(reply);
+  } finally {
+    clearTimeout(timer);
+    try {
+      socket.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
 /** Reads a stream into a string until it ends, calling `onText` as text arrives. */
 async function collect(
   stream: ReadableStream<Uint8Array>,
@@ -52,6 +68,18 @@ Deno.test("deno task start comes up from environment variables alone and SIGTERM
     assert.fail(`The hub exited before it was running:\n${await stderr}`);
   }
   try {
+    // Under the launcher's narrowed permissions the channels still answer: a UDP reply goes
+    // back to the client's port, and a TLS client gets a reply.
+    const udpReply = await udpExchange(ports.udp, new TextEncoder().encode("x".repeat(300)));
+    assert.match(udpReply, /^HUB1E /);
+    const tls = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: ports.tcp,
+      caCerts: [await Deno.readTextFile(env.SSL_CERT!)],
+    });
+    await tls.write(new TextEncoder().encode("ping\nquit\n"));
+    const tlsReply = await new Response(tls.readable).text();
+    assert.match(tlsReply, /^pong\n/);
     // The dev certificate and the database were created where the variables say.
     assert.ok((await Deno.stat(env.SSL_CERT!)).isFile);
     assert.equal((await Deno.stat(env.SSL_KEY!)).mode! & 0o777, 0o600);
