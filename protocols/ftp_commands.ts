@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { AuditAppendPayload, Json, Outcome } from "../broker/messages.ts";
+import type { AuditAppendPayload, Json, Outcome, StorageUploadTicket } from "../broker/messages.ts";
 import {
   ActiveChannel,
   type DataChannel,
@@ -238,52 +238,65 @@ async function store(
     return answer(this, ftpCodeOf(ticket.error.code), ticket.error.message);
   }
   const t = ticket.value;
-  this.commandSocket.pause();
-  session.setIdle(false);
-  try {
-    await answer(this, 150, `Opening data connection for ${t.path}`);
-    const received = await receiveToFile(conn, t.tempPath, {
-      offset: t.offset,
-      maxBytes: t.maxBytes,
-      idleTimeoutMs: ctx.transferTimeoutMs,
-      stillWanted: () => !session.closed,
-    });
-    endChannel(this);
-    if (!received.ok) {
-      await fs.abortUpload(t.uploadId, received.message);
-      const code = received.reason === "too_large" || received.reason === "disk_full" ? 552 : 426;
-      await ctx.audit(this, {
-        action,
-        outcome: "rejected",
-        code: code === 552 ? "quota_exceeded" : "internal",
-        detail: { path: t.path, reason: received.message },
-      }, true);
-      return await answer(this, code, `Transfer aborted, nothing stored: ${received.message}`);
+  return await duringTransfer(this, session, async () => {
+    try {
+      return await storeInto(this, ctx, session, conn, t, action);
+    } catch (error) {
+      await fs.abortUpload(t.uploadId, String(error));
+      throw error;
     }
-    const stored = await fs.commitUpload(t.uploadId, received.bytes, received.sha256);
-    if (!stored.ok) {
-      await ctx.audit(this, refusedEntry(action, t.path, stored.error), true);
-      return await answer(
-        this,
-        ftpCodeOf(stored.error.code),
-        `Nothing stored: ${stored.error.message}`,
-      );
-    }
-    const s = stored.value;
-    await ctx.audit(this, {
+  });
+}
+
+/** The transfer part of STOR/APPE: receive, then commit (or abort) and answer. */
+async function storeInto(
+  connection: FtpConnectionLike,
+  ctx: FtpCommandContext,
+  session: FtpSession,
+  conn: DataConn,
+  t: StorageUploadTicket,
+  action: string,
+): Promise<unknown> {
+  const fs = connection.fs as StorageFileSystem;
+  await answer(connection, 150, `Opening data connection for ${t.path}`);
+  const received = await receiveToFile(conn, t.tempPath, {
+    offset: t.offset,
+    maxBytes: t.maxBytes,
+    idleTimeoutMs: ctx.transferTimeoutMs,
+    stillWanted: () => !session.closed,
+  });
+  endChannel(connection);
+  if (!received.ok) {
+    await fs.abortUpload(t.uploadId, received.message);
+    const code = received.reason === "too_large" || received.reason === "disk_full" ? 552 : 426;
+    await ctx.audit(connection, {
       action,
-      outcome: "ok",
-      detail: { path: s.path, size: s.size, sha256: s.sha256 },
+      outcome: "rejected",
+      code: code === 552 ? "quota_exceeded" : "internal",
+      detail: { path: t.path, reason: received.message },
     }, true);
-    return await answer(this, 226, `Transfer complete: ${s.virtualPath} (${s.size} bytes)`);
-  } catch (error) {
-    await fs.abortUpload(t.uploadId, String(error));
-    throw error;
-  } finally {
-    endChannel(this);
-    session.setIdle(true);
-    this.commandSocket.resume();
+    return await answer(
+      connection,
+      code,
+      `Transfer aborted, nothing stored: ${received.message}`,
+    );
   }
+  const stored = await fs.commitUpload(t.uploadId, received.bytes, received.sha256);
+  if (!stored.ok) {
+    await ctx.audit(connection, refusedEntry(action, t.path, stored.error), true);
+    return await answer(
+      connection,
+      ftpCodeOf(stored.error.code),
+      `Nothing stored: ${stored.error.message}`,
+    );
+  }
+  const s = stored.value;
+  await ctx.audit(connection, {
+    action,
+    outcome: "ok",
+    detail: { path: s.path, size: s.size, sha256: s.sha256 },
+  }, true);
+  return await answer(connection, 226, `Transfer complete: ${s.virtualPath} (${s.size} bytes)`);
 }
 
 async function retrieve(
@@ -303,9 +316,7 @@ async function retrieve(
     void ctx.audit(this, refusedEntry("ftp.retr", arg, ticket.error), false);
     return answer(this, ftpCodeOf(ticket.error.code), ticket.error.message);
   }
-  this.commandSocket.pause();
-  session.setIdle(false);
-  try {
+  return await duringTransfer(this, session, async () => {
     await answer(
       this,
       150,
@@ -323,11 +334,7 @@ async function retrieve(
     }, false);
     if (!sent.ok) return await answer(this, 426, `Transfer aborted: ${sent.message}`);
     return await answer(this, 226, "Transfer complete");
-  } finally {
-    endChannel(this);
-    session.setIdle(true);
-    this.commandSocket.resume();
-  }
+  });
 }
 
 async function list(
@@ -358,19 +365,13 @@ async function list(
   const text = entries.value.map((e) =>
     (directive === "NLST" ? e.name : formatListLine(e, now)) + "\r\n"
   ).join("");
-  this.commandSocket.pause();
-  session.setIdle(false);
-  try {
+  return await duringTransfer(this, session, async () => {
     await answer(this, 150, "Here comes the listing");
     const sent = await sendText(conn, text, ctx.transferTimeoutMs);
     endChannel(this);
     if (!sent.ok) return await answer(this, 426, `Transfer aborted: ${sent.message}`);
     return await answer(this, 226, "Listing sent");
-  } finally {
-    endChannel(this);
-    session.setIdle(true);
-    this.commandSocket.resume();
-  }
+  });
 }
 
 async function remove(
@@ -451,6 +452,26 @@ function refusedEntry(
 ): AuditAppendPayload {
   const detail: Record<string, Json> = { path: (arg ?? "").slice(0, 512), reason: error.message };
   return { action, outcome: "rejected", code: error.code, detail };
+}
+
+/**
+ * Runs a transfer with the control connection paused (ftp-srv reads no command meanwhile) and
+ * the session marked busy (no idle timeout); the data channel always ends with it.
+ */
+async function duringTransfer(
+  connection: FtpConnectionLike,
+  session: FtpSession,
+  run: () => Promise<unknown>,
+): Promise<unknown> {
+  connection.commandSocket.pause();
+  session.setIdle(false);
+  try {
+    return await run();
+  } finally {
+    endChannel(connection);
+    session.setIdle(true);
+    connection.commandSocket.resume();
+  }
 }
 
 async function dataConnection(connection: FtpConnectionLike): Promise<DataConn | undefined> {

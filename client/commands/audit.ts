@@ -5,10 +5,8 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { resolve } from "node:path";
-import { openDatabase } from "../../persistence/database.ts";
 import { type AuditEntry, queryAudit, verifyAuditChain } from "../../persistence/audit_store.ts";
-import { type CliCommand, err, out } from "./command.ts";
+import { type CliCommand, databasePath, err, openExistingDatabase, out } from "./command.ts";
 
 const USAGE =
   `audit tail [--device ID] [--principal ID] [--since ISO] [--until ISO] [-n N] [--follow] [--json]
@@ -34,15 +32,8 @@ export const auditCommand: CliCommand = {
         "data-dir": { type: "string" },
       },
     });
-    const dataDir = values["data-dir"] ?? Deno.env.get("DATA_DIR") ?? "./data";
-    const path = resolve(dataDir, "hub.db");
-    try {
-      Deno.statSync(path);
-    } catch {
-      err(`No database at ${path} (set --data-dir or DATA_DIR)`);
-      return 2;
-    }
-    const db = openDatabase(path, { readOnly: true });
+    const db = openExistingDatabase(databasePath(values["data-dir"]));
+    if (!db) return 2;
     try {
       if (positionals[0] === "verify") {
         const verdict = verifyAuditChain(db);

@@ -3,6 +3,9 @@
  *
  * @module
  */
+import { resolve } from "node:path";
+import type { DatabaseSync } from "node:sqlite";
+import { openDatabase } from "../../persistence/database.ts";
 
 /** A CLI subcommand: a one-line summary, usage text, and what it does. */
 export interface CliCommand {
@@ -22,4 +25,20 @@ export function out(line: string): void {
 /** Writes a line to stderr (errors, progress). */
 export function err(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
+}
+
+/** The hub database path from `--data-dir`, `$DATA_DIR` or `./data`. */
+export function databasePath(dataDirOption: string | undefined): string {
+  return resolve(dataDirOption ?? Deno.env.get("DATA_DIR") ?? "./data", "hub.db");
+}
+
+/** Opens the hub database read-only, or says where it looked and returns undefined. */
+export function openExistingDatabase(path: string): DatabaseSync | undefined {
+  try {
+    Deno.statSync(path);
+  } catch {
+    err(`No database at ${path} (set --data-dir or DATA_DIR)`);
+    return undefined;
+  }
+  return openDatabase(path, { readOnly: true });
 }

@@ -8,12 +8,11 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { resolve } from "node:path";
 import { randomBytes } from "node:crypto";
 import { openDatabase } from "../../persistence/database.ts";
 import { type CredentialKind, setCredential } from "../../persistence/credential_store.ts";
 import { generateSecret } from "../../persistence/secrets.ts";
-import { type CliCommand, err, out } from "./command.ts";
+import { type CliCommand, databasePath, err, openExistingDatabase, out } from "./command.ts";
 
 const KINDS: readonly CredentialKind[] = ["token", "password", "udp_key"];
 
@@ -38,7 +37,7 @@ export const credentialsCommand: CliCommand = {
       return Promise.resolve(2);
     }
     const { values, positionals } = parsed;
-    const path = resolve(values["data-dir"] ?? Deno.env.get("DATA_DIR") ?? "./data", "hub.db");
+    const path = databasePath(values["data-dir"]);
     const [verb, principal, kind] = positionals;
     if (verb === "list") return Promise.resolve(list(path));
     if (verb !== "set" || !principal || !KINDS.includes(kind as CredentialKind)) {
@@ -68,13 +67,8 @@ export const credentialsCommand: CliCommand = {
 };
 
 function list(path: string): number {
-  try {
-    Deno.statSync(path);
-  } catch {
-    err(`No database at ${path} (set --data-dir or DATA_DIR)`);
-    return 2;
-  }
-  const db = openDatabase(path, { readOnly: true });
+  const db = openExistingDatabase(path);
+  if (!db) return 2;
   try {
     const exists = db.prepare(
       "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'credentials'",

@@ -1,0 +1,198 @@
+/**
+ * `cli files list|put|get`: the hub's FTP store over explicit FTPS through
+ * {@linkcode FtpClient}. Transfers show a progress bar on stderr when stderr
+ * is a terminal or with `--progress`. Relative local paths are taken from the
+ * folder `deno task` was started in (`INIT_CWD`), else the current folder.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { basename, resolve } from "node:path";
+import {
+  FtpClient,
+  type FtpError,
+  type FtpResult,
+  type RemoteEntry,
+  type TransferSummary,
+} from "../ftp_client.ts";
+import { formatBytes, ProgressBar } from "../progress_bar.ts";
+import { type CliCommand, err, out } from "./command.ts";
+
+const USAGE = `files list [remote-path]              entries of a remote folder (default: your home)
+files put <local-file> [remote-path]  upload (default: the file's name in your home)
+files get <remote-file> [local-path]  download (default: the file's name in this folder)
+Options: --host H (default $FTP_SERVER_IP or 127.0.0.1)  --port P (default $FTP_PORT or 2121)
+         --user U (default $FTP_USERNAME or user)  --password P (default $FTP_PASSWORD)
+         --ca FILE (certificate to trust; default $SSL_CERT or certs/server.crt)
+         --json (list: one JSON object per entry)  --progress (progress bar even when not a terminal)
+         --timeout SECONDS (each wait; default 30)
+         --insecure-plain (plain FTP, no TLS: password and data in clear)`;
+
+const encoder = new TextEncoder();
+
+/** The `files` subcommand. */
+export const filesCommand: CliCommand = {
+  summary: "List, upload and download files in the hub's FTP store (FTPS)",
+  usage: USAGE,
+  async run(args) {
+    let parsed;
+    try {
+      parsed = parseArgs({
+        args: [...args],
+        allowPositionals: true,
+        options: {
+          host: { type: "string" },
+          port: { type: "string" },
+          user: { type: "string" },
+          password: { type: "string" },
+          ca: { type: "string" },
+          json: { type: "boolean", default: false },
+          progress: { type: "boolean", default: false },
+          timeout: { type: "string" },
+          "insecure-plain": { type: "boolean", default: false },
+        },
+      });
+    } catch (error) {
+      err(`${(error as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    const { values, positionals } = parsed;
+    const [verb, first, second, ...extra] = positionals;
+    const arity = verb === "list"
+      ? first === undefined || second === undefined
+      : first !== undefined;
+    if (!["list", "put", "get"].includes(verb ?? "") || !arity || extra.length > 0) {
+      err(USAGE);
+      return 2;
+    }
+    const port = Number(values.port ?? Deno.env.get("FTP_PORT") ?? "2121");
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      err(`Not a port: ${values.port ?? Deno.env.get("FTP_PORT")}`);
+      return 2;
+    }
+    const timeoutSeconds = Number(values.timeout ?? "30");
+    if (!(timeoutSeconds > 0)) {
+      err(`Not a timeout in seconds: ${values.timeout}`);
+      return 2;
+    }
+    const password = values.password ?? Deno.env.get("FTP_PASSWORD");
+    if (password === undefined) {
+      err("No FTP password: pass --password or set FTP_PASSWORD");
+      return 2;
+    }
+    const plain = values["insecure-plain"];
+    const caCerts: string[] = [];
+    if (!plain) {
+      const caFile = values.ca !== undefined
+        ? localPath(values.ca)
+        : Deno.env.get("SSL_CERT") ?? "certs/server.crt";
+      try {
+        caCerts.push(await Deno.readTextFile(caFile));
+      } catch (error) {
+        err(
+          `Cannot read the certificate to trust ${caFile}: ${(error as Error).message} (use --ca)`,
+        );
+        return 2;
+      }
+    }
+    const hostname = values.host ?? Deno.env.get("FTP_SERVER_IP") ?? "127.0.0.1";
+    const user = values.user ?? Deno.env.get("FTP_USERNAME") ?? "user";
+    const opened = await FtpClient.connect({
+      hostname,
+      port,
+      user,
+      password,
+      caCerts,
+      insecurePlain: plain,
+      timeoutMs: timeoutSeconds * 1000,
+    });
+    if (!opened.ok) {
+      err(`Cannot open an FTP session as ${user} at ${hostname}:${port}: ${opened.error.message}`);
+      return 1;
+    }
+    await using ftp = opened.value;
+    const showProgress = values.progress || Deno.stderr.isTerminal();
+    switch (verb) {
+      case "list":
+        return await list(ftp, first ?? "", values.json);
+      case "put": {
+        const local = localPath(first!);
+        const remote = second ?? basename(local);
+        return await transfer(
+          "put",
+          `${first} → ${remote}`,
+          showProgress,
+          (progress) => ftp.put(local, remote, progress),
+        );
+      }
+      default: {
+        const local = localPath(second ?? basename(first!));
+        return await transfer(
+          "get",
+          `${first} → ${second ?? local}`,
+          showProgress,
+          (progress) => ftp.get(first!, local, progress),
+        );
+      }
+    }
+  },
+};
+
+async function list(ftp: FtpClient, path: string, json: boolean): Promise<number> {
+  const listed = await ftp.list(path);
+  if (!listed.ok) return failure("List", listed.error);
+  const entries = [...listed.value].sort((a, b) => a.name.localeCompare(b.name));
+  for (const entry of entries) out(json ? JSON.stringify(entry) : formatEntry(entry));
+  return 0;
+}
+
+function formatEntry(entry: RemoteEntry): string {
+  const size = entry.size === null ? "-" : String(entry.size);
+  const modified = entry.modified ? entry.modified.slice(0, 16).replace("T", " ") : "-";
+  const name = entry.type === "dir" ? `${entry.name}/` : entry.name;
+  return `${entry.type.padEnd(4)} ${size.padStart(12)}  ${modified.padEnd(16)}  ${name}`;
+}
+
+async function transfer(
+  verb: "put" | "get",
+  label: string,
+  showProgress: boolean,
+  run: (progress: (bytes: number, total: number | null) => void) => Promise<
+    FtpResult<TransferSummary>
+  >,
+): Promise<number> {
+  const bar = showProgress
+    ? new ProgressBar(label, {
+      terminal: Deno.stderr.isTerminal(),
+      write: (text) => Deno.stderr.writeSync(encoder.encode(text)),
+    })
+    : undefined;
+  const startedAt = performance.now();
+  let last = 0;
+  let lastTotal: number | null = null;
+  const done = await run((bytes, total) => {
+    last = bytes;
+    lastTotal = total;
+    bar?.update(bytes, total);
+  });
+  bar?.finish(last, lastTotal);
+  if (!done.ok) return failure(verb === "put" ? "Upload" : "Download", done.error);
+  const seconds = Math.max((performance.now() - startedAt) / 1000, 0.001);
+  const { bytes } = done.value;
+  out(
+    `${verb === "put" ? "Uploaded" : "Downloaded"} ${label}: ${bytes} bytes in ${
+      seconds.toFixed(2)
+    } s (${formatBytes(bytes / seconds)}/s)`,
+  );
+  return 0;
+}
+
+function failure(what: string, error: FtpError): number {
+  err(`${what} failed: ${error.message}`);
+  return 1;
+}
+
+/** A local path as the user meant it: relative to where `deno task` was started. */
+function localPath(path: string): string {
+  return resolve(Deno.env.get("INIT_CWD") ?? Deno.cwd(), path);
+}
