@@ -15,6 +15,7 @@ import {
 } from "./helpers/hub_fixture.ts";
 import { openLoggedIn } from "./helpers/tls_text_client.ts";
 import { loginSteps, runFtpClient } from "./helpers/ftp_clients.ts";
+import { udpExchange } from "./helpers/udp_exchange.ts";
 import type { Home } from "../config/home.ts";
 import demoHome from "../config/demo_home.json" with { type: "json" };
 import { generateDevCertificate } from "../certs/dev_certificate.ts";
@@ -82,19 +83,7 @@ async function signedUdp(port: number, principal: string, body: string): Promise
     kind: "cmd",
     body,
   }, key);
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  // No reply within 5 s closes the socket, which makes receive() fail the test.
-  const timer = setTimeout(() => socket.close(), 5000);
-  try {
-    await socket.send(bytes, { transport: "udp", hostname: "127.0.0.1", port });
-    const [reply] = await socket.receive();
-    return new TextDecoder().decode(reply);
-  } finally {
-    clearTimeout(timer);
-    try {
-      socket.close();
-    } catch { /* closed by the timer */ }
-  }
+  return await udpExchange(port, bytes);
 }
 
 /** Reads JSON log lines from the hub's stderr until one matches. */

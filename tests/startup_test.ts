@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isolatedEnv, REPO_ROOT } from "./helpers/hub_fixture.ts";
+import { udpExchange } from "./helpers/udp_exchange.ts";
 
 /** A port that was free a moment ago (for settings that must name a port). */
 function freePort(): number {
@@ -8,22 +9,6 @@ function freePort(): number {
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
   return port;
-}
-
-/** Sends one datagram to the hub's UDP port and returns the reply (fails after 5 s). */
-async function udpExchange(port: number, datagram: Uint8Array): Promise<string> {
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  const timer = setTimeout(() => socket.close(), 5000);
-  try {
-    await socket.send(datagram, { transport: "udp", hostname: "127.0.0.1", port });
-    const [reply] = await socket.receive();
-    return new TextDecoder().decode(reply);
-  } finally {
-    clearTimeout(timer);
-    try {
-      socket.close();
-    } catch { /* closed by the timer */ }
-  }
 }
 
 /** Reads a stream into a string until it ends, calling `onText` as text arrives. */
