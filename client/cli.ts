@@ -12,6 +12,7 @@ import { credentialsCommand } from "./commands/credentials.ts";
 import { udpCommand } from "./commands/udp.ts";
 import { statusCommand } from "./commands/status.ts";
 import { deviceCommand } from "./commands/device.ts";
+import { filesCommand } from "./commands/files.ts";
 
 /** Every subcommand by name. Add a line per new subcommand file. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
@@ -20,6 +21,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   status: statusCommand,
   device: deviceCommand,
   credentials: credentialsCommand,
+  files: filesCommand,
 };
 
 /** Runs the CLI with `args`; returns the exit code. */

@@ -7,7 +7,7 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { basename, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import {
   FtpClient,
   type FtpError,
@@ -117,7 +117,10 @@ export const filesCommand: CliCommand = {
         return await list(ftp, first ?? "", values.json);
       case "put": {
         const local = localPath(first!);
-        const remote = second ?? basename(local);
+        // A remote folder (`/photos/`) gets the file's own name.
+        const remote = second === undefined || second.endsWith("/")
+          ? `${second ?? ""}${basename(local)}`
+          : second;
         return await transfer(
           "put",
           `${first} → ${remote}`,
@@ -126,7 +129,7 @@ export const filesCommand: CliCommand = {
         );
       }
       default: {
-        const local = localPath(second ?? basename(first!));
+        const local = await intoFolder(localPath(second ?? "."), basename(first!));
         return await transfer(
           "get",
           `${first} → ${second ?? local}`,
@@ -190,6 +193,16 @@ async function transfer(
 function failure(what: string, error: FtpError): number {
   err(`${what} failed: ${error.message}`);
   return 1;
+}
+
+/** `path/name` when `path` is an existing folder, else `path`. */
+async function intoFolder(path: string, name: string): Promise<string> {
+  try {
+    if ((await Deno.stat(path)).isDirectory) return join(path, name);
+  } catch {
+    // Not there yet: a new file.
+  }
+  return path;
 }
 
 /** A local path as the user meant it: relative to where `deno task` was started. */
