@@ -26,6 +26,11 @@ export interface BenchMode {
   readonly auditSeconds: number;
   /** Idle authenticated TLS connections held for the memory figure. */
   readonly idleConnections: number;
+  /**
+   * Most connections one connect-per-command run opens. Deno keeps a closed TLS socket's file
+   * descriptor for a few seconds, so an unbounded loop at ~1 500 connections/s exhausts them.
+   */
+  readonly maxFreshConnections: number;
   readonly uploads: readonly UploadShape[];
 }
 
@@ -40,6 +45,7 @@ export const QUICK: BenchMode = {
   auditAppends: 4_000,
   auditSeconds: 2,
   idleConnections: 1_000,
+  maxFreshConnections: 2_000,
   uploads: [
     { name: "16x1MiB", files: 16, bytes: MIB },
     { name: "2x16MiB", files: 2, bytes: 16 * MIB },
@@ -55,6 +61,7 @@ export const FULL: BenchMode = {
   auditAppends: 50_000,
   auditSeconds: 6,
   idleConnections: 1_000,
+  maxFreshConnections: 5_000,
   uploads: [
     { name: "64x1MiB", files: 64, bytes: MIB },
     { name: "4x64MiB", files: 4, bytes: 64 * MIB },

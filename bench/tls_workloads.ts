@@ -42,9 +42,13 @@ export async function runTlsWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
   {
     await using once = await startBaseline(ctx, "tls-once");
     const base = { port: once.info.port as number, caCert: ctx.caCert };
+    const fresh = {
+      ...bounds,
+      maxRequests: Math.min(bounds.maxRequests, ctx.mode.maxFreshConnections),
+    };
     for (const c of [1, 16]) {
-      const b = await connectPerCommand(base, BARE_DIALECT, c, bounds);
-      const h = await connectPerCommand(hub, HUB_DIALECT, c, bounds);
+      const b = await connectPerCommand(base, BARE_DIALECT, c, fresh);
+      const h = await connectPerCommand(hub, HUB_DIALECT, c, fresh);
       rows.push(row(`tls.connect_per_command c=${c}`, "cmd/s", h.rate, b.rate, {
         baselineName: "bare listenTls, one line",
         minRatio: 0.8,
