@@ -181,7 +181,7 @@ function dispatch(
   ctx: ActorContext,
 ): Outcome<unknown> {
   if (message.type === "storage.apply_retention") {
-    return ok(applyRetention(state, options, ctx, message.source.principal));
+    return ok(applyRetention(state, ctx, message.source.principal));
   }
   const principal = message.source.principal;
   const user = principal === null ? undefined : state.users.get(principal);
@@ -577,7 +577,6 @@ function deepestExisting(
 /** Deletes files past their user's retention rules; every deletion is audited. */
 function applyRetention(
   state: StorageState,
-  options: StorageActorOptions,
   ctx: ActorContext,
   requestedBy: string | null,
 ): StorageRetentionReport {
