@@ -4,9 +4,15 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { type AuditEntry, queryAudit, verifyAuditChain } from "../../persistence/audit_store.ts";
-import { type CliCommand, databasePath, err, openExistingDatabase, out } from "./command.ts";
+import {
+  type CliCommand,
+  databasePath,
+  err,
+  openExistingDatabase,
+  out,
+  parseOptions,
+} from "./command.ts";
 
 const USAGE =
   `audit tail [--device ID] [--principal ID] [--since ISO] [--until ISO] [-n N] [--follow] [--json]
@@ -18,20 +24,18 @@ export const auditCommand: CliCommand = {
   summary: "Show or verify the audit log",
   usage: USAGE,
   async run(args) {
-    const { values, positionals } = parseArgs({
-      args: [...args],
-      allowPositionals: true,
-      options: {
-        device: { type: "string" },
-        principal: { type: "string" },
-        since: { type: "string" },
-        until: { type: "string" },
-        n: { type: "string", short: "n", default: "20" },
-        follow: { type: "boolean", short: "f", default: false },
-        json: { type: "boolean", default: false },
-        "data-dir": { type: "string" },
-      },
-    });
+    const parsed = parseOptions(args, {
+      device: { type: "string" },
+      principal: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      n: { type: "string", short: "n", default: "20" },
+      follow: { type: "boolean", short: "f", default: false },
+      json: { type: "boolean", default: false },
+      "data-dir": { type: "string" },
+    }, USAGE);
+    if (!parsed) return 2;
+    const { values, positionals } = parsed;
     const db = openExistingDatabase(databasePath(values["data-dir"]));
     if (!db) return 2;
     try {

@@ -4,6 +4,7 @@
  * @module
  */
 import { resolve } from "node:path";
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import type { DatabaseSync } from "node:sqlite";
 import { openDatabase } from "../../persistence/database.ts";
 
@@ -41,4 +42,21 @@ export function openExistingDatabase(path: string): DatabaseSync | undefined {
     return undefined;
   }
   return openDatabase(path, { readOnly: true });
+}
+
+/**
+ * Parses a subcommand's options (positionals allowed). On a wrong option it prints the problem
+ * and the usage and returns undefined: the caller exits 2.
+ */
+export function parseOptions<T extends ParseArgsOptionsConfig>(
+  args: readonly string[],
+  options: T,
+  usage: string,
+) {
+  try {
+    return parseArgs({ args: [...args], allowPositionals: true, options });
+  } catch (error) {
+    err(`${error instanceof Error ? error.message : String(error)}\n${usage}`);
+    return undefined;
+  }
 }

@@ -7,12 +7,18 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { randomBytes } from "node:crypto";
 import { openDatabase } from "../../persistence/database.ts";
 import { type CredentialKind, setCredential } from "../../persistence/credential_store.ts";
 import { generateSecret } from "../../persistence/secrets.ts";
-import { type CliCommand, databasePath, err, openExistingDatabase, out } from "./command.ts";
+import {
+  type CliCommand,
+  databasePath,
+  err,
+  openExistingDatabase,
+  out,
+  parseOptions,
+} from "./command.ts";
 
 const KINDS: readonly CredentialKind[] = ["token", "password", "udp_key"];
 
@@ -25,17 +31,11 @@ export const credentialsCommand: CliCommand = {
   summary: "List which credentials exist, or set a new token, password or UDP key",
   usage: USAGE,
   run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: { secret: { type: "string" }, "data-dir": { type: "string" } },
-      });
-    } catch (error) {
-      err(`${(error as Error).message}\n${USAGE}`);
-      return Promise.resolve(2);
-    }
+    const parsed = parseOptions(args, {
+      secret: { type: "string" },
+      "data-dir": { type: "string" },
+    }, USAGE);
+    if (!parsed) return Promise.resolve(2);
     const { values, positionals } = parsed;
     const path = databasePath(values["data-dir"]);
     const [verb, principal, kind] = positionals;

@@ -5,12 +5,11 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { HubClient, type HubEvent, type HubReply } from "../hub_client.ts";
 import { parseTextRequest } from "../../protocols/command_parser.ts";
 import { formatState } from "../../protocols/replies.ts";
 import type { DeviceSnapshot } from "../../broker/messages.ts";
-import { type CliCommand, err, out } from "./command.ts";
+import { type CliCommand, err, out, parseOptions } from "./command.ts";
 
 const USAGE = `device send <device> <action> [value]   e.g. device send lamp brightness 40
 device list
@@ -57,25 +56,16 @@ export const deviceCommand: CliCommand = {
   summary: "Send commands to devices, list them, watch their changes (TLS)",
   usage: USAGE,
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          host: { type: "string" },
-          port: { type: "string" },
-          ca: { type: "string" },
-          principal: { type: "string" },
-          token: { type: "string" },
-          "no-login": { type: "boolean", default: false },
-          json: { type: "boolean", default: false },
-        },
-      });
-    } catch (error) {
-      err(`${(error as Error).message}\n${USAGE}`);
-      return 2;
-    }
+    const parsed = parseOptions(args, {
+      host: { type: "string" },
+      port: { type: "string" },
+      ca: { type: "string" },
+      principal: { type: "string" },
+      token: { type: "string" },
+      "no-login": { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    }, USAGE);
+    if (!parsed) return 2;
     const { values, positionals } = parsed;
     const [verb, ...rest] = positionals;
     if (!verb || !["send", "list", "status", "watch"].includes(verb)) {

@@ -6,7 +6,6 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { basename, join, resolve } from "node:path";
 import {
   FtpClient,
@@ -16,7 +15,7 @@ import {
   type TransferSummary,
 } from "../ftp_client.ts";
 import { formatBytes, ProgressBar } from "../progress_bar.ts";
-import { type CliCommand, err, out } from "./command.ts";
+import { type CliCommand, err, out, parseOptions } from "./command.ts";
 
 const USAGE = `files list [remote-path]              entries of a remote folder (default: your home)
 files put <local-file> [remote-path]  upload (default: the file's name in your home)
@@ -35,27 +34,18 @@ export const filesCommand: CliCommand = {
   summary: "List, upload and download files in the hub's FTP store (FTPS)",
   usage: USAGE,
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          host: { type: "string" },
-          port: { type: "string" },
-          user: { type: "string" },
-          password: { type: "string" },
-          ca: { type: "string" },
-          json: { type: "boolean", default: false },
-          progress: { type: "boolean", default: false },
-          timeout: { type: "string" },
-          "insecure-plain": { type: "boolean", default: false },
-        },
-      });
-    } catch (error) {
-      err(`${(error as Error).message}\n${USAGE}`);
-      return 2;
-    }
+    const parsed = parseOptions(args, {
+      host: { type: "string" },
+      port: { type: "string" },
+      user: { type: "string" },
+      password: { type: "string" },
+      ca: { type: "string" },
+      json: { type: "boolean", default: false },
+      progress: { type: "boolean", default: false },
+      timeout: { type: "string" },
+      "insecure-plain": { type: "boolean", default: false },
+    }, USAGE);
+    if (!parsed) return 2;
     const { values, positionals } = parsed;
     const [verb, first, second, ...extra] = positionals;
     const arity = verb === "list"

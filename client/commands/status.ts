@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { type ParsedSample, parsePrometheus } from "../../observability/prometheus.ts";
-import { type CliCommand, err, out } from "./command.ts";
+import { type CliCommand, err, out, parseOptions } from "./command.ts";
 
 const USAGE = `status [--url http://127.0.0.1:9100] [--json]
 Options: --url (default http://$HTTP_IP:$HTTP_PORT, else http://127.0.0.1:9100)`;
@@ -129,16 +128,12 @@ export const statusCommand: CliCommand = {
   summary: "Show a running hub's health and figures (from /metrics)",
   usage: USAGE,
   async run(args) {
-    let values;
-    try {
-      ({ values } = parseArgs({
-        args: [...args],
-        options: { url: { type: "string" }, json: { type: "boolean", default: false } },
-      }));
-    } catch (error) {
-      err(`${error instanceof Error ? error.message : error}\n${USAGE}`);
-      return 2;
-    }
+    const parsed = parseOptions(args, {
+      url: { type: "string" },
+      json: { type: "boolean", default: false },
+    }, USAGE);
+    if (!parsed) return 2;
+    const { values } = parsed;
     const base = (values.url ?? defaultUrl()).replace(/\/+$/, "");
     let text: string;
     let healthy: boolean | null = null;

@@ -4,9 +4,8 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { UdpClient } from "../udp_client.ts";
-import { type CliCommand, err, out } from "./command.ts";
+import { type CliCommand, err, out, parseOptions } from "./command.ts";
 
 const USAGE = `udp [--host H] [--port P] --principal ID [--key HEX] [--report] [--plain]
     [--timeout MS] [--retries N] <command or reading...>
@@ -21,27 +20,17 @@ export const udpCommand: CliCommand = {
   summary: "Send a signed datagram (command or reading) to the UDP channel",
   usage: USAGE,
   async run(args) {
-    let parsed;
-    try {
-      parsed = parseArgs({
-        args: [...args],
-        allowPositionals: true,
-        options: {
-          host: { type: "string" },
-          port: { type: "string" },
-          principal: { type: "string" },
-          key: { type: "string" },
-          report: { type: "boolean", default: false },
-          plain: { type: "boolean", default: false },
-          timeout: { type: "string", default: "500" },
-          retries: { type: "string", default: "3" },
-        },
-      });
-    } catch (error) {
-      err(error instanceof Error ? error.message : String(error));
-      err(USAGE);
-      return 2;
-    }
+    const parsed = parseOptions(args, {
+      host: { type: "string" },
+      port: { type: "string" },
+      principal: { type: "string" },
+      key: { type: "string" },
+      report: { type: "boolean", default: false },
+      plain: { type: "boolean", default: false },
+      timeout: { type: "string", default: "500" },
+      retries: { type: "string", default: "3" },
+    }, USAGE);
+    if (!parsed) return 2;
     const { values, positionals } = parsed;
     const hostname = values.host ?? Deno.env.get("UDP_SERVER_IP") ?? "127.0.0.1";
     const port = Number(values.port ?? Deno.env.get("UDP_SERVER_PORT") ?? "6000");
