@@ -292,6 +292,11 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     port,
     tls: settings.FTP_REQUIRE_TLS ? "required" : "optional",
   });
+  if (!settings.FTP_REQUIRE_TLS) {
+    log.warn(
+      "FTP_REQUIRE_TLS=false: passwords and files may cross the network in clear text (seed compatibility); use only on a trusted network",
+    );
+  }
   let listening = true;
   let closing: Promise<void> | undefined;
   return {
