@@ -44,6 +44,11 @@ export function openExistingDatabase(path: string): DatabaseSync | undefined {
   return openDatabase(path, { readOnly: true });
 }
 
+/** What {@linkcode parseOptions} returns: the option values and the positionals. */
+export type ParsedOptions<T extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; allowPositionals: true; options: T }>
+>;
+
 /**
  * Parses a subcommand's options (positionals allowed). On a wrong option it prints the problem
  * and the usage and returns undefined: the caller exits 2.
@@ -52,7 +57,7 @@ export function parseOptions<T extends ParseArgsOptionsConfig>(
   args: readonly string[],
   options: T,
   usage: string,
-) {
+): ParsedOptions<T> | undefined {
   try {
     return parseArgs({ args: [...args], allowPositionals: true, options });
   } catch (error) {
