@@ -144,6 +144,27 @@ class TlsListener implements Listener {
    * principals; new connections get the new certificate; connections
    * already open carry on untouched.
    */
+  /**
+   * After a reload, closes the sessions of removed principals, and the subscribed sessions of
+   * principals whose declaration changed: their subscriptions were resolved with the old grants.
+   * Commands of every other session are authorised with the new grants by the device actor.
+   */
+  #endStaleSessions(
+    before: ReadonlyMap<string, PrincipalDeclaration>,
+    after: ReadonlyMap<string, PrincipalDeclaration>,
+  ): void {
+    for (const session of this.#sessions) {
+      const id = session.principalId;
+      if (id === null) continue;
+      const now = after.get(id);
+      if (now === undefined) {
+        session.close("unauthenticated", `Principal ${id} was removed by a reload: closing`);
+      } else if (session.subscribed && JSON.stringify(now) !== JSON.stringify(before.get(id))) {
+        session.close("forbidden", `The grants of ${id} changed: connect and subscribe again`);
+      }
+    }
+  }
+
   async reload(update: ListenerReload): Promise<string | undefined> {
     if (!this.#listening) return "The TLS listener is closed";
     let next: Deno.TlsListener;
@@ -153,11 +174,13 @@ class TlsListener implements Listener {
       return `Kept the previous certificate: ${error instanceof Error ? error.message : error}`;
     }
     const principals = this.#context.principals as Map<string, PrincipalDeclaration>;
+    const before = new Map(principals);
     principals.clear();
     for (const p of update.home.principals) principals.set(p.id, p);
     if (this.#options.auth === "none") {
       principals.set(this.#options.anonymous!.id, this.#options.anonymous!);
     }
+    this.#endStaleSessions(before, principals);
     const previous = this.#server;
     const previousLoop = this.#acceptLoop;
     this.#server = next;

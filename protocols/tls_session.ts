@@ -129,6 +129,11 @@ export class TlsSession {
     this.#principal = ctx.defaultPrincipal;
   }
 
+  /** The logged-in principal's id (the default principal's before login), or null. */
+  get principalId(): string | null {
+    return this.#principal?.id ?? null;
+  }
+
   /** True when this connection watches at least one device. */
   get subscribed(): boolean {
     return this.#watchAll !== undefined || this.#watched.size > 0;

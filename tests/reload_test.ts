@@ -216,6 +216,12 @@ Deno.test("reload() applies changed grants to the device actor and works with th
     "kitchen-panel",
     TEST_SECRETS.token("kitchen-panel"),
   );
+  await using watcher = await openLoggedIn(
+    fixture,
+    "kitchen-panel",
+    TEST_SECRETS.token("kitchen-panel"),
+  );
+  assert.match(await watcher.ask("subscribe *"), /^Subscribed to every device/);
   assert.match(await panel.ask("lamp on"), /^Command 'lamp on' received and executed\./);
   // Take the lamp away from the kitchen panel; its open connection stays logged in.
   const edited = structuredClone(home) as {
@@ -227,6 +233,12 @@ Deno.test("reload() applies changed grants to the device actor and works with th
   const report = await fixture.hub.reload();
   assert.ok(report.ok, JSON.stringify(report));
   assert.match(await panel.ask("lamp off"), /^Error forbidden: /);
+  // Its subscription was resolved with the old grants: that connection is closed, after the
+  // change it watched ("lamp on") was pushed.
+  assert.deepEqual((await watcher.readToEnd()).trimEnd().split("\n"), [
+    "Event lamp: power=on brightness=100",
+    "Error forbidden: The grants of kitchen-panel changed: connect and subscribe again",
+  ]);
   assert.match(
     await panel.ask("porch-light on"),
     /^Command 'porch-light on' received and executed\./,
