@@ -27,6 +27,11 @@ export interface Delivery<K extends MessageType = MessageType> {
   readonly message: Message<K>;
   attempts: number;
   readonly answer?: (result: DeliveryAnswer<K>) => void;
+  /**
+   * Set when its asker stopped waiting (timeout): the message is then skipped, never handled,
+   * so a request the client was told failed changes nothing.
+   */
+  cancelled?: boolean;
 }
 
 /** What an asker is told: the reply payload, or why there is none. */
@@ -149,17 +154,18 @@ export class ActorRunner<S, K extends MessageType> {
       const first = await this.#mailbox.receive();
       if (first === undefined) break;
       this.#busy = true;
-      const batch = [first];
+      const batch = first.cancelled ? [] : [first];
       if (this.#behaviour.handleBatch) {
         while (batch.length < this.#options.maxBatch) {
           const next = this.#mailbox.tryReceive();
           if (next === undefined) break;
-          batch.push(next);
+          if (!next.cancelled) batch.push(next);
         }
       }
       this.#checkPressure();
+      // Nothing can cancel between here and the handler's first await: deadlines are timers.
       if (batch.length > 1) await this.#processBatch(batch);
-      else await this.#processOne(first);
+      else if (batch.length === 1) await this.#processOne(batch[0]!);
       this.#busy = false;
       if (this.#mailbox.depth === 0) {
         for (const resolve of this.#idleWaiters.splice(0)) resolve();
@@ -199,6 +205,8 @@ export class ActorRunner<S, K extends MessageType> {
   async #processOne(delivery: Delivery<K>, previousError = ""): Promise<void> {
     let lastError = previousError;
     while (delivery.attempts < this.#options.maxAttempts) {
+      // A retry after a restart: its asker may have stopped waiting meanwhile.
+      if (delivery.cancelled) return;
       const started = performance.now();
       try {
         const result = await this.#behaviour.handle(

@@ -176,13 +176,10 @@ export class InProcessBroker implements Broker {
     }
     return await new Promise<AskResult<K>>((resolve) => {
       let done = false;
-      const cancel = this.#deadlines.add(deadlineAt - performance.now(), () => {
-        if (done) return;
-        done = true;
-        resolve(timeout);
-      });
-      this.#deliver(message as Message, runners, {
-        to: responder,
+      let cancel = () => {};
+      const delivery: Delivery = {
+        message: message as Message,
+        attempts: 0,
         answer: (result) => {
           if (done) return;
           done = true;
@@ -200,7 +197,15 @@ export class InProcessBroker implements Broker {
           }
           resolve({ ok: true, reply });
         },
+      };
+      cancel = this.#deadlines.add(deadlineAt - performance.now(), () => {
+        if (done) return;
+        done = true;
+        // Not handled yet, so it never will be: "timeout" means "not applied".
+        delivery.cancelled = true;
+        resolve(timeout);
       });
+      this.#deliver(message as Message, runners, { to: responder, delivery });
     });
   }
 
@@ -253,14 +258,11 @@ export class InProcessBroker implements Broker {
   #deliver(
     message: Message,
     runners: readonly AnyRunner[],
-    reply: { to: AnyRunner; answer: Delivery["answer"] } | undefined,
+    reply: { to: AnyRunner; delivery: Delivery } | undefined,
   ): void {
     if (this.#observers.size > 0) this.#emit({ kind: "published", message });
     for (const runner of runners) {
-      const delivery: Delivery = reply?.to === runner
-        ? { message, attempts: 0, answer: reply.answer! }
-        : { message, attempts: 0 };
-      runner.offer(delivery);
+      runner.offer(reply?.to === runner ? reply.delivery : { message, attempts: 0 });
     }
     const subscribers = this.#subscribers.get(message.type);
     if (!subscribers) return;

@@ -80,8 +80,13 @@ export class Mailbox<T> {
     this.#items[this.#head] = undefined;
     this.#head = (this.#head + 1) % this.#capacity;
     this.#size--;
-    const waiter = this.#spaceWaiters.shift();
-    if (waiter) waiter();
+    // Wake every waiting sender: each re-checks for room, and a waiter that gave up (its ask
+    // timed out) is dropped here instead of swallowing a wakeup meant for a live one.
+    if (this.#spaceWaiters.length > 0) {
+      for (const waiter of this.#spaceWaiters.splice(0)) {
+        waiter();
+      }
+    }
     return item;
   }
 

@@ -299,3 +299,39 @@ Deno.test("stats() reports depth, handled and a handling-time histogram per acto
   assert.equal(stats.status, "running");
   await broker.drain();
 });
+
+Deno.test("a request whose ask timed out is never handled, so a timeout means not applied", async () => {
+  const broker = new InProcessBroker();
+  const seen: string[] = [];
+  const { promise: release, resolve: open } = Promise.withResolvers<void>();
+  await broker.spawn(recorder("stalled", seen, { gate: () => release }));
+  broker.publish(command("first"));
+  const late = await broker.ask(command("late"), { timeoutMs: 20 });
+  assert.deepEqual(late, { ok: false, failure: { kind: "timeout", afterMs: 20 } });
+  open();
+  await broker.settled();
+  const after = await broker.ask(command("after"), { timeoutMs: 1000 });
+  assert.ok(after.ok);
+  assert.deepEqual(seen, ["first", "after"]);
+  await broker.drain();
+});
+
+Deno.test("senders waiting for room all get a chance when room appears, even after others gave up", async () => {
+  const broker = new InProcessBroker();
+  const seen: string[] = [];
+  const { promise: release, resolve: open } = Promise.withResolvers<void>();
+  await broker.spawn(recorder("narrow", seen, { gate: () => release }), { mailboxCapacity: 1 });
+  broker.publish(command("a"));
+  await Promise.resolve();
+  broker.publish(command("b"));
+  // This one gives up while the mailbox is full; its waiter must not swallow the next wakeup.
+  const gaveUp = await broker.ask(command("c"), { timeoutMs: 10, waitForRoom: true });
+  assert.equal(gaveUp.ok, false);
+  const waiting = broker.ask(command("d"), { timeoutMs: 5000, waitForRoom: true });
+  open();
+  const served = await waiting;
+  assert.ok(served.ok);
+  await broker.settled();
+  assert.deepEqual(seen, ["a", "b", "d"]);
+  await broker.drain();
+});
