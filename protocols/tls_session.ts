@@ -108,6 +108,8 @@ export class TlsSession {
   /** True while the requests of one read are being parsed and submitted. */
   #framing = false;
   #closing = false;
+  /** Set once an answer that closes the connection was sent: later answers are dropped. */
+  #answeredLast = false;
   #closed = false;
   #sawTerminated = false;
   #failedLogins = 0;
@@ -190,7 +192,8 @@ export class TlsSession {
   async #readLoop(): Promise<void> {
     const buffer = new Uint8Array(16 * 1024);
     while (!this.#closing) {
-      if (this.#inFlight >= MAX_IN_FLIGHT) {
+      // Answers wait in order behind a slow one: bound them all, not only those being handled.
+      if (this.#slots.length >= MAX_IN_FLIGHT) {
         await new Promise<void>((resolve) => (this.#roomWaiter = resolve));
         this.#roomWaiter = undefined;
         continue;
@@ -501,14 +504,20 @@ export class TlsSession {
   #complete(slot: Slot, answer: Answer): void {
     slot.answer = answer;
     this.#inFlight--;
-    this.#roomWaiter?.();
     if (this.#closed) return;
     while (this.#slots.length > 0 && this.#slots[0]!.answer !== undefined) {
       const done = this.#slots.shift()!.answer!;
-      if (this.#closing) continue;
+      // After an answer that closes (quit, a seed command) nothing more is sent. Any other close
+      // (the client's end of stream, an idle or reload close) still delivers what was asked:
+      // a command applied and audited is never left without its reply.
+      if (this.#answeredLast) continue;
       this.#emit(done.line, true);
-      if (done.close) this.#beginClose();
+      if (done.close) {
+        this.#answeredLast = true;
+        this.#beginClose();
+      }
     }
+    this.#roomWaiter?.();
     this.#maybeFinish();
   }
 

@@ -164,3 +164,15 @@ Deno.test("tls - a flood of connections and requests from one client leaves the 
   await Promise.all(floods);
   await stillServes(hub);
 });
+
+Deno.test("tls - a client that half-closes right after its commands still gets every reply", async () => {
+  await using hub = await startTestHub();
+  await using c = await openText(hub);
+  await c.send(`login admin ${admin}\nlamp toggle\nstatus lamp\n`);
+  await c.conn.closeWrite();
+  const lines = (await c.readToEnd()).trimEnd().split("\n");
+  assert.equal(lines[0], "Logged in as admin");
+  assert.match(lines[1]!, /^Command 'lamp toggle' received and executed\. State: lamp power=on/);
+  assert.match(lines[2]!, /^Status lamp: power=on/);
+  assert.equal(lines.length, 3);
+});
