@@ -347,7 +347,7 @@ function bunyanAdapter(target: Logger): unknown {
     if (!target.isEnabledFor(level === "warn" ? "warning" : level)) return;
     const [first, ...rest] = args;
     const text = [first, ...rest].map((a) =>
-      a instanceof Error ? a.message : typeof a === "string" ? a : safeJson(a)
+      a instanceof Error ? a.message : typeof a === "string" ? String(redactPass(a)) : safeJson(a)
     ).join(" ");
     target[level]("ftp-srv: {text}", { text: text.slice(0, 500) });
   };
@@ -365,8 +365,16 @@ function bunyanAdapter(target: Logger): unknown {
 
 function safeJson(value: unknown): string {
   try {
-    return JSON.stringify(value, (key, v) => (/pass/i.test(key) ? "***" : v));
+    return JSON.stringify(value, (key, v) => (/pass/i.test(key) ? "***" : redactPass(v)));
   } catch {
     return String(value);
   }
+}
+
+/**
+ * Hides the argument of a `PASS` command line: ftp-srv traces raw command lines (strings and
+ * arrays of them), and a password must never reach a log.
+ */
+export function redactPass(value: unknown): unknown {
+  return typeof value === "string" ? value.replace(/\bPASS\s+\S.*$/gim, "PASS ***") : value;
 }

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { isolatedEnv, REPO_ROOT } from "./helpers/hub_fixture.ts";
 import { udpExchange } from "./helpers/udp_exchange.ts";
+import { loginSteps, runFtpClient } from "./helpers/ftp_clients.ts";
 
 /** A port that was free a moment ago (for settings that must name a port). */
 function freePort(): number {
@@ -139,4 +140,44 @@ Deno.test("LOG_FORMAT=json writes every log line as a JSON object", async () => 
   }
   assert.ok(lines.some((l) => l.includes("Hub stopped")));
   assert.equal(status.code, 0, text);
+});
+
+Deno.test("even at LOG_LEVEL=debug no password reaches the log", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "startup_secret_" });
+  const ftpPort = freePort();
+  const password = "s3cret-Pa55word";
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "start"],
+    cwd: REPO_ROOT,
+    env: {
+      ...isolatedEnv(dir),
+      FTP_PORT: String(ftpPort),
+      FTP_PASSWORD: password,
+      FTP_REQUIRE_TLS: "false",
+      LOG_LEVEL: "debug",
+      NO_COLOR: "1",
+    },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const { promise: running, resolve: up } = Promise.withResolvers<void>();
+  const stderr = collect(child.stderr, (text) => {
+    if (text.includes("Hub running")) up();
+  });
+  await running;
+  try {
+    const steps = await runFtpClient(ftpPort, [
+      ...loginSteps("user", password),
+      ...loginSteps("user", password + "-wrong"),
+    ]);
+    assert.equal(steps[1]!.code, 230, JSON.stringify(steps));
+    assert.equal(steps[3]!.code, 530, JSON.stringify(steps));
+  } finally {
+    child.kill("SIGTERM");
+  }
+  await child.status;
+  const text = await stderr;
+  await Deno.remove(dir, { recursive: true });
+  assert.match(text, /ftp-srv: /, "debug lines of the FTP server were written");
+  assert.ok(!text.includes(password), "the password appears in the log");
 });
