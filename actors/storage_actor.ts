@@ -116,6 +116,7 @@ const UPLOAD_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 export function createStorageActor(
   options: StorageActorOptions,
 ): ActorBehaviour<StorageState, StorageTopic> {
+  let firstStart = true;
   return {
     name: "storage",
     consumes: STORAGE_TOPICS,
@@ -123,9 +124,11 @@ export function createStorageActor(
       fs.mkdirSync(options.root, { recursive: true });
       const root = fs.realpathSync(options.root);
       const partial = join(root, PARTIAL_FOLDER);
-      // Uploads in progress died with the previous run (or the crashed state): remove them.
-      fs.rmSync(partial, { recursive: true, force: true });
-      fs.mkdirSync(partial, { mode: 0o700 });
+      // Uploads in progress died with the previous run: remove them at the first start only.
+      // After a restart (a bug in a handler), the other users' uploads go on.
+      if (firstStart) fs.rmSync(partial, { recursive: true, force: true });
+      firstStart = false;
+      fs.mkdirSync(partial, { recursive: true, mode: 0o700 });
       for (const user of options.users.values()) {
         fs.mkdirSync(join(root, ...user.home), { recursive: true });
       }
@@ -144,7 +147,15 @@ export function createStorageActor(
         reloadUsers(state, options, message.payload.principals);
         return { state };
       }
-      const reply = dispatch(state, message, options, ctx);
+      let reply: Outcome<unknown>;
+      try {
+        reply = dispatch(state, message, options, ctx);
+      } catch (error) {
+        // A file system error is the disk's answer, not a bug: refuse, do not crash the actor.
+        const refusal = fsRefusal(error);
+        if (!refusal) throw error;
+        reply = refusal;
+      }
       return { state, reply } as Handled<StorageState, StorageTopic>;
     },
     terminate(state) {
@@ -365,7 +376,16 @@ class Operations {
       removeQuietly(upload.tempPath);
       return refuse("not_found", `The folder of ${upload.virtualPath} is gone`);
     }
-    fs.renameSync(upload.tempPath, upload.fsPath);
+    if (safeLstat(upload.fsPath)?.isDirectory) {
+      removeQuietly(upload.tempPath);
+      return refuse("exists", `${upload.virtualPath} is a folder now: nothing stored`);
+    }
+    try {
+      fs.renameSync(upload.tempPath, upload.fsPath);
+    } catch (error) {
+      removeQuietly(upload.tempPath);
+      throw error;
+    }
     const stored: StoredFile = {
       path: upload.relPath,
       virtualPath: upload.virtualPath,
@@ -692,6 +712,30 @@ function removeEmptyParents(fsPath: string, home: string): void {
 
 function ok<T>(value: T): Outcome<T> {
   return { ok: true, value };
+}
+
+/** The refusal for a Node file system error (it has a `code` such as `ENOENT`), or undefined. */
+function fsRefusal(error: unknown): { ok: false; error: Refusal } | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code !== "string" || !/^E[A-Z]+$/.test(code)) return undefined;
+  log.warn("File operation refused by the file system: {code}", { code });
+  switch (code) {
+    case "ENOENT":
+      return refuse("not_found", "No such file or folder");
+    case "EEXIST":
+    case "EISDIR":
+    case "ENOTDIR":
+    case "ENOTEMPTY":
+      return refuse("exists", `Not possible here (${code})`);
+    case "ENOSPC":
+    case "EDQUOT":
+      return refuse("quota_exceeded", "The disk is full");
+    case "EACCES":
+    case "EPERM":
+      return refuse("forbidden", "Permission denied by the file system");
+    default:
+      return refuse("internal", `File system error ${code}`);
+  }
 }
 
 function refuse(code: Refusal["code"], message: string): { ok: false; error: Refusal } {

@@ -122,3 +122,36 @@ Deno.test("storage actor - requests without a storage principal are refused and 
     await Deno.remove(s.dir, { recursive: true });
   }
 });
+
+Deno.test("storage actor - an upload whose name became a folder is refused, the actor keeps running and other uploads survive", async () => {
+  const clock = { now: Date.now() };
+  const s = await setup(clock);
+  try {
+    // Another user's upload is in progress meanwhile.
+    const other = await s.ask("storage.begin_upload", { path: "/keep.txt", append: false }, "few");
+    assert.ok(other.ok);
+    await Deno.writeTextFile(other.value.tempPath, "kept");
+    const ticket = await s.ask("storage.begin_upload", { path: "/a", append: false }, "cam");
+    assert.ok(ticket.ok);
+    await Deno.writeTextFile(ticket.value.tempPath, "data");
+    // A folder appears under the same name before the upload finishes (another connection's MKD).
+    await Deno.mkdir(join(s.dir, "uploads", "cam", "a"));
+    const committed = await s.ask("storage.commit_upload", {
+      uploadId: ticket.value.uploadId,
+      size: 4,
+      sha256: "0".repeat(64),
+    }, "cam");
+    assert.equal(committed.ok, false);
+    assert.ok(!committed.ok && committed.error.code === "exists", JSON.stringify(committed));
+    await assert.rejects(Deno.stat(ticket.value.tempPath));
+    const [stats] = s.broker.stats();
+    assert.equal(stats!.restarts, 0);
+    assert.ok(
+      (await Deno.stat(other.value.tempPath)).isFile,
+      "the other upload's data is still there",
+    );
+  } finally {
+    await s.broker.drain();
+    await Deno.remove(s.dir, { recursive: true });
+  }
+});
