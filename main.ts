@@ -7,7 +7,7 @@
  */
 import { loadConfig, readEnv } from "./config/config.ts";
 import { configureLogging, getLogger } from "./observability/logger.ts";
-import { startHub } from "./hub.ts";
+import { type Hub, startHub } from "./hub.ts";
 import { formatGeneratedCredentials } from "./persistence/credential_banner.ts";
 
 const encoder = new TextEncoder();
@@ -24,22 +24,32 @@ async function main(): Promise<number> {
 
   // Listen for signals before starting, so that one arriving during start-up still stops cleanly.
   // SIGHUP: reload principals and certificate; connections stay open (hub_reload.ts).
+  // Reloads run one after another; one arriving before the hub is up waits for it.
+  const starting: { hub?: Promise<Hub> } = {};
+  let reloading: Promise<void> = Promise.resolve();
+  const reload = async () => {
+    const report = await (await starting.hub!).reload();
+    if (!report.ok) {
+      log.error("Reload refused, nothing changed: {error}", { error: report.error });
+      return;
+    }
+    if (report.generatedCredentials.length > 0) {
+      Deno.stdout.writeSync(
+        encoder.encode(formatGeneratedCredentials(report.generatedCredentials)),
+      );
+    }
+    log.info("Reloaded {principals} principals; listeners reloaded: {reloaded}", {
+      principals: report.principals,
+      reloaded: report.reloaded.join(", ") || "none",
+    });
+    for (const warning of report.warnings) log.warn("Reload: {warning}", { warning });
+  };
   const onHangup = () => {
-    void hub.reload().then((report) => {
-      if (!report.ok) {
-        log.error("Reload refused, nothing changed: {error}", { error: report.error });
-        return;
-      }
-      if (report.generatedCredentials.length > 0) {
-        Deno.stdout.writeSync(
-          encoder.encode(formatGeneratedCredentials(report.generatedCredentials)),
-        );
-      }
-      log.info("Reloaded {principals} principals; listeners reloaded: {reloaded}", {
-        principals: report.principals,
-        reloaded: report.reloaded.join(", ") || "none",
+    if (!starting.hub) return;
+    reloading = reloading.then(reload).catch((error) => {
+      log.error("Reload failed, the hub goes on as it was: {error}", {
+        error: error instanceof Error ? error.message : String(error),
       });
-      for (const warning of report.warnings) log.warn("Reload: {warning}", { warning });
     });
   };
   Deno.addSignalListener("SIGHUP", onHangup);
@@ -50,7 +60,8 @@ async function main(): Promise<number> {
     Deno.addSignalListener(signal, handler);
     return [signal, handler] as const;
   });
-  const hub = await startHub(config);
+  starting.hub = startHub(config);
+  const hub = await starting.hub;
   if (hub.generatedCredentials.length > 0) {
     // Shown once on stdout, never through the logger; only hashes are stored.
     Deno.stdout.writeSync(encoder.encode(formatGeneratedCredentials(hub.generatedCredentials)));
@@ -70,6 +81,7 @@ async function main(): Promise<number> {
   const signal = await signalled;
   log.info("{signal} received: stopping", { signal });
   Deno.removeSignalListener("SIGHUP", onHangup);
+  await reloading;
   await hub.stop();
   for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
   return 0;
