@@ -124,20 +124,34 @@ export function installCommandHandlers(
   });
   set(["PASV", "EPSV"], passive);
   set(["PORT", "EPRT"], active);
-  set(["STOR", "APPE"], store);
+  set(["STOR", "APPE"], needsPath(store));
   set(["STOU"], function () {
     return answer(this, 502, "STOU is not supported: choose a name and use STOR");
   });
-  set(["RETR"], retrieve);
+  set(["RETR"], needsPath(retrieve));
   set(["LIST", "NLST"], list);
   set(["ABOR"], function () {
     endChannel(this);
     return answer(this, 226, "No transfer to abort");
   });
-  set(["DELE", "RMD", "XRMD"], remove);
-  set(["MKD", "XMKD"], makeFolder);
-  set(["RNFR"], renameFrom);
-  set(["RNTO"], renameTo);
+  set(["DELE", "RMD", "XRMD"], needsPath(remove));
+  set(["MKD", "XMKD"], needsPath(makeFolder));
+  set(["RNFR"], needsPath(renameFrom));
+  set(["RNTO"], needsPath(renameTo));
+}
+
+/**
+ * Refuses a command that names no path (`RMD` alone, or ftp-srv's stripped `RMD -x`) with 501,
+ * instead of letting it act on the working folder.
+ */
+function needsPath(handler: Handler): Handler {
+  return function (this: FtpConnectionLike, ctx, session, arg, directive, args) {
+    if (arg === null || arg.trim() === "") {
+      endChannel(this);
+      return answer(this, 501, `${directive} needs a path`);
+    }
+    return handler.call(this, ctx, session, arg, directive, args);
+  };
 }
 
 /** The arguments ftp-srv passes to a handler. */

@@ -331,3 +331,21 @@ Deno.test("ftp - every operation is in the audit log", async () => {
     "ftp.dele:rejected:user",
   ]);
 });
+
+Deno.test("ftp - commands that name no path get 501 and leave the working folder alone", async () => {
+  await using fx = await startTestHub({ env: PLAIN });
+  const port = listenerPort(fx.hub, "ftp");
+  const r = await runFtpClient(port, [
+    ...SEED,
+    { op: "cmd", line: "MKD keep" },
+    { op: "cmd", line: "CWD keep" },
+    { op: "cmd", line: "RMD" },
+    { op: "cmd", line: "RMD -x" },
+    { op: "cmd", line: "RNFR" },
+    { op: "cmd", line: "DELE" },
+    { op: "cmd", line: "CWD /" },
+    { op: "list" },
+  ]);
+  assert.deepEqual(r.slice(4, 8).map((s) => s.code), [501, 501, 501, 501], JSON.stringify(r));
+  assert.ok((await Deno.stat(join(fx.env.UPLOAD_FOLDER!, "keep"))).isDirectory);
+});
