@@ -27,7 +27,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
 /** Runs the CLI with `args`; returns the exit code. */
 export async function runCli(args: readonly string[]): Promise<number> {
   const [name, ...rest] = args;
-  const command = name === undefined ? undefined : COMMANDS[name];
+  const command = name === undefined || !Object.hasOwn(COMMANDS, name) ? undefined : COMMANDS[name];
   if (!command) {
     if (name !== undefined && name !== "help" && name !== "--help") {
       err(`Unknown subcommand: ${name}`);

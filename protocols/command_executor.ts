@@ -67,9 +67,11 @@ export async function executeCommand(
     outcome: "ok",
     detail: { command: commandText(command), state: outcome.value.state as Json },
   };
+  // Applied already: wait for room in the audit mailbox whatever the caller chose, so that an
+  // applied command is not left unaudited because the audit queue was briefly full.
   const audited = await broker.ask(
     createMessage("audit.append", entry, source, { correlationId: request.id }),
-    options,
+    { ...options, waitForRoom: true },
   );
   if (!audited.ok) {
     return {
@@ -95,7 +97,10 @@ export function auditRefusal(
   action = "device.command",
 ): boolean {
   const detail: Record<string, Json> = { message: error.message };
-  if ("args" in command) detail.command = commandText(command);
+  // Before login (or over the rate) the words may be anything the client typed, a mistyped
+  // `login` with its token included: keep only the device and action then.
+  const untrusted = error.code === "unauthenticated" || error.code === "rate_limited";
+  if ("args" in command && !untrusted) detail.command = commandText(command);
   else detail.command = command.action;
   const entry: AuditAppendPayload = {
     action,

@@ -261,7 +261,10 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
       return void fail("banned", "Too many failed logins from your address: try again later");
     }
     const user = users.get(username);
-    const known = user !== undefined && deps.verifier.verify(username, "password", password);
+    // Always verify (a dummy hash for unknown names), so the time taken does not tell which
+    // user names exist.
+    const verified = deps.verifier.verify(username, "password", password);
+    const known = user !== undefined && verified;
     if (!known) {
       const anonymous = /^(anonymous|ftp)$/i.test(username) && !user;
       return void fail(

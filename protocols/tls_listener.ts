@@ -140,11 +140,6 @@ class TlsListener implements Listener {
   }
 
   /**
-   * SIGHUP reload (issue 6): new logins are checked against the new
-   * principals; new connections get the new certificate; connections
-   * already open carry on untouched.
-   */
-  /**
    * After a reload, closes the sessions of removed principals, and the subscribed sessions of
    * principals whose declaration changed: their subscriptions were resolved with the old grants.
    * Commands of every other session are authorised with the new grants by the device actor.
@@ -165,14 +160,13 @@ class TlsListener implements Listener {
     }
   }
 
+  /**
+   * SIGHUP reload (issue 6): new logins are checked against the new principals (whatever happens
+   * to the certificate), stale sessions are closed, and new connections get the new certificate
+   * while open ones carry on.
+   */
   async reload(update: ListenerReload): Promise<string | undefined> {
     if (!this.#listening) return "The TLS listener is closed";
-    let next: Deno.TlsListener;
-    try {
-      next = rebindTls(this.#server, update.cert, update.key);
-    } catch (error) {
-      return `Kept the previous certificate: ${error instanceof Error ? error.message : error}`;
-    }
     const principals = this.#context.principals as Map<string, PrincipalDeclaration>;
     const before = new Map(principals);
     principals.clear();
@@ -181,6 +175,14 @@ class TlsListener implements Listener {
       principals.set(this.#options.anonymous!.id, this.#options.anonymous!);
     }
     this.#endStaleSessions(before, principals);
+    let next: Deno.TlsListener;
+    try {
+      next = rebindTls(this.#server, update.cert, update.key);
+    } catch (error) {
+      return `Principals reloaded, but kept the previous certificate: ${
+        error instanceof Error ? error.message : error
+      }`;
+    }
     const previous = this.#server;
     const previousLoop = this.#acceptLoop;
     this.#server = next;
