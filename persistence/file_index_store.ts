@@ -60,9 +60,12 @@ export class FileIndexStore {
       "SELECT path, owner, size, sha256, stored_at AS storedAt FROM file_index WHERE path = ?",
     );
     this.#delete = db.prepare("DELETE FROM file_index WHERE path = ?");
-    this.#deleteBelow = db.prepare("DELETE FROM file_index WHERE substr(path, 1, ?) = ?");
+    // The prefix length is measured by SQLite itself: JS counts UTF-16 units, SQLite characters.
+    this.#deleteBelow = db.prepare(
+      "DELETE FROM file_index WHERE substr(path, 1, length(?1)) = ?1",
+    );
     this.#rename = db.prepare("UPDATE file_index SET path = ? WHERE path = ?");
-    this.#below = db.prepare("SELECT path FROM file_index WHERE substr(path, 1, ?) = ?");
+    this.#below = db.prepare("SELECT path FROM file_index WHERE substr(path, 1, length(?1)) = ?1");
     this.#renameReplacing = db.prepare("UPDATE OR REPLACE file_index SET path = ? WHERE path = ?");
     this.#usage = db.prepare(
       "SELECT COALESCE(SUM(size), 0) AS bytes, COUNT(*) AS files FROM file_index WHERE owner = ?",
@@ -86,7 +89,7 @@ export class FileIndexStore {
   /** Forgets a file, or every file below a folder when `folder` is true. */
   remove(path: string, folder = false): void {
     this.#delete.run(path);
-    if (folder) this.#deleteBelow.run(path.length + 1, path + "/");
+    if (folder) this.#deleteBelow.run(path + "/");
   }
 
   /** Moves a file's row, or every row below a folder, to a new path. */
@@ -94,7 +97,7 @@ export class FileIndexStore {
     transaction(this.#db, () => {
       this.#delete.run(to);
       this.#rename.run(to, from);
-      const below = this.#below.all(from.length + 1, from + "/") as { path: string }[];
+      const below = this.#below.all(from + "/") as { path: string }[];
       for (const { path } of below) this.#renameReplacing.run(to + path.slice(from.length), path);
     });
   }

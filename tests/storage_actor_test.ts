@@ -10,6 +10,8 @@ import { createMessage } from "../broker/envelope.ts";
 import { createStorageActor } from "../actors/storage_actor.ts";
 import type { StorageUser } from "../actors/storage_users.ts";
 import type { Message, Payloads, RequestType } from "../broker/messages.ts";
+import { openDatabase } from "../persistence/database.ts";
+import { FileIndexStore } from "../persistence/file_index_store.ts";
 
 function user(principal: string, extra: Partial<StorageUser> = {}): StorageUser {
   return {
@@ -153,5 +155,33 @@ Deno.test("storage actor - an upload whose name became a folder is refused, the 
   } finally {
     await s.broker.drain();
     await Deno.remove(s.dir, { recursive: true });
+  }
+});
+
+Deno.test("file index - renaming or removing a folder with a non-BMP name moves its rows (quota stays true)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "file_index_" });
+  const db = openDatabase(join(dir, "hub.db"));
+  try {
+    const index = new FileIndexStore(db);
+    const row = (path: string) => ({
+      path,
+      owner: "cam",
+      size: 10,
+      sha256: "0".repeat(64),
+      storedAt: "t",
+    });
+    index.put(row("cam/😀/a.jpg"));
+    index.put(row("cam/😀/b.jpg"));
+    index.move("cam/😀", "cam/smile");
+    assert.deepEqual(index.filesOf("cam").map((r) => r.path), [
+      "cam/smile/a.jpg",
+      "cam/smile/b.jpg",
+    ]);
+    index.put(row("cam/🎉/c.jpg"));
+    index.remove("cam/🎉", true);
+    assert.deepEqual(index.usage("cam"), { bytes: 20, files: 2 });
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });
