@@ -87,6 +87,27 @@ export async function executeCommand(
   return outcome;
 }
 
+/** The audit entry of a refused request. */
+export function refusalEntry(
+  command: DeviceCommandPayload | { readonly device?: string; readonly action: string },
+  error: Refusal,
+  action = "device.command",
+): AuditAppendPayload {
+  const detail: Record<string, Json> = { message: error.message };
+  // Before login (or over the rate) the words may be anything the client typed, a mistyped
+  // `login` with its token included: keep only the device and action then.
+  const untrusted = error.code === "unauthenticated" || error.code === "rate_limited";
+  if ("args" in command && !untrusted) detail.command = commandText(command);
+  else detail.command = command.action;
+  return {
+    action,
+    ...(command.device === undefined ? {} : { device: command.device }),
+    outcome: "rejected",
+    code: error.code,
+    detail,
+  };
+}
+
 /** Queues an audit entry for a refused request without waiting; false when it was dropped. */
 export function auditRefusal(
   broker: Broker,
@@ -96,19 +117,7 @@ export function auditRefusal(
   counters?: ExecutorCounters,
   action = "device.command",
 ): boolean {
-  const detail: Record<string, Json> = { message: error.message };
-  // Before login (or over the rate) the words may be anything the client typed, a mistyped
-  // `login` with its token included: keep only the device and action then.
-  const untrusted = error.code === "unauthenticated" || error.code === "rate_limited";
-  if ("args" in command && !untrusted) detail.command = commandText(command);
-  else detail.command = command.action;
-  const entry: AuditAppendPayload = {
-    action,
-    ...(command.device === undefined ? {} : { device: command.device }),
-    outcome: "rejected",
-    code: error.code,
-    detail,
-  };
+  const entry = refusalEntry(command, error, action);
   const result = broker.publish(createMessage("audit.append", entry, source));
   if (!result.ok && counters) counters.auditDropped++;
   return result.ok;

@@ -22,6 +22,8 @@ import { addressHost, addressText, ConnectionCounter } from "./connection_counte
 import type { Listener, ListenerReload } from "./listener.ts";
 import { listenTlsReloadable, rebindTls } from "./tls_rebind.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { RefusalAuditor } from "./refusal_audit.ts";
+import { systemClock } from "../broker/envelope.ts";
 import { TlsCounters } from "./tls_counters.ts";
 import { type SessionContext, TlsSession, type TokenVerifier } from "./tls_session.ts";
 import { errorLine } from "./replies.ts";
@@ -113,6 +115,12 @@ class TlsListener implements Listener {
       defaultPrincipal: options.auth === "none" ? options.anonymous! : null,
       verifier: options.verifier,
       commandLimiter: new RateLimiter({ ratePerSecond: options.commandsPerSecond }),
+      refusals: new RefusalAuditor(broker, {
+        channel: "tls",
+        perSecond: 500,
+        clock: systemClock,
+        onDropped: () => this.#counters.auditDropped++,
+      }),
       loginLimiter: new RateLimiter({ ratePerSecond: loginRate, burst: loginRate * 2 }),
       counters: this.#counters,
       maxLineBytes: options.maxLineBytes,
@@ -208,6 +216,7 @@ class TlsListener implements Listener {
     this.#closing ??= (async () => {
       this.#listening = false;
       clearInterval(this.#sweeper);
+      this.#context.refusals.flush(true);
       this.#unsubscribe();
       try {
         this.#server.close();

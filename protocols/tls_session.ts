@@ -24,7 +24,8 @@ import type {
 } from "../broker/messages.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
 import { type ParsedRequest, parseRequest, type Request } from "./command_parser.ts";
-import { auditEvent, auditRefusal, executeCommand, failureRefusal } from "./command_executor.ts";
+import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "./command_executor.ts";
+import type { RefusalAuditor } from "./refusal_audit.ts";
 import { type FrameEvent, LineFramer } from "./line_framer.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import {
@@ -53,6 +54,8 @@ export interface SessionContext {
   readonly defaultPrincipal: PrincipalDeclaration | null;
   readonly verifier: TokenVerifier;
   readonly commandLimiter: RateLimiter;
+  /** Audits refused requests within a budget, summarising floods. */
+  readonly refusals: RefusalAuditor;
   readonly loginLimiter: RateLimiter;
   readonly counters: TlsCounters;
   readonly maxLineBytes: number;
@@ -476,12 +479,11 @@ export class TlsSession {
     request: Extract<Request, { op: "command" }>,
     error: Refusal,
   ): void {
-    auditRefusal(
-      this.#ctx.broker,
+    // Within a budget one entry each; past it (a flood) counted into summaries.
+    this.#ctx.refusals.refuse(
       source,
-      { device: request.device, action: request.action, args: request.args },
-      error,
-      this.#ctx.counters,
+      refusalEntry({ device: request.device, action: request.action, args: request.args }, error),
+      this.#host,
     );
   }
 

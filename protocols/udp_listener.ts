@@ -29,7 +29,7 @@ import { parseTextRequest } from "./command_parser.ts";
 import { type SigningKey, signingKey } from "./hmac.ts";
 import type { Listener, ListenerReload } from "./listener.ts";
 import { RateLimiter } from "./rate_limit.ts";
-import { RejectionTally } from "./rejection_tally.ts";
+import { RefusalAuditor } from "./refusal_audit.ts";
 import { ReplayCache } from "./replay_cache.ts";
 import { ReplyCache } from "./udp_reply_cache.ts";
 import {
@@ -99,10 +99,9 @@ export class UdpListener implements Listener {
   readonly #keys = new Map<string, SigningKey | null>();
   readonly #addressRate: RateLimiter;
   readonly #principalRate: RateLimiter;
-  readonly #auditBudget: RateLimiter;
+  readonly #refusals: RefusalAuditor;
   readonly #replays: ReplayCache;
   readonly #replies: ReplyCache;
-  readonly #tally = new RejectionTally();
   readonly #floodNotices: RateLimiter;
   readonly #counters = new Map<string, number>();
   readonly #inFlight = new Set<Promise<void>>();
@@ -120,9 +119,11 @@ export class UdpListener implements Listener {
     const clock = this.#clock;
     this.#addressRate = new RateLimiter({ ratePerSecond: options.ratePerAddress, clock });
     this.#principalRate = new RateLimiter({ ratePerSecond: options.ratePerPrincipal, clock });
-    this.#auditBudget = new RateLimiter({
-      ratePerSecond: options.rejectionAuditsPerSecond ?? 500,
+    this.#refusals = new RefusalAuditor(broker, {
+      channel: "udp",
+      perSecond: options.rejectionAuditsPerSecond ?? 500,
       clock,
+      onDropped: () => this.#count("audit_dropped_total"),
     });
     this.#floodNotices = new RateLimiter({ ratePerSecond: 1, clock });
     this.#replays = new ReplayCache({
@@ -194,7 +195,7 @@ export class UdpListener implements Listener {
     this.#conn.close();
     await this.#loop;
     await Promise.allSettled([...this.#inFlight]);
-    this.#flushTally(this.#clock.now(), true);
+    this.#refusals.flush(true);
   }
 
   async #receiveLoop(): Promise<void> {
@@ -228,11 +229,11 @@ export class UdpListener implements Listener {
 
   async #handle(ctx: DatagramContext): Promise<void> {
     const s = this.#services;
-    this.#flushTally(ctx.nowMs, false);
+    this.#refusals.flush(false);
     const host = addressHost(ctx.addr);
     if (!this.#addressRate.take(host)) {
       this.#count('rejected_total{reason="rate_limited_address"}');
-      this.#tally.note(host, "rate_limited_address", ctx.nowMs);
+      this.#refusals.summarise(host, "rate_limited_address");
       // One notice per second per address; the rest are dropped (each counted).
       if (this.#floodNotices.take(host)) {
         await s.send(
@@ -497,30 +498,12 @@ export class UdpListener implements Listener {
     this.#counters.set(counter, (this.#counters.get(counter) ?? 0) + 1);
   }
 
-  #flushTally(nowMs: number, force: boolean): void {
-    for (const summary of this.#tally.flush(nowMs, force)) {
-      this.#services.auditLater({ principal: null, channel: "udp", address: summary.address }, {
-        action: "udp.rejected_summary",
-        outcome: "rejected",
-        code: summary.reason.startsWith("rate_limited") ? "rate_limited" : "malformed",
-        detail: {
-          reason: summary.reason,
-          count: summary.count,
-          first: new Date(summary.firstMs).toISOString(),
-          last: new Date(summary.lastMs).toISOString(),
-        },
-      });
-    }
-  }
-
   #makeServices(): UdpServices {
     const broker = this.#broker;
     const timeoutMs = this.#options.requestTimeoutMs ?? 5000;
     const count = (counter: UdpCounter) => this.#count(counter);
-    const auditLater = (source: Source, payload: AuditAppendPayload) => {
-      const result = broker.publish(createMessage("audit.append", payload, source));
-      if (!result.ok) count("audit_dropped_total");
-    };
+    const auditLater = (source: Source, payload: AuditAppendPayload) =>
+      this.#refusals.write(source, payload);
     return {
       broker,
       timeoutMs,
@@ -553,14 +536,8 @@ export class UdpListener implements Listener {
         }
         return result.ok;
       },
-      auditRejection: (ctx, source, payload) => {
-        if (this.#auditBudget.take("all")) auditLater(source, payload);
-        else {this.#tally.note(
-            addressHost(ctx.addr),
-            String(payload.detail?.reason ?? payload.code),
-            ctx.nowMs,
-          );}
-      },
+      auditRejection: (ctx, source, payload) =>
+        this.#refusals.refuse(source, payload, addressHost(ctx.addr)),
     };
   }
 }

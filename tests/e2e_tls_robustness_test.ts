@@ -3,6 +3,7 @@
  * normal client that must still be served.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import {
   type HubFixture,
   listenerPort,
@@ -175,4 +176,34 @@ Deno.test("tls - a client that half-closes right after its commands still gets e
   assert.match(lines[1]!, /^Command 'lamp toggle' received and executed\. State: lamp power=on/);
   assert.match(lines[2]!, /^Status lamp: power=on/);
   assert.equal(lines.length, 3);
+});
+
+Deno.test("tls - a flood of refused lines is audited within a budget and summarised, every refusal counted", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "tls_flood_audit_" });
+  const hub = await startTestHub({ dir, keepDir: true, env: { TLS_COMMANDS_PER_SECOND: "5" } });
+  let limited = 0;
+  try {
+    await using c = await openText(hub);
+    await c.send("lamp on\n".repeat(3000));
+    const replies = await c.readLines(3000);
+    limited = replies.filter((r) => r.startsWith("Error rate_limited")).length;
+    assert.ok(limited > 2000, `${limited} refused`);
+  } finally {
+    await hub.stop();
+  }
+  const db = openDatabase(join(dir, "data", "hub.db"), { readOnly: true });
+  try {
+    const entries = queryAudit(db, { limit: 100_000 });
+    const single = entries.filter((e) =>
+      e.code === "rate_limited" && e.action === "device.command"
+    );
+    const summaries = entries.filter((e) => e.action === "tls.rejected_summary");
+    assert.ok(single.length <= 600, `${single.length} single entries`);
+    assert.ok(summaries.length >= 1);
+    const summarised = summaries.reduce((n, e) => n + Number(JSON.parse(e.detail!).count), 0);
+    assert.equal(single.length + summarised, limited);
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
 });
