@@ -247,6 +247,11 @@ function handleOne(
   const id = message.payload.device;
   const entry = state.devices.get(id);
   if (entry === undefined) return refused("unknown_device", `No device named '${id}'`);
+  // A principal with no grant on the device learns nothing more about it (its actions, its metric).
+  if (!canSee(principal, id)) {
+    const verb = message.type === "device.reading" ? "report for" : message.payload.action;
+    return refused("forbidden", `${principal.id} may not ${verb} ${id}`);
+  }
 
   if (message.type === "device.reading") {
     const { metric, value } = message.payload;

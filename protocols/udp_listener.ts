@@ -249,7 +249,7 @@ export class UdpListener implements Listener {
         message: `Datagram larger than ${this.#options.maxDatagramBytes} bytes`,
       });
     }
-    if (this.#inFlight.size > this.#options.maxInFlight) {
+    if (this.#inFlight.size >= this.#options.maxInFlight) {
       return await this.#refuseUnsigned(ctx, "busy", "busy", "-", {
         message: "Hub is busy, try again",
       });
@@ -292,13 +292,6 @@ export class UdpListener implements Listener {
       s.auditRejection(ctx, source, rejection(code, reason, request, detail, ctx));
       return s.send(ctx, signed(request, key, code, message, ctx.bytes.length));
     };
-    if (!this.#principalRate.take(request.principal)) {
-      return await refuse(
-        "rate_limited",
-        "rate_limited_principal",
-        `More than ${this.#options.ratePerPrincipal} datagrams per second`,
-      );
-    }
     const nowSeconds = Math.floor(ctx.nowMs / 1000);
     const fingerprint = request.kind + " " + request.body;
     const cached = this.#replies.get(request.principal, request.id, nowSeconds);
@@ -341,6 +334,17 @@ export class UdpListener implements Listener {
     }
     if (verdict === "below_floor") {
       return await refuse("replayed", "below_floor", "Too old to tell from a replay; send anew");
+    }
+    // Only fresh requests spend the principal's budget: a captured datagram replayed from other
+    // addresses is refused above without draining the real device's rate.
+    if (!this.#principalRate.take(request.principal)) {
+      // Nothing applied: the device may send the same datagram again later.
+      this.#replays.forget(request.principal, request.nonce);
+      return await refuse(
+        "rate_limited",
+        "rate_limited_principal",
+        `More than ${this.#options.ratePerPrincipal} datagrams per second`,
+      );
     }
     const message = this.#toMessage(request, source);
     if (!message.ok) {
