@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { DatabaseSync } from "node:sqlite";
+import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Home } from "../config/home.ts";
 import { generateSecret, hashSecret, verifySecret } from "./secrets.ts";
@@ -103,6 +103,13 @@ export function setCredential(
     .run(principal, kind, value, new Date().toISOString());
 }
 
+/** What {@linkcode CredentialVerifier.check} answers. */
+export type CheckResult = "ok" | "wrong" | "throttled";
+
+/** Full (scrypt, about 30 ms each here) checks the whole hub runs per second at most, and its burst. */
+const FULL_CHECKS_PER_SECOND = 5;
+const FULL_CHECK_BURST = 10;
+
 /**
  * Checks secrets against the stored hashes. scrypt is slow on purpose, so a
  * secret verified once is remembered as an HMAC under a key that lives only
@@ -113,6 +120,9 @@ export class CredentialVerifier {
   readonly #db: DatabaseSync;
   readonly #cacheKey = randomBytes(32);
   readonly #verified = new Map<string, Buffer>();
+  #selectSecret: StatementSync | undefined;
+  #fullChecks = FULL_CHECK_BURST;
+  #fullChecksAt = performance.now();
 
   /** @param db the hub database (credentials table) */
   constructor(db: DatabaseSync) {
@@ -122,19 +132,45 @@ export class CredentialVerifier {
 
   /** True when `secret` is `principal`'s current credential of `kind`. */
   verify(principal: string, kind: "token" | "password", secret: string): boolean {
+    return this.check(principal, kind, secret) === "ok";
+  }
+
+  /**
+   * Checks a secret: `ok`, `wrong`, or `throttled` when the hub-wide allowance of full (scrypt)
+   * checks is spent. A full check takes tens of milliseconds of the one thread every listener
+   * and actor share, so wrong secrets from many addresses must not stall the hub; a secret
+   * verified before is answered from the cache whatever the allowance.
+   */
+  check(principal: string, kind: "token" | "password", secret: string): CheckResult {
     const slot = `${kind}\u0000${principal}`;
     const digest = createHmac("sha256", this.#cacheKey).update(secret).digest();
     const cached = this.#verified.get(slot);
-    if (cached && timingSafeEqual(cached, digest)) return true;
-    const row = this.#db.prepare("SELECT value FROM credentials WHERE principal = ? AND kind = ?")
-      .get(principal, kind) as { value: string } | undefined;
+    if (cached && timingSafeEqual(cached, digest)) return "ok";
+    if (!this.#takeFullCheck()) return "throttled";
+    this.#selectSecret ??= this.#db.prepare(
+      "SELECT value FROM credentials WHERE principal = ? AND kind = ?",
+    );
+    const row = this.#selectSecret.get(principal, kind) as { value: string } | undefined;
     if (!row) {
       // Spend the same time as a real check so that timing does not reveal who exists.
       verifySecret(secret, dummyHash());
-      return false;
+      return "wrong";
     }
-    if (!verifySecret(secret, row.value)) return false;
+    if (!verifySecret(secret, row.value)) return "wrong";
     this.#verified.set(slot, digest);
+    return "ok";
+  }
+
+  /** Takes one full check from the hub-wide allowance (a token bucket). */
+  #takeFullCheck(): boolean {
+    const now = performance.now();
+    this.#fullChecks = Math.min(
+      FULL_CHECK_BURST,
+      this.#fullChecks + ((now - this.#fullChecksAt) / 1000) * FULL_CHECKS_PER_SECOND,
+    );
+    this.#fullChecksAt = now;
+    if (this.#fullChecks < 1) return false;
+    this.#fullChecks--;
     return true;
   }
 

@@ -263,8 +263,11 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     const user = users.get(username);
     // Always verify (a dummy hash for unknown names), so the time taken does not tell which
     // user names exist.
-    const verified = deps.verifier.verify(username, "password", password);
-    const known = user !== undefined && verified;
+    const checked = deps.verifier.check(username, "password", password);
+    if (checked === "throttled") {
+      return void fail("throttled", "Too many login attempts on the hub right now: retry shortly");
+    }
+    const known = user !== undefined && checked === "ok";
     if (!known) {
       const anonymous = /^(anonymous|ftp)$/i.test(username) && !user;
       return void fail(

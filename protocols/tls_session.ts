@@ -42,7 +42,7 @@ import type { TlsCounters } from "./tls_counters.ts";
 
 /** Checks a principal's token (the hub's CredentialVerifier fits). */
 export interface TokenVerifier {
-  verify(principal: string, kind: "token", secret: string): boolean;
+  check(principal: string, kind: "token", secret: string): "ok" | "wrong" | "throttled";
 }
 
 /** What every session of one listener shares. */
@@ -405,8 +405,14 @@ export class TlsSession {
     }
     const principal = ctx.principals.get(request.principal);
     // Verify even for unknown principals: the time taken does not reveal who exists.
-    const valid = ctx.verifier.verify(request.principal, "token", request.token);
-    if (!valid || principal === undefined) {
+    const checked = ctx.verifier.check(request.principal, "token", request.token);
+    if (checked === "throttled") {
+      return fail({
+        code: "rate_limited",
+        message: "Too many login attempts on the hub right now: retry in a second",
+      });
+    }
+    if (checked !== "ok" || principal === undefined) {
       ctx.loginLimiter.take(this.#host);
       this.#failedLogins++;
       ctx.counters.loginFailures++;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openDatabase } from "../persistence/database.ts";
-import { CredentialVerifier } from "../persistence/credential_store.ts";
+import { CredentialVerifier, setCredential } from "../persistence/credential_store.ts";
 import { REPO_ROOT } from "./helpers/hub_fixture.ts";
 
 async function cli(args: string[]) {
@@ -65,6 +65,28 @@ Deno.test("cli credentials refuses a malformed UDP key and an unknown kind", asy
     const badKind = await cli(["credentials", "set", "admin", "pin", "--data-dir", dir]);
     assert.equal(badKind.code, 2);
   } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("credential checks: wrong secrets beyond the hub-wide allowance are throttled, known ones still pass", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "verifier_" });
+  const db = openDatabase(join(dir, "hub.db"));
+  try {
+    setCredential(db, "admin", "token", "right-token");
+    const verifier = new CredentialVerifier(db);
+    assert.equal(verifier.check("admin", "token", "right-token"), "ok");
+    const results = Array.from(
+      { length: 30 },
+      (_, i) => verifier.check("admin", "token", `wrong-${i}`),
+    );
+    assert.ok(results.includes("throttled"), "the full checks are limited");
+    assert.ok(results.filter((r) => r === "wrong").length >= 9);
+    assert.ok(!results.includes("ok"));
+    // A secret verified before is answered from the cache even while throttled.
+    assert.equal(verifier.check("admin", "token", "right-token"), "ok");
+  } finally {
+    db.close();
     await Deno.remove(dir, { recursive: true });
   }
 });
