@@ -78,7 +78,8 @@ export interface FtpCommandContext {
   tls: { readonly cert: string; readonly key: string } | null;
   readonly transferTimeoutMs: number;
   /** Appends to the audit log; with `wait` resolves once committed. */
-  audit(connection: FtpConnectionLike, entry: AuditAppendPayload, wait: boolean): Promise<void>;
+  /** Records an entry; with `wait`, resolves true only once it is committed. */
+  audit(connection: FtpConnectionLike, entry: AuditAppendPayload, wait: boolean): Promise<boolean>;
 }
 
 /** A command registry entry, as ftp-srv keeps them. */
@@ -305,11 +306,13 @@ async function storeInto(
     );
   }
   const s = stored.value;
-  await ctx.audit(connection, {
+  const recorded = await ctx.audit(connection, {
     action,
     outcome: "ok",
     detail: { path: s.path, size: s.size, sha256: s.sha256 },
   }, true);
+  // 226 means stored and recorded: without the audit entry the client is told to check.
+  if (!recorded) return await answer(connection, 451, `Stored ${s.virtualPath}, but not recorded`);
   return await answer(connection, 226, `Transfer complete: ${s.virtualPath} (${s.size} bytes)`);
 }
 
@@ -454,7 +457,12 @@ async function finishChange(
     await ctx.audit(connection, refusedEntry(action, arg, result.error), true);
     return answer(connection, ftpCodeOf(result.error.code), result.error.message);
   }
-  await ctx.audit(connection, { action, outcome: "ok", detail: { path: result.value.path } }, true);
+  const recorded = await ctx.audit(connection, {
+    action,
+    outcome: "ok",
+    detail: { path: result.value.path },
+  }, true);
+  if (!recorded) return answer(connection, 451, `Done, but not recorded: ${result.value.path}`);
   const quoted = `"${result.value.path.replaceAll('"', '""')}"`;
   return answer(connection, okCode, okCode === 257 ? `${quoted} created` : `Done: ${quoted}`);
 }

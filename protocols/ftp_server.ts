@@ -125,15 +125,16 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
       if (!published.ok) {
         log.warn("Audit entry {action} not queued: audit is busy", { action: entry.action });
       }
-      return;
+      return published.ok;
     }
     const result = await deps.broker.ask(message, { timeoutMs: 10_000, waitForRoom: true });
     if (!result.ok) {
       log.error("Audit entry {action} not confirmed: {kind}", {
-        ...entry,
+        action: entry.action,
         kind: result.failure.kind,
       });
     }
+    return result.ok;
   };
 
   const context: ServerContext = {
