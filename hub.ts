@@ -112,8 +112,6 @@ export async function startHub(config: Config): Promise<Hub> {
         maxBatch: 512,
       },
     );
-    // HUB-WIRING: device actor, storage actor, then listeners (tls, udp, ftp, http) go here.
-    void verifier;
     // Device actor and TLS command channel (issue 3): the actor before any listener.
     const anonymous = anonymousPrincipal();
     await broker.spawn(

@@ -85,9 +85,9 @@ Deno.test("deno task start comes up from environment variables alone and SIGTERM
     ftp: ports.ftp,
     http: ports.http,
   };
-  for (
-    const [, name, port] of errText.matchAll(/hub·main: (\w+) listening on 127\.0\.0\.1:(\d+)/g)
-  ) {
+  const listening = [...errText.matchAll(/hub·main: (\w+) listening on 127\.0\.0\.1:(\d+)/g)];
+  assert.deepEqual(listening.map(([, name]) => name).sort(), ["ftp", "http", "tls", "udp"]);
+  for (const [, name, port] of listening) {
     assert.equal(Number(port), expected[name!], `${name} listens on its configured port`);
   }
   // Generated credentials are shown once, on stdout, and never on the log stream.

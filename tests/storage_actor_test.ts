@@ -1,7 +1,7 @@
 /**
  * The storage actor on its own (a real broker, database and folder; no
- * FTP): retention by age and by count, audited; uploads after a restart of
- * the actor's state start clean.
+ * FTP): retention by age and by count, audited; file system errors refused
+ * without a crash; the file index with non-BMP folder names.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
