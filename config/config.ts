@@ -77,6 +77,15 @@ export function loadConfig(
   if (data instanceof ConfigError) return { ok: false, error: data };
   const home = parseHome(structuredClone(data), homeConfig);
   if (!home.ok) return home;
+  const clash = home.value.principals.findIndex((p) => p.id === s.FTP_USERNAME && p.ftp);
+  if (clash >= 0) {
+    return {
+      ok: false,
+      error: new ConfigError(
+        `${homeConfig}: principals.${clash}.id: ${s.FTP_USERNAME} is also FTP_USERNAME, the seed's FTP user: rename one`,
+      ),
+    };
+  }
   const dataDir = resolve(cwd, s.DATA_DIR);
   const config: Config = {
     settings: s,

@@ -6,6 +6,7 @@
  * @module
  */
 import { z } from "zod";
+import { parseHomeFolder } from "../protocols/ftp_paths.ts";
 
 const ID = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, {
   message: "must be 1-48 characters of a-z, 0-9, '-' or '_', starting with a letter or digit",
@@ -144,6 +145,16 @@ export const homeSchema = z.object({
         }
       })
     );
+    if (p.ftp) {
+      const folder = parseHomeFolder(p.ftp.home);
+      if (!folder.ok) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["principals", i, "ftp", "home"],
+          message: folder.error.message,
+        });
+      }
+    }
     if (p.channels.includes("ftp") && !p.ftp) {
       ctx.addIssue({
         code: "custom",

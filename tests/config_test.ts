@@ -177,3 +177,20 @@ Deno.test("the README's configuration reference lists every variable as the gene
   const table = readme.slice(start + START.length, end);
   assert.equal(table, configReference(), "run deno task docs");
 });
+
+Deno.test("an FTP home that leaves UPLOAD_FOLDER, or an FTP principal named like FTP_USERNAME, is refused", async () => {
+  const home = structuredClone(demoHome) as {
+    principals: { id: string; ftp?: { home: string } }[];
+  };
+  home.principals.find((p) => p.id === "firmware")!.ftp!.home = "../etc";
+  await withHomeFile(JSON.stringify(home), (path) => {
+    const loaded = loadConfig({ HOME_CONFIG: path });
+    assert.ok(!loaded.ok);
+    assert.match(loaded.error.message, /principals\.\d+\.ftp\.home: /);
+  });
+  await withHomeFile(JSON.stringify(demoHome), (path) => {
+    const loaded = loadConfig({ HOME_CONFIG: path, FTP_USERNAME: "firmware" });
+    assert.ok(!loaded.ok);
+    assert.match(loaded.error.message, /firmware is also FTP_USERNAME/);
+  });
+});
