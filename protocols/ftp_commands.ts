@@ -141,6 +141,14 @@ export function installCommandHandlers(
   set(["RNTO"], needsPath(renameTo));
 }
 
+/** The path of a LIST/NLST argument without `ls`-style flags (`-la sub` is `sub`), or null. */
+export function listingPath(arg: string | null): string | null {
+  const words = (arg ?? "").trim().split(/\s+/);
+  while (words.length > 0 && /^-[A-Za-z]+$/.test(words[0]!)) words.shift();
+  const rest = words.join(" ");
+  return rest === "" ? null : rest;
+}
+
 /**
  * Refuses a command that names no path (`RMD` alone, or ftp-srv's stripped `RMD -x`) with 501,
  * instead of letting it act on the working folder.
@@ -365,7 +373,7 @@ async function list(
   const conn = await dataConnection(this);
   if (!conn) return answer(this, 425, "No data connection: send PASV or EPSV first");
   // `ls`-style flags such as `-la` are not paths.
-  const path = arg && !arg.startsWith("-") ? arg : null;
+  const path = listingPath(arg);
   const entries = await fs.listing(path);
   void ctx.audit(
     this,

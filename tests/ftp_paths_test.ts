@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { listingPath } from "../protocols/ftp_commands.ts";
 import {
   isInside,
   parseHomeFolder,
@@ -81,4 +82,12 @@ Deno.test("parseHomeFolder refuses absolute and climbing homes", () => {
   assert.equal(parseHomeFolder("/etc").ok, false);
   assert.equal(parseHomeFolder("../x").ok, false);
   assert.equal(parseHomeFolder("a/../../x").ok, false);
+});
+
+Deno.test("listingPath() drops ls-style flags and keeps the path", () => {
+  assert.equal(listingPath("-la sub"), "sub");
+  assert.equal(listingPath("-l -a my folder"), "my folder");
+  assert.equal(listingPath("-la"), null);
+  assert.equal(listingPath(null), null);
+  assert.equal(listingPath("photos"), "photos");
 });
