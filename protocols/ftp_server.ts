@@ -80,9 +80,7 @@ const contexts = new WeakMap<object, ServerContext>();
 let handlersInstalled = false;
 
 /** Per-server state reachable from the command handlers. */
-interface ServerContext extends FtpCommandContext {
-  readonly sessions: WeakMap<object, FtpSession>;
-}
+type ServerContext = FtpCommandContext;
 
 /** Starts the FTP server on FTP_SERVER_IP:FTP_PORT; resolves once it listens. */
 export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
@@ -138,7 +136,6 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
   };
 
   const context: ServerContext = {
-    sessions,
     session: (connection) => sessions.get(connection),
     requireTls: settings.FTP_REQUIRE_TLS,
     allowActive: settings.FTP_ALLOW_ACTIVE,

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import type { DeviceSnapshot, DeviceState, ErrorCode, Refusal } from "../broker/messages.ts";
+import type { DeviceSnapshot, DeviceState, Refusal } from "../broker/messages.ts";
 import type { RequestFormat, RequestId } from "./command_parser.ts";
 
 /** Most characters of a client's command echoed back in a reply. */
@@ -108,7 +108,3 @@ export function errorLine(format: RequestFormat, id: RequestId, error: Refusal):
   return format === "json" ? jsonError(id, error) : textError(error);
 }
 
-/** A refusal built from a code and message. */
-export function refusal(code: ErrorCode, message: string): Refusal {
-  return { code, message };
-}
