@@ -107,4 +107,3 @@ export function jsonEvent(
 export function errorLine(format: RequestFormat, id: RequestId, error: Refusal): string {
   return format === "json" ? jsonError(id, error) : textError(error);
 }
-
