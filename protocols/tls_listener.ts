@@ -225,7 +225,9 @@ class TlsListener implements Listener {
       }
       await this.#acceptLoop;
       for (const conn of this.#handshaking) closeQuietly(conn);
-      for (const session of this.#sessions) session.abort();
+      // Sessions answer what they already received, say why they close, then close (each within
+      // its grace period): a command applied and audited is not left without its reply.
+      for (const session of this.#sessions) session.close("busy", "The hub is shutting down");
       await Promise.all(this.#tasks);
     })();
     return this.#closing;

@@ -113,6 +113,8 @@ export class TlsSession {
   #closing = false;
   /** Set once an answer that closes the connection was sent: later answers are dropped. */
   #answeredLast = false;
+  /** The error line to send once every answer is out, when the hub closes the connection. */
+  #farewell: Refusal | undefined;
   #closed = false;
   #sawTerminated = false;
   #failedLogins = 0;
@@ -164,12 +166,13 @@ export class TlsSession {
     );
   }
 
-  /** Sends a last error line (when given) and closes once it is written. */
+  /**
+   * Stops reading, answers the requests already received, then sends a last error line (when
+   * given) and closes once it is written.
+   */
   close(code?: ErrorCode, message?: string): void {
     if (this.#closing) return;
-    if (code !== undefined && message !== undefined) {
-      this.#emit(errorLine("text", null, { code, message }) + "\n");
-    }
+    if (code !== undefined && message !== undefined) this.#farewell = { code, message };
     this.#beginClose();
   }
 
@@ -602,6 +605,15 @@ export class TlsSession {
   #maybeFinish(): void {
     if (!this.#closing || this.#closed) return;
     if (this.#inFlight > 0 || this.#writing || this.#out.length > 0) return;
+    const farewell = this.#farewell;
+    if (farewell) {
+      // Last, after every answer: the write's end calls this again, which then closes.
+      this.#farewell = undefined;
+      if (!this.#answeredLast) {
+        this.#emit(errorLine("text", null, farewell) + "\n");
+        return;
+      }
+    }
     this.abort();
   }
 }

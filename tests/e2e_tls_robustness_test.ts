@@ -207,3 +207,28 @@ Deno.test("tls - a flood of refused lines is audited within a budget and summari
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("tls - on shutdown a connection gets the replies to what it sent, then one closing line", async () => {
+  const hub = await startTestHub();
+  try {
+    await using c = await openLoggedIn(hub, "admin", admin);
+    const subscribed = await c.ask("subscribe lamp");
+    assert.match(subscribed, /^Subscribed to lamp/);
+    // Stop as soon as the hub has read the command and handed it to the device actor.
+    const { promise: inFlight, resolve } = Promise.withResolvers<void>();
+    const stopInspecting = hub.hub.broker.inspect((e) => {
+      if (e.kind === "published" && e.message.type === "device.command") resolve();
+    });
+    await c.send("lamp toggle\n");
+    await inFlight;
+    stopInspecting();
+    const stopping = hub.stop();
+    const rest = (await c.readToEnd()).trimEnd().split("\n").filter((l) => !l.startsWith("Event "));
+    await stopping;
+    assert.deepEqual(rest.length, 2, rest.join("\n"));
+    assert.match(rest[0]!, /^Command 'lamp toggle' received and executed\./);
+    assert.equal(rest[1], "Error busy: The hub is shutting down");
+  } finally {
+    await hub.stop();
+  }
+});
