@@ -24,8 +24,16 @@ export interface Usage {
   readonly files: number;
 }
 
-/** Creates the file index table when missing. */
+/**
+ * Creates the file index when missing, with `owner_usage`: bytes and files per owner, kept by
+ * triggers so that a quota check costs one row read however many files an owner keeps (a camera
+ * storing a snapshot a minute has tens of thousands). Rows must change through plain INSERT,
+ * UPDATE and DELETE (or upserts): `OR REPLACE` deletes without firing the delete trigger.
+ */
 export function ensureFileIndexSchema(db: DatabaseSync): void {
+  const hadUsage = db.prepare(
+    "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'owner_usage'",
+  ).get() !== undefined;
   db.exec(`CREATE TABLE IF NOT EXISTS file_index (
     path TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
@@ -33,7 +41,30 @@ export function ensureFileIndexSchema(db: DatabaseSync): void {
     sha256 TEXT NOT NULL,
     stored_at TEXT NOT NULL
   ) STRICT;
-  CREATE INDEX IF NOT EXISTS file_index_owner ON file_index (owner, stored_at)`);
+  CREATE INDEX IF NOT EXISTS file_index_owner ON file_index (owner, stored_at);
+  CREATE TABLE IF NOT EXISTS owner_usage (
+    owner TEXT PRIMARY KEY,
+    bytes INTEGER NOT NULL,
+    files INTEGER NOT NULL
+  ) STRICT;
+  CREATE TRIGGER IF NOT EXISTS file_index_usage_insert AFTER INSERT ON file_index BEGIN
+    INSERT INTO owner_usage (owner, bytes, files) VALUES (NEW.owner, NEW.size, 1)
+    ON CONFLICT (owner) DO UPDATE SET bytes = bytes + NEW.size, files = files + 1;
+  END;
+  CREATE TRIGGER IF NOT EXISTS file_index_usage_delete AFTER DELETE ON file_index BEGIN
+    UPDATE owner_usage SET bytes = bytes - OLD.size, files = files - 1 WHERE owner = OLD.owner;
+  END;
+  CREATE TRIGGER IF NOT EXISTS file_index_usage_update AFTER UPDATE OF owner, size ON file_index
+  BEGIN
+    UPDATE owner_usage SET bytes = bytes - OLD.size, files = files - 1 WHERE owner = OLD.owner;
+    INSERT INTO owner_usage (owner, bytes, files) VALUES (NEW.owner, NEW.size, 1)
+    ON CONFLICT (owner) DO UPDATE SET bytes = bytes + NEW.size, files = files + 1;
+  END;`);
+  if (!hadUsage) {
+    // A database from before the counters: count what is there once.
+    db.exec(`INSERT INTO owner_usage (owner, bytes, files)
+      SELECT owner, SUM(size), COUNT(*) FROM file_index GROUP BY owner`);
+  }
 }
 
 /** Reads and writes the file index on one connection (statements prepared once). */
@@ -54,7 +85,9 @@ export class FileIndexStore {
     this.#db = db;
     ensureFileIndexSchema(db);
     this.#put = db.prepare(
-      "INSERT OR REPLACE INTO file_index (path, owner, size, sha256, stored_at) VALUES (?, ?, ?, ?, ?)",
+      `INSERT INTO file_index (path, owner, size, sha256, stored_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (path) DO UPDATE SET owner = excluded.owner, size = excluded.size,
+         sha256 = excluded.sha256, stored_at = excluded.stored_at`,
     );
     this.#get = db.prepare(
       "SELECT path, owner, size, sha256, stored_at AS storedAt FROM file_index WHERE path = ?",
@@ -66,10 +99,8 @@ export class FileIndexStore {
     );
     this.#rename = db.prepare("UPDATE file_index SET path = ? WHERE path = ?");
     this.#below = db.prepare("SELECT path FROM file_index WHERE substr(path, 1, length(?1)) = ?1");
-    this.#renameReplacing = db.prepare("UPDATE OR REPLACE file_index SET path = ? WHERE path = ?");
-    this.#usage = db.prepare(
-      "SELECT COALESCE(SUM(size), 0) AS bytes, COUNT(*) AS files FROM file_index WHERE owner = ?",
-    );
+    this.#renameReplacing = db.prepare("UPDATE file_index SET path = ? WHERE path = ?");
+    this.#usage = db.prepare("SELECT bytes, files FROM owner_usage WHERE owner = ?");
     this.#filesOf = db.prepare(
       "SELECT path, owner, size, sha256, stored_at AS storedAt FROM file_index WHERE owner = ? ORDER BY stored_at, path",
     );
@@ -98,14 +129,18 @@ export class FileIndexStore {
       this.#delete.run(to);
       this.#rename.run(to, from);
       const below = this.#below.all(from + "/") as { path: string }[];
-      for (const { path } of below) this.#renameReplacing.run(to + path.slice(from.length), path);
+      for (const { path } of below) {
+        const target = to + path.slice(from.length);
+        this.#delete.run(target);
+        this.#renameReplacing.run(target, path);
+      }
     });
   }
 
   /** Bytes and files `owner` keeps. */
   usage(owner: string): Usage {
-    const row = this.#usage.get(owner) as { bytes: number; files: number };
-    return { bytes: Number(row.bytes), files: Number(row.files) };
+    const row = this.#usage.get(owner) as { bytes: number; files: number } | undefined;
+    return { bytes: Number(row?.bytes ?? 0), files: Number(row?.files ?? 0) };
   }
 
   /** `owner`'s files, oldest first. */

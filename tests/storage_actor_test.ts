@@ -185,3 +185,45 @@ Deno.test("file index - renaming or removing a folder with a non-BMP name moves 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("file index - usage counters match the files after overwrites, moves over files and removals", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "file_usage_" });
+  const db = openDatabase(join(dir, "hub.db"));
+  try {
+    const index = new FileIndexStore(db);
+    const row = (path: string, size: number, owner = "cam") => ({
+      path,
+      owner,
+      size,
+      sha256: "0".repeat(64),
+      storedAt: "t",
+    });
+    index.put(row("cam/a.jpg", 10));
+    index.put(row("cam/a.jpg", 25)); // overwritten: counted once, at its new size
+    index.put(row("cam/d/b.jpg", 5));
+    index.put(row("cam/e/b.jpg", 7));
+    index.move("cam/d", "cam/e"); // replaces cam/e/b.jpg
+    index.put(row("user/x.bin", 100, "user"));
+    index.move("user/x.bin", "cam/x.bin"); // a rename keeps the owner
+    index.remove("cam/a.jpg");
+    const truth = (owner: string) =>
+      db.prepare(
+        "SELECT COALESCE(SUM(size), 0) AS bytes, COUNT(*) AS files FROM file_index WHERE owner = ?",
+      )
+        .get(owner) as { bytes: number; files: number };
+    for (const owner of ["cam", "user"]) {
+      const t = truth(owner);
+      assert.deepEqual(
+        index.usage(owner),
+        { bytes: Number(t.bytes), files: Number(t.files) },
+        owner,
+      );
+    }
+    assert.deepEqual(index.usage("cam"), { bytes: 5, files: 1 });
+    assert.deepEqual(index.usage("user"), { bytes: 100, files: 1 });
+    assert.deepEqual(index.usage("nobody"), { bytes: 0, files: 0 });
+  } finally {
+    db.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
