@@ -266,6 +266,8 @@ export class UdpListener implements Listener {
     const request = decoded.value;
     const key = this.#keyOf(request.principal);
     if (key === undefined) {
+      // The same HMAC work as a bad signature, so timing does not tell which principals exist.
+      verifyRequest(request, UNKNOWN_PRINCIPAL_KEY);
       return await this.#refuseUnsigned(ctx, "unauthenticated", "unknown_principal", request.id, {
         message: "Unknown principal or bad signature",
         claimed: request.principal,
@@ -552,6 +554,9 @@ export function startUdpListener(broker: Broker, options: UdpListenerOptions): U
 }
 
 type DetailExtra = Record<string, Json>;
+
+/** A random key no datagram is signed with: unknown principals are checked against it. */
+const UNKNOWN_PRINCIPAL_KEY = signingKey(crypto.getRandomValues(new Uint8Array(32)));
 
 function audit(
   action: string,
