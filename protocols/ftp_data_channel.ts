@@ -273,14 +273,16 @@ export async function receiveToFile(
   // call costs a round trip through Deno's blocking thread pool (about 0.1 ms; the
   // open, one write and the close were half of a small upload's time).
   using file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
-  if (options.offset > 0) {
-    hashExisting(file, hash, options.offset);
-    file.seekSync(options.offset, Deno.SeekMode.Start);
-  }
   const buffer = takeBuffer();
   let bytes = 0;
   const watchdog = new Watchdog(options.idleTimeoutMs, () => closeQuietly(conn));
   try {
+    if (options.offset > 0) {
+      // APPE: the hash covers the existing part too. Read it asynchronously, so that a large
+      // file does not hold up every other client while it is hashed.
+      await hashExisting(file, hash, options.offset, buffer);
+      file.seekSync(options.offset, Deno.SeekMode.Start);
+    }
     while (true) {
       let n: number | null;
       try {
@@ -389,11 +391,15 @@ async function finish(conn: DataConn, timeoutMs: number): Promise<void> {
   }
 }
 
-function hashExisting(file: Deno.FsFile, hash: Hash, length: number): void {
-  const buffer = new Uint8Array(TRANSFER_BUFFER_BYTES);
+async function hashExisting(
+  file: Deno.FsFile,
+  hash: Hash,
+  length: number,
+  buffer: Uint8Array,
+): Promise<void> {
   let left = length;
   while (left > 0) {
-    const n = file.readSync(buffer.subarray(0, Math.min(left, buffer.length)));
+    const n = await file.read(buffer.subarray(0, Math.min(left, buffer.length)));
     if (n === null) break;
     hash.update(buffer.subarray(0, n));
     left -= n;

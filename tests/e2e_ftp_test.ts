@@ -350,3 +350,22 @@ Deno.test("ftp - commands that name no path get 501 and leave the working folder
   assert.deepEqual(r.slice(4, 8).map((s) => s.code), [501, 501, 501, 501], JSON.stringify(r));
   assert.ok((await Deno.stat(join(fx.env.UPLOAD_FOLDER!, "keep"))).isDirectory);
 });
+
+Deno.test("ftp - APPE extends a file atomically and the index holds the SHA-256 of the whole file", async () => {
+  await using fx = await startTestHub({ env: PLAIN });
+  const r = await runFtpClient(listenerPort(fx.hub, "ftp"), [
+    ...SEED,
+    { op: "stor", path: "log.bin", size: 600_000, seed: 3 },
+    { op: "appe", path: "log.bin", size: 400_000, seed: 4 },
+  ]);
+  assert.equal(r[2]!.code, 226, JSON.stringify(r));
+  assert.equal(r[3]!.code, 226, JSON.stringify(r));
+  const path = join(fx.dir, "uploads", "log.bin");
+  assert.equal((await Deno.stat(path)).size, 1_000_000);
+  const onDisk = await sha256File(path);
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(join(fx.dir, "data", "hub.db"), { readOnly: true });
+  const row = db.prepare("SELECT size, sha256 FROM file_index WHERE path = 'log.bin'").get();
+  db.close();
+  assert.deepEqual({ ...row }, { size: 1_000_000, sha256: onDisk });
+});
