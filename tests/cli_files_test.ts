@@ -20,7 +20,11 @@ import { FtpClient } from "../client/ftp_client.ts";
 const decode = (b: Uint8Array) => new TextDecoder().decode(b);
 
 /** Runs `cli.ts files ...` in its own process with the `deno task cli` permissions. */
-async function files(fixture: HubFixture, args: string[], cwd?: string) {
+async function files(
+  fixture: HubFixture,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string> } = {},
+) {
   const result = await new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -36,8 +40,8 @@ async function files(fixture: HubFixture, args: string[], cwd?: string) {
       "--ca",
       fixture.env.SSL_CERT!,
     ],
-    env: { NO_COLOR: "1", FTP_PASSWORD: "" },
-    ...(cwd ? { cwd } : {}),
+    env: { NO_COLOR: "1", FTP_PASSWORD: "", ...options.env },
+    ...(options.cwd ? { cwd: options.cwd } : {}),
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -114,29 +118,12 @@ Deno.test("cli files get takes a relative local path from INIT_CWD and leaves no
   const local = await Deno.makeTempDir({ prefix: "cli_files_" });
   try {
     await Deno.writeTextFile(join(fixture.env.UPLOAD_FOLDER!, "note.txt"), "hello\n");
-    const result = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-read",
-        "--allow-write",
-        "--allow-net",
-        "--allow-env",
-        join(REPO_ROOT, "client", "cli.ts"),
-        "files",
-        "get",
-        "note.txt",
-        "--port",
-        String(listenerPort(fixture.hub, "ftp")),
-        "--ca",
-        fixture.env.SSL_CERT!,
-        ...userLogin,
-      ],
+    // Relative local paths are taken from INIT_CWD (the folder `deno task` was started in).
+    const result = await files(fixture, ["get", "note.txt", ...userLogin], {
       cwd: REPO_ROOT,
       env: { INIT_CWD: local },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.equal(result.code, 0, decode(result.stderr));
+    });
+    assert.equal(result.code, 0, result.err);
     assert.equal(await Deno.readTextFile(join(local, "note.txt")), "hello\n");
     const intoFolder = await files(fixture, [
       "put",
