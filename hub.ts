@@ -31,6 +31,8 @@ import { startUdpListener } from "./protocols/udp_listener.ts";
 import { AuditMetrics } from "./observability/audit_metrics.ts";
 import { createHttpListener } from "./observability/http_server.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
+import { type CommandPath, createCommandPath } from "./domain/command_path.ts";
+import type { Home } from "./config/home.ts";
 
 const log = getLogger("hub");
 
@@ -38,6 +40,12 @@ const log = getLogger("hub");
 export interface Hub {
   readonly config: Config;
   readonly broker: Broker;
+  /** The one path every channel sends device requests through. */
+  readonly commandPath: CommandPath;
+  /** Checks principals' secrets (tokens, passwords, UDP keys). */
+  readonly verifier: CredentialVerifier;
+  /** The home as last loaded (start or SIGHUP). */
+  home(): Home;
   /** Listeners by name (`tls`, `udp`, `ftp`, `http`). */
   readonly listeners: ReadonlyMap<string, Listener>;
   /** Credentials generated at this start (to show once). */
@@ -204,6 +212,9 @@ export async function startHub(config: Config): Promise<Hub> {
   return {
     config,
     broker,
+    commandPath: createCommandPath(broker, { timeoutMs: 10_000 }),
+    verifier,
+    home: () => currentHome,
     listeners,
     generatedCredentials,
     generatedCertificate,
