@@ -33,6 +33,8 @@ import { createHttpListener } from "./observability/http_server.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { type CommandPath, createCommandPath } from "./domain/command_path.ts";
 import type { Home } from "./config/home.ts";
+import { certificateProblem } from "./certs/check_certificate.ts";
+import { StartFailure, startListener } from "./startup_failure.ts";
 
 const log = getLogger("hub");
 
@@ -73,6 +75,11 @@ export async function startHub(config: Config): Promise<Hub> {
     });
   }
 
+  const cert = Deno.readTextFileSync(paths.cert);
+  const key = Deno.readTextFileSync(paths.key);
+  const problem = certificateProblem(cert, key, { cert: settings.SSL_CERT, key: settings.SSL_KEY });
+  if (problem) throw new StartFailure(problem);
+
   const db: DatabaseSync = openDatabase(paths.database, { sync: settings.AUDIT_SYNC });
   const generatedCredentials = provisionCredentials(db, config.home, {
     username: settings.FTP_USERNAME,
@@ -92,6 +99,7 @@ export async function startHub(config: Config): Promise<Hub> {
   const listeners = new Map<string, Listener>();
   let stopped: Promise<void> | undefined;
   let retention: RetentionSchedule | undefined;
+  let running = false;
 
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -103,7 +111,7 @@ export async function startHub(config: Config): Promise<Hub> {
       retention?.close();
       await stage("drain mailboxes", settings.SHUTDOWN_TIMEOUT_MS, () => broker.drain());
       db.close();
-      log.info("Hub stopped");
+      if (running) log.info("Hub stopped");
     })();
     return stopped;
   };
@@ -135,42 +143,44 @@ export async function startHub(config: Config): Promise<Hub> {
     );
     listeners.set(
       "tls",
-      startTlsListener(broker, {
-        hostname: settings.TCP_SERVER_IP,
-        port: settings.TCP_SERVER_PORT,
-        cert: Deno.readTextFileSync(paths.cert),
-        key: Deno.readTextFileSync(paths.key),
-        auth: settings.TLS_AUTH,
-        principals: config.home.principals,
-        anonymous,
-        verifier,
-        maxLineBytes: settings.TLS_MAX_LINE_BYTES,
-        handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
-        idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
-        unterminatedMs: settings.TLS_UNTERMINATED_MS,
-        maxConnections: settings.TLS_MAX_CONNECTIONS,
-        maxConnectionsPerIp: settings.TLS_MAX_CONNECTIONS_PER_IP,
-        commandsPerSecond: settings.TLS_COMMANDS_PER_SECOND,
-        loginsPerSecond: settings.TLS_LOGINS_PER_SECOND,
-      }),
+      await startListener("tls", settings, () =>
+        startTlsListener(broker, {
+          hostname: settings.TCP_SERVER_IP,
+          port: settings.TCP_SERVER_PORT,
+          cert,
+          key,
+          auth: settings.TLS_AUTH,
+          principals: config.home.principals,
+          anonymous,
+          verifier,
+          maxLineBytes: settings.TLS_MAX_LINE_BYTES,
+          handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
+          idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
+          unterminatedMs: settings.TLS_UNTERMINATED_MS,
+          maxConnections: settings.TLS_MAX_CONNECTIONS,
+          maxConnectionsPerIp: settings.TLS_MAX_CONNECTIONS_PER_IP,
+          commandsPerSecond: settings.TLS_COMMANDS_PER_SECOND,
+          loginsPerSecond: settings.TLS_LOGINS_PER_SECOND,
+        })),
     );
     // UDP channel (issue 4): signed datagrams; keys read once per principal, then kept in memory.
     listeners.set(
       "udp",
-      startUdpListener(broker, {
-        hostname: settings.UDP_SERVER_IP,
-        port: settings.UDP_SERVER_PORT,
-        auth: settings.UDP_AUTH,
-        maxDatagramBytes: settings.UDP_MAX_DATAGRAM_BYTES,
-        windowSeconds: settings.UDP_WINDOW_SECONDS,
-        replayCacheSize: settings.UDP_REPLAY_CACHE,
-        replyCacheSize: settings.UDP_REPLY_CACHE,
-        ratePerAddress: settings.UDP_RATE_PER_IP,
-        ratePerPrincipal: settings.UDP_RATE_PER_PRINCIPAL,
-        maxInFlight: settings.UDP_MAX_IN_FLIGHT,
-        principals: config.home.principals,
-        udpKey: (principal) => verifier.udpKey(principal),
-      }),
+      await startListener("udp", settings, () =>
+        startUdpListener(broker, {
+          hostname: settings.UDP_SERVER_IP,
+          port: settings.UDP_SERVER_PORT,
+          auth: settings.UDP_AUTH,
+          maxDatagramBytes: settings.UDP_MAX_DATAGRAM_BYTES,
+          windowSeconds: settings.UDP_WINDOW_SECONDS,
+          replayCacheSize: settings.UDP_REPLAY_CACHE,
+          replyCacheSize: settings.UDP_REPLY_CACHE,
+          ratePerAddress: settings.UDP_RATE_PER_IP,
+          ratePerPrincipal: settings.UDP_RATE_PER_PRINCIPAL,
+          maxInFlight: settings.UDP_MAX_IN_FLIGHT,
+          principals: config.home.principals,
+          udpKey: (principal) => verifier.udpKey(principal),
+        })),
     );
     // Storage actor and FTP/FTPS server (issue 5): every file operation goes through the actor.
     const storageUsers = storageUsersFromConfig(config);
@@ -190,24 +200,30 @@ export async function startHub(config: Config): Promise<Hub> {
     retention = startRetentionSchedule(broker, settings.FTP_RETENTION_INTERVAL_MS);
     listeners.set(
       "ftp",
-      await startFtpServer({ broker, config, verifier, users: storageUsers, usersFor }),
+      await startListener(
+        "ftp",
+        settings,
+        () => startFtpServer({ broker, config, verifier, users: storageUsers, usersFor }),
+      ),
     );
     // Operator surface (issue 6): last, so that /healthz sees every listener above.
     listeners.set(
       "http",
-      await createHttpListener({
-        actorStats: () => broker.stats(),
-        listeners,
-        audit: auditMetrics,
-        db,
-        home: () => currentHome,
-        startedAt,
-      }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT }),
+      await startListener("http", settings, () =>
+        createHttpListener({
+          actorStats: () => broker.stats(),
+          listeners,
+          audit: auditMetrics,
+          db,
+          home: () => currentHome,
+          startedAt,
+        }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT })),
     );
   } catch (error) {
     await stop();
     throw error;
   }
+  running = true;
 
   return {
     config,

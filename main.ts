@@ -9,6 +9,7 @@ import { loadConfig, readEnv } from "./config/config.ts";
 import { configureLogging, getLogger } from "./observability/logger.ts";
 import { type Hub, startHub } from "./hub.ts";
 import { formatGeneratedCredentials } from "./persistence/credential_banner.ts";
+import { StartFailure } from "./startup_failure.ts";
 
 const encoder = new TextEncoder();
 
@@ -61,7 +62,15 @@ async function main(): Promise<number> {
     return [signal, handler] as const;
   });
   starting.hub = startHub(config);
-  const hub = await starting.hub;
+  let hub: Hub;
+  try {
+    hub = await starting.hub;
+  } catch (error) {
+    if (!(error instanceof StartFailure)) throw error;
+    // A mistake in the configuration: one line, no stack trace.
+    Deno.stderr.writeSync(encoder.encode(`Cannot start: ${error.message}\n`));
+    return 2;
+  }
   if (hub.generatedCredentials.length > 0) {
     // Shown once on stdout, never through the logger; only hashes are stored.
     Deno.stdout.writeSync(encoder.encode(formatGeneratedCredentials(hub.generatedCredentials)));
