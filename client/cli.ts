@@ -13,6 +13,7 @@ import { udpCommand } from "./commands/udp.ts";
 import { statusCommand } from "./commands/status.ts";
 import { deviceCommand } from "./commands/device.ts";
 import { filesCommand } from "./commands/files.ts";
+import { loadDotEnv } from "../config/dotenv.ts";
 
 /** Every subcommand by name. Add a line per new subcommand file. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
@@ -43,6 +44,23 @@ export async function runCli(args: readonly string[]): Promise<number> {
   return await command.run(rest);
 }
 
+/**
+ * Reads `.env` as the hub's launcher does (set variables win), so that the CLI sees the
+ * same DATA_DIR, ports, HUB_PRINCIPAL and HUB_TOKEN as the hub.
+ */
+export function loadCliEnvironment(): boolean {
+  // Run without read permission (a narrowed `deno run`), there is no .env to read.
+  if (Deno.permissions.querySync({ name: "read", path: ".env" }).state !== "granted") return true;
+  const loaded = loadDotEnv(".env");
+  if (!loaded.ok) {
+    err(loaded.error);
+    return false;
+  }
+  for (const warning of loaded.value.warnings) err(`Warning: ${warning}`);
+  return true;
+}
+
 if (import.meta.main) {
+  if (!loadCliEnvironment()) Deno.exit(2);
   Deno.exit(await runCli(Deno.args));
 }

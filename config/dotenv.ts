@@ -14,8 +14,7 @@ import { VARIABLE_NAMES } from "./settings.ts";
 export const CLIENT_VARIABLES: readonly string[] = [
   "HUB_PRINCIPAL",
   "HUB_TOKEN",
-  "HUB_UDP_KEY",
-  "FTP_USER",
+  "UDP_KEY",
 ];
 
 /** Other names that are fine in `.env` (read by Deno or the C library, not by the hub). */

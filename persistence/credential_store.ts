@@ -143,14 +143,17 @@ export class CredentialVerifier {
    */
   check(principal: string, kind: "token" | "password", secret: string): CheckResult {
     const slot = `${kind}\u0000${principal}`;
-    const digest = createHmac("sha256", this.#cacheKey).update(secret).digest();
-    const cached = this.#verified.get(slot);
-    if (cached && timingSafeEqual(cached, digest)) return "ok";
-    if (!this.#takeFullCheck()) return "throttled";
     this.#selectSecret ??= this.#db.prepare(
       "SELECT value FROM credentials WHERE principal = ? AND kind = ?",
     );
     const row = this.#selectSecret.get(principal, kind) as { value: string } | undefined;
+    // The cache is keyed by the stored hash too: a secret replaced with `cli credentials set`
+    // stops working at once, without a SIGHUP.
+    const digest = createHmac("sha256", this.#cacheKey).update(secret).update("\u0000")
+      .update(row?.value ?? "").digest();
+    const cached = this.#verified.get(slot);
+    if (row && cached && timingSafeEqual(cached, digest)) return "ok";
+    if (!this.#takeFullCheck()) return "throttled";
     if (!row) {
       // Spend the same time as a real check so that timing does not reveal who exists.
       verifySecret(secret, dummyHash());

@@ -10,6 +10,7 @@ import { parseTextRequest } from "../../protocols/command_parser.ts";
 import { formatState } from "../../protocols/replies.ts";
 import type { DeviceSnapshot } from "../../broker/messages.ts";
 import { type CliCommand, err, out, parseOptions } from "./command.ts";
+import { readSecret } from "../secret_input.ts";
 
 const USAGE = `device send <device> <action> [value]   e.g. device send lamp brightness 40
 device list
@@ -17,7 +18,8 @@ device status <device>
 device watch [<device>|*]                 live changes until Ctrl+C (default: every device)
 Options: --host H (default $TCP_SERVER_IP or 127.0.0.1)  --port P (default $TCP_SERVER_PORT or 5000)
          --ca FILE (certificate to trust; default $SSL_CERT or certs/server.crt)
-         --principal ID (default $HUB_PRINCIPAL or admin)  --token T (default $HUB_TOKEN)
+         --principal ID (default $HUB_PRINCIPAL or admin)
+         token: $HUB_TOKEN (environment or .env), --token-file FILE (mode 600), or a prompt
          --no-login (hubs with TLS_AUTH=none)  --json`;
 
 /** Why `device send <words>` is not a device command, or undefined when it is one. */
@@ -62,6 +64,7 @@ export const deviceCommand: CliCommand = {
       ca: { type: "string" },
       principal: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       "no-login": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     }, USAGE);
@@ -102,10 +105,18 @@ export const deviceCommand: CliCommand = {
       // then leave the hub together and the connection closes, so no reply waits on a delayed
       // ACK (see docs/PROTOCOL.md, "Latency notes").
       let login: Promise<HubReply> | undefined;
+      let loginAs = "";
       if (!values["no-login"]) {
-        const token = values.token ?? env("HUB_TOKEN");
-        if (token === undefined) {
-          err("Give --token (or set HUB_TOKEN), or --no-login for a hub with TLS_AUTH=none");
+        const principal = values.principal ?? env("HUB_PRINCIPAL") ?? "admin";
+        const token = await readSecret({
+          label: `TLS token of ${principal}`,
+          argValue: values.token,
+          option: "token",
+          file: values["token-file"],
+          envName: "HUB_TOKEN",
+        });
+        if (!token.ok) {
+          err(`${token.error}; or --no-login for a hub with TLS_AUTH=none`);
           return 2;
         }
         if (verb === "send") {
@@ -119,13 +130,25 @@ export const deviceCommand: CliCommand = {
           err("Usage: device status <device>");
           return 2;
         }
-        login = client.login(values.principal ?? env("HUB_PRINCIPAL") ?? "admin", token);
+        login = client.login(principal, token.value);
+        loginAs = principal;
       }
       const oneShot = oneShotRequest(client, verb, rest);
       if (oneShot) void client.quit();
       if (login) {
         const reply = await login;
-        if (!reply.ok) return show(reply, () => "");
+        if (!reply.ok) {
+          if (json) return show(reply, () => "");
+          const from = values.principal !== undefined
+            ? "--principal"
+            : env("HUB_PRINCIPAL") !== undefined
+            ? "HUB_PRINCIPAL"
+            : "the default; set HUB_PRINCIPAL or --principal";
+          err(
+            `Error ${reply.error.code}: ${reply.error.message} (logged in as ${loginAs}, from ${from})`,
+          );
+          return 1;
+        }
       }
       switch (verb) {
         case "send": {

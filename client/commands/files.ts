@@ -16,12 +16,14 @@ import {
 } from "../ftp_client.ts";
 import { formatBytes, ProgressBar } from "../progress_bar.ts";
 import { type CliCommand, err, out, parseOptions } from "./command.ts";
+import { readSecret } from "../secret_input.ts";
 
 const USAGE = `files list [remote-path]              entries of a remote folder (default: your home)
 files put <local-file> [remote-path]  upload (default: the file's name in your home)
 files get <remote-file> [local-path]  download (default: the file's name in this folder)
 Options: --host H (default $FTP_SERVER_IP or 127.0.0.1)  --port P (default $FTP_PORT or 2121)
-         --user U (default $FTP_USERNAME or user)  --password P (default $FTP_PASSWORD)
+         --user U (default $FTP_USERNAME or user)
+         password: $FTP_PASSWORD (environment or .env), --password-file FILE (mode 600), or a prompt
          --ca FILE (certificate to trust; default $SSL_CERT or certs/server.crt)
          --json (list: one JSON object per entry)  --progress (progress bar even when not a terminal)
          --timeout SECONDS (each wait; default 30)
@@ -39,6 +41,7 @@ export const filesCommand: CliCommand = {
       port: { type: "string" },
       user: { type: "string" },
       password: { type: "string" },
+      "password-file": { type: "string" },
       ca: { type: "string" },
       json: { type: "boolean", default: false },
       progress: { type: "boolean", default: false },
@@ -65,11 +68,19 @@ export const filesCommand: CliCommand = {
       err(`Not a timeout in seconds: ${values.timeout}`);
       return 2;
     }
-    const password = values.password ?? Deno.env.get("FTP_PASSWORD");
-    if (password === undefined) {
-      err("No FTP password: pass --password or set FTP_PASSWORD");
+    const user = values.user ?? Deno.env.get("FTP_USERNAME") ?? "user";
+    const secret = await readSecret({
+      label: `FTP password of ${user}`,
+      argValue: values.password,
+      option: "password",
+      file: values["password-file"],
+      envName: "FTP_PASSWORD",
+    });
+    if (!secret.ok) {
+      err(secret.error);
       return 2;
     }
+    const password = secret.value;
     const plain = values["insecure-plain"];
     const caCerts: string[] = [];
     if (!plain) {
@@ -86,7 +97,6 @@ export const filesCommand: CliCommand = {
       }
     }
     const hostname = values.host ?? Deno.env.get("FTP_SERVER_IP") ?? "127.0.0.1";
-    const user = values.user ?? Deno.env.get("FTP_USERNAME") ?? "user";
     const opened = await FtpClient.connect({
       hostname,
       port,
