@@ -85,11 +85,16 @@ export async function startHub(config: Config): Promise<Hub> {
     username: settings.FTP_USERNAME,
     password: settings.FTP_PASSWORD,
   });
-  const removed = applyAuditRetention(db, {
-    maxAgeDays: settings.AUDIT_RETENTION_DAYS,
-    maxEntries: settings.AUDIT_RETENTION_ENTRIES,
-  });
-  if (removed > 0) log.info("Audit retention removed {removed} entries", { removed });
+  const auditRetention = () => {
+    const removed = applyAuditRetention(db, {
+      maxAgeDays: settings.AUDIT_RETENTION_DAYS,
+      maxEntries: settings.AUDIT_RETENTION_ENTRIES,
+      maxBytes: settings.AUDIT_RETENTION_MB * 1024 * 1024,
+    });
+    if (removed > 0) log.info("Audit retention removed {removed} entries", { removed });
+  };
+  log.info(describeAuditRetention(settings));
+  auditRetention();
   const verifier = new CredentialVerifier(db);
 
   const broker = new InProcessBroker();
@@ -100,6 +105,7 @@ export async function startHub(config: Config): Promise<Hub> {
   let stopped: Promise<void> | undefined;
   let retention: RetentionSchedule | undefined;
   let running = false;
+  let auditRetentionTimer: ReturnType<typeof setInterval> | undefined;
 
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -109,6 +115,7 @@ export async function startHub(config: Config): Promise<Hub> {
         () => Promise.all([...listeners.values()].reverse().map((l) => l.close())),
       );
       retention?.close();
+      clearInterval(auditRetentionTimer);
       await stage("drain mailboxes", settings.SHUTDOWN_TIMEOUT_MS, () => broker.drain());
       db.close();
       if (running) log.info("Hub stopped");
@@ -198,6 +205,15 @@ export async function startHub(config: Config): Promise<Hub> {
       { mailboxCapacity: 1024 },
     );
     retention = startRetentionSchedule(broker, settings.FTP_RETENTION_INTERVAL_MS);
+    auditRetentionTimer = setInterval(() => {
+      try {
+        auditRetention();
+      } catch (error) {
+        log.error("Audit retention failed, tried again in an hour: {error}", {
+          error: String(error),
+        });
+      }
+    }, AUDIT_RETENTION_INTERVAL_MS);
     listeners.set(
       "ftp",
       await startListener(
@@ -245,6 +261,25 @@ export async function startHub(config: Config): Promise<Hub> {
         setHome: (home) => (currentHome = home),
       }),
   };
+}
+
+/** How often audit retention runs while the hub is up (also once at start). */
+const AUDIT_RETENTION_INTERVAL_MS = 3_600_000;
+
+/** The start-up line that says how long audit entries are kept. */
+export function describeAuditRetention(settings: Config["settings"]): string {
+  const rules: string[] = [];
+  if (settings.AUDIT_RETENTION_DAYS > 0) {
+    rules.push(`entries older than ${settings.AUDIT_RETENTION_DAYS} days are deleted`);
+  }
+  if (settings.AUDIT_RETENTION_MB > 0) {
+    rules.push(`the oldest go when the database passes ${settings.AUDIT_RETENTION_MB} MiB`);
+  }
+  if (settings.AUDIT_RETENTION_ENTRIES > 0) {
+    rules.push(`at most ${settings.AUDIT_RETENTION_ENTRIES} entries are kept`);
+  }
+  const what = rules.length ? rules.join("; ") : "every entry is kept for good";
+  return `Audit log retention: ${what} (AUDIT_RETENTION_DAYS, AUDIT_RETENTION_MB, AUDIT_RETENTION_ENTRIES)`;
 }
 
 /** Runs one shutdown stage with a deadline; logs and moves on when it is late. */

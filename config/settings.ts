@@ -209,8 +209,13 @@ export const VARIABLES = {
   ),
   AUDIT_RETENTION_DAYS: v(
     nonNegativeInt,
-    "0",
-    "Delete audit entries older than N days (0 = keep).",
+    "365",
+    "Delete audit entries older than N days (0 = keep them however old).",
+  ),
+  AUDIT_RETENTION_MB: v(
+    nonNegativeInt,
+    "1024",
+    "Delete the oldest audit entries when the database uses more than N MiB (0 = no cap).",
   ),
   AUDIT_RETENTION_ENTRIES: v(nonNegativeInt, "0", "Keep at most N audit entries (0 = keep all)."),
   // Operator surface

@@ -32,6 +32,11 @@ Deno.test("deno task start runs a home file of the user's own, and its principal
   try {
     await using hub = await startHubProcess(dir, { HOME_CONFIG: homeFile });
     assert.match(hub.stderr(), /Hub running with 2 devices from .*home\.json/);
+    // Audit retention is on by default, and the start says so.
+    assert.match(
+      hub.stderr(),
+      /Audit log retention: entries older than 365 days are deleted; the oldest go when the database passes 1024 MiB/,
+    );
     const token = hub.stdout().match(/phone\s+TLS token\s+(\S+)/)?.[1];
     assert.ok(token, hub.stdout());
     const port = Number(hub.stderr().match(/tls listening on 127\.0\.0\.1:(\d+)/)?.[1]);
