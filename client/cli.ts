@@ -13,6 +13,7 @@ import { udpCommand } from "./commands/udp.ts";
 import { statusCommand } from "./commands/status.ts";
 import { deviceCommand } from "./commands/device.ts";
 import { filesCommand } from "./commands/files.ts";
+import { backupCommand } from "./commands/backup.ts";
 import { loadDotEnv } from "../config/dotenv.ts";
 
 /** Every subcommand by name. Add a line per new subcommand file. */
@@ -23,6 +24,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   device: deviceCommand,
   credentials: credentialsCommand,
   files: filesCommand,
+  backup: backupCommand,
 };
 
 /** Runs the CLI with `args`; returns the exit code. */
