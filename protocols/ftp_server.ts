@@ -291,7 +291,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
   await server.listen();
   const address = server.server.address();
   const port = typeof address === "object" && address ? address.port : settings.FTP_PORT;
-  log.info("FTP listening on {host}:{port} (TLS {tls})", {
+  log.debug("FTP listening on {host}:{port} (TLS {tls})", {
     host,
     port,
     tls: settings.FTP_REQUIRE_TLS ? "required" : "optional",

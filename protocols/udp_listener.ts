@@ -154,7 +154,7 @@ export class UdpListener implements Listener {
     }
     this.#loop = Promise.all(Array.from({ length: RECEIVERS }, () => this.#receiveLoop()))
       .then(() => {});
-    log.info("UDP channel listening on {host}:{port} (auth {auth})", {
+    log.debug("UDP channel listening on {host}:{port} (auth {auth})", {
       host: this.hostname,
       port: this.port,
       auth: this.#options.auth,

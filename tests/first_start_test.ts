@@ -32,6 +32,9 @@ Deno.test("deno task start runs a home file of the user's own, and its principal
   try {
     await using hub = await startHubProcess(dir, { HOME_CONFIG: homeFile });
     assert.match(hub.stderr(), /Hub running with 2 devices from .*home\.json/);
+    // Each listener says once that it is listening.
+    const listening = hub.stderr().match(/listening on/g) ?? [];
+    assert.equal(listening.length, 4, hub.stderr());
     // Audit retention is on by default, and the start says so.
     assert.match(
       hub.stderr(),
@@ -197,6 +200,28 @@ Deno.test("a certificate that does not match its key, or is not PEM, is one line
       await failedStart(dir, { SSL_CERT: join(dir, "junk.crt"), SSL_KEY: join(dir, "a.key") }),
       /SSL_CERT=.*junk\.crt is not a PEM certificate/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("the first run in a fresh project shows no box about npm build scripts", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "first_scripts_" });
+  try {
+    await Deno.copyFile(join(REPO_ROOT, "deno.json"), join(dir, "deno.json"));
+    await Deno.copyFile(join(REPO_ROOT, "deno.lock"), join(dir, "deno.lock"));
+    // ftp-srv pulls in dtrace-provider (through bunyan), which declares an install script.
+    await Deno.writeTextFile(join(dir, "probe.ts"), 'import "ftp-srv";\n');
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-all", "probe.ts"],
+      cwd: dir,
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(result.stderr);
+    assert.equal(result.code, 0, text);
+    assert.doesNotMatch(text, /Ignored build scripts|nodeModulesDir/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
