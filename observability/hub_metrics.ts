@@ -12,6 +12,7 @@ import type { ActorStats } from "../actors/actor.ts";
 import type { Home } from "../config/home.ts";
 import type { Listener } from "../protocols/listener.ts";
 import type { AuditMetrics } from "./audit_metrics.ts";
+import { deviceFamilies } from "./device_metrics.ts";
 import { PrometheusWriter, type Sample, sanitizeName } from "./prometheus.ts";
 
 /** Where the figures come from. */
@@ -195,5 +196,7 @@ export function renderMetrics(sources: MetricSources): string {
   listenerFamilies(w, sources.listeners);
   auditFamilies(w, sources);
   storageFamilies(w, sources);
+  const home = sources.home?.();
+  if (sources.db && home) deviceFamilies(w, sources.db, home);
   return w.text();
 }

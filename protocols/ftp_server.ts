@@ -101,6 +101,8 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     refused_connections_total: 0,
     logins_total: 0,
     login_failures_total: 0,
+    bytes_received_total: 0,
+    bytes_sent_total: 0,
   };
   const guard = new LoginGuard({
     maxFailures: settings.FTP_MAX_LOGIN_FAILURES,
@@ -137,6 +139,10 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
 
   const context: ServerContext = {
     session: (connection) => sessions.get(connection),
+    countBytes: (direction, bytes) => {
+      if (direction === "received") counters.bytes_received_total += bytes;
+      else counters.bytes_sent_total += bytes;
+    },
     requireTls: settings.FTP_REQUIRE_TLS,
     allowActive: settings.FTP_ALLOW_ACTIVE,
     pasvHost: host,
