@@ -95,7 +95,17 @@ export async function startHub(config: Config): Promise<Hub> {
   };
   log.info(describeAuditRetention(settings));
   auditRetention();
-  const verifier = new CredentialVerifier(db);
+  const verifier = new CredentialVerifier(
+    db,
+    settings.FTP_PASSWORD === undefined ? {} : { [settings.FTP_USERNAME]: settings.FTP_PASSWORD },
+  );
+  if (settings.FTP_PASSWORD !== undefined) {
+    log.info(
+      "FTP_PASSWORD is set: the FTP user {user} logs in with it instead of the stored password, " +
+        "which is kept and works again once FTP_PASSWORD is removed",
+      { user: settings.FTP_USERNAME },
+    );
+  }
 
   const broker = new InProcessBroker();
   const auditMetrics = new AuditMetrics();

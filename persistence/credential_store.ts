@@ -74,17 +74,9 @@ export function provisionCredentials(
     if (principal.channels.includes("udp")) need(principal.id, "udp_key");
     if (principal.channels.includes("ftp")) need(principal.id, "password");
   }
-  if (seedUser.password !== undefined) {
-    const row = db.prepare(
-      "SELECT value FROM credentials WHERE principal = ? AND kind = 'password'",
-    )
-      .get(seedUser.username) as { value: string } | undefined;
-    if (!row || !verifySecret(seedUser.password, row.value)) {
-      insert.run(seedUser.username, "password", hashSecret(seedUser.password), now);
-    }
-  } else {
-    need(seedUser.username, "password");
-  }
+  // FTP_PASSWORD, while set, is checked instead of the stored password (CredentialVerifier's
+  // override) and never written over it: removing it brings the stored one back.
+  if (seedUser.password === undefined) need(seedUser.username, "password");
   return generated;
 }
 
@@ -124,10 +116,19 @@ export class CredentialVerifier {
   #fullChecks = FULL_CHECK_BURST;
   #fullChecksAt = performance.now();
 
-  /** @param db the hub database (credentials table) */
-  constructor(db: DatabaseSync) {
+  readonly #overrides = new Map<string, string>();
+
+  /**
+   * @param db the hub database (credentials table)
+   * @param overrides passwords checked instead of the stored ones, by principal (FTP_PASSWORD
+   *   for the seed user): hashed here, kept in memory only
+   */
+  constructor(db: DatabaseSync, overrides: Readonly<Record<string, string>> = {}) {
     this.#db = db;
     ensureCredentialSchema(db);
+    for (const [principal, password] of Object.entries(overrides)) {
+      this.#overrides.set(principal, hashSecret(password));
+    }
   }
 
   /** True when `secret` is `principal`'s current credential of `kind`. */
@@ -146,7 +147,10 @@ export class CredentialVerifier {
     this.#selectSecret ??= this.#db.prepare(
       "SELECT value FROM credentials WHERE principal = ? AND kind = ?",
     );
-    const row = this.#selectSecret.get(principal, kind) as { value: string } | undefined;
+    const override = kind === "password" ? this.#overrides.get(principal) : undefined;
+    const row = override !== undefined
+      ? { value: override }
+      : this.#selectSecret.get(principal, kind) as { value: string } | undefined;
     // The cache is keyed by the stored hash too: a secret replaced with `cli credentials set`
     // stops working at once, without a SIGHUP.
     const digest = createHmac("sha256", this.#cacheKey).update(secret).update("\u0000")
