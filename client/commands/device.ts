@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { HubClient, type HubEvent, type HubReply } from "../hub_client.ts";
+import { HubClient, type HubReply } from "../hub_client.ts";
+import { watchDevices } from "./device_watch.ts";
 import { parseTextRequest } from "../../protocols/command_parser.ts";
 import { formatState } from "../../protocols/replies.ts";
 import type { DeviceSnapshot } from "../../broker/messages.ts";
@@ -15,7 +16,8 @@ import { readSecret } from "../secret_input.ts";
 const USAGE = `device send <device> <action> [value]   e.g. device send lamp brightness 40
 device list
 device status <device>
-device watch [<device>|*]                 live changes until Ctrl+C (default: every device)
+device watch [<device>|*]                 live changes until Ctrl+C (default: every device);
+                                          reconnects with backoff when the hub restarts
 Options: --host H (default $TCP_SERVER_IP or 127.0.0.1)  --port P (default $TCP_SERVER_PORT or 5000)
          --ca FILE (certificate to trust; default $SSL_CERT or certs/server.crt)
          --principal ID (default $HUB_PRINCIPAL or admin)
@@ -72,7 +74,7 @@ export const deviceCommand: CliCommand = {
     const { values, positionals } = parsed;
     const [verb, ...rest] = positionals;
     if (!verb || !["send", "list", "status", "watch"].includes(verb)) {
-      err(USAGE);
+      err(verb ? `Unknown device subcommand: ${verb}\n${USAGE}` : USAGE);
       return 2;
     }
     const env = (name: string) => Deno.env.get(name);
@@ -82,13 +84,14 @@ export const deviceCommand: CliCommand = {
       return 2;
     }
     const caFile = values.ca ?? env("SSL_CERT") ?? "certs/server.crt";
+    const connectOptions = {
+      hostname: values.host ?? env("TCP_SERVER_IP") ?? "127.0.0.1",
+      port,
+      caFile,
+    };
     let client: HubClient;
     try {
-      client = await HubClient.connect({
-        hostname: values.host ?? env("TCP_SERVER_IP") ?? "127.0.0.1",
-        port,
-        caFile,
-      });
+      client = await HubClient.connect(connectOptions);
     } catch (error) {
       err(`Cannot connect to the hub: ${(error as Error).message} (CA file ${caFile})`);
       return 1;
@@ -106,6 +109,7 @@ export const deviceCommand: CliCommand = {
       // ACK (see docs/PROTOCOL.md, "Latency notes").
       let login: Promise<HubReply> | undefined;
       let loginAs = "";
+      let watchLogin: { principal: string; token: string } | undefined;
       if (!values["no-login"]) {
         const principal = values.principal ?? env("HUB_PRINCIPAL") ?? "admin";
         const token = await readSecret({
@@ -130,7 +134,8 @@ export const deviceCommand: CliCommand = {
           err("Usage: device status <device>");
           return 2;
         }
-        login = client.login(principal, token.value);
+        if (verb === "watch") watchLogin = { principal, token: token.value };
+        else login = client.login(principal, token.value);
         loginAs = principal;
       }
       const oneShot = oneShotRequest(client, verb, rest);
@@ -169,26 +174,14 @@ export const deviceCommand: CliCommand = {
             await oneShot!,
             (r) => (r as DeviceSnapshot[]).map(describe).join("\n"),
           );
-        default: {
-          const target = rest[0] ?? "*";
-          client.onEvent((e: HubEvent) => {
-            out(json ? JSON.stringify(e) : `${e.at} ${e.device}: ${formatState(e.state)}`);
+        default:
+          // Reconnects with backoff when the hub restarts (device_watch.ts).
+          return await watchDevices(client, {
+            connect: connectOptions,
+            login: watchLogin,
+            target: rest[0] ?? "*",
+            json,
           });
-          const code = show(
-            await client.subscribe(target),
-            () =>
-              target === "*"
-                ? "Watching every device (Ctrl+C to stop)"
-                : `Watching ${target} (Ctrl+C to stop)`,
-          );
-          if (code !== 0) return code;
-          // Keep the connection alive: the hub closes connections silent for TLS_IDLE_TIMEOUT_MS.
-          const keepAlive = setInterval(() => void client.ping(), 30_000);
-          await client.closed;
-          clearInterval(keepAlive);
-          err("The hub closed the connection");
-          return 1;
-        }
       }
     } finally {
       client.close();
