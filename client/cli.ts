@@ -36,9 +36,13 @@ export async function runCli(args: readonly string[]): Promise<number> {
       err(`Unknown subcommand: ${name}`);
     }
     out("Usage: deno task cli <subcommand> [options]\n");
-    for (const [key, c] of Object.entries(COMMANDS)) out(`  ${key.padEnd(10)} ${c.summary}`);
-    out("\nDetails:");
-    for (const c of Object.values(COMMANDS)) {
+    const width = Math.max(...Object.keys(COMMANDS).map((k) => k.length)) + 2;
+    for (const [key, c] of Object.entries(COMMANDS)) out(`  ${key.padEnd(width)}${c.summary}`);
+    out(
+      "\nSecrets (tokens, passwords, keys) come from the environment or .env, a file of mode 600, or a prompt: never the command line, which deno task echoes.",
+    );
+    for (const [key, c] of Object.entries(COMMANDS)) {
+      out(`\n${key}:`);
       out(c.usage.split("\n").map((l) => "  " + l).join("\n"));
     }
     return name === undefined || name === "help" || name === "--help" ? 0 : 2;

@@ -8,7 +8,7 @@ import { UdpClient } from "../udp_client.ts";
 import { type CliCommand, err, out, parseOptions } from "./command.ts";
 import { readSecret } from "../secret_input.ts";
 
-const USAGE = `udp [--host H] [--port P] --principal ID [--key HEX] [--report] [--plain]
+const USAGE = `udp [--host H] [--port P] [--principal ID] [--key-file FILE] [--report] [--plain]
     [--timeout MS] [--retries N] <command or reading...>
   udp --principal admin lamp on                  a command (key from $UDP_KEY or --key-file FILE)
   udp --principal hall-sensor --report hall-sensor temperature 21.4
