@@ -89,8 +89,10 @@ async function compiled(child: Deno.ChildProcess): Promise<number> {
     Deno.stderr.writeSync(encoder.encode(errors));
     return 0;
   }
-  const lastLines = errors.trim().split("\n").filter((l) => !/^\s+\d+: /.test(l)).slice(0, 3);
-  say(`deno compile failed: ${lastLines.join(" / ")}`);
+  // The cause lines ("1: error sending request ...") say what failed; the rest is a backtrace.
+  const cause = errors.split("\n").map((l) => l.trim()).find((l) => /^1: /.test(l))?.slice(3) ??
+    errors.split("\n").find((l) => l.startsWith("error:")) ?? `exit code ${status.code}`;
+  say(`deno compile failed: ${cause}`);
   if (!Deno.env.get("DENORT_BIN")) {
     say(
       `deno compile needs Deno's runtime binary (denort ${Deno.version.deno}) and downloads it; ` +
