@@ -7,7 +7,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { Config } from "./config/config.ts";
-import { InProcessBroker } from "./broker/in_process_broker.ts";
+import { ActorSystem } from "./actors/actor_system.ts";
 import type { Broker } from "./broker/broker.ts";
 import { createAuditActor } from "./actors/audit_actor.ts";
 import { openDatabase } from "./persistence/database.ts";
@@ -21,11 +21,12 @@ import { certificateExists, writeDevCertificate } from "./certs/dev_certificate.
 import type { Listener } from "./protocols/listener.ts";
 import { getLogger } from "./observability/logger.ts";
 import { createStorageActor } from "./actors/storage_actor.ts";
-import { storageUsersFromConfig } from "./actors/storage_users.ts";
+import { storageUsersFromConfig } from "./domain/storage_users.ts";
 import type { PrincipalDeclaration } from "./config/home.ts";
 import { type RetentionSchedule, startRetentionSchedule } from "./actors/storage_retention.ts";
 import { startFtpServer } from "./protocols/ftp/ftp_server.ts";
-import { anonymousPrincipal, createDeviceActor } from "./actors/device_actor.ts";
+import { createDeviceActor } from "./actors/device_actor.ts";
+import { anonymousPrincipal } from "./domain/grants.ts";
 import { startTlsListener } from "./protocols/tls/tls_listener.ts";
 import { startUdpListener } from "./protocols/udp/udp_listener.ts";
 import { AuditMetrics } from "./observability/audit_metrics.ts";
@@ -85,7 +86,8 @@ export async function startHub(config: Config): Promise<Hub> {
   if (removed > 0) log.info("Audit retention removed {removed} entries", { removed });
   const verifier = new CredentialVerifier(db);
 
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
+  const commandPath = createCommandPath(broker, { timeoutMs: 10_000 });
   const auditMetrics = new AuditMetrics();
   const startedAt = Date.now();
   let currentHome = config.home;
@@ -127,6 +129,7 @@ export async function startHub(config: Config): Promise<Hub> {
         databasePath: paths.database,
         sync: settings.AUDIT_SYNC,
         home: config.home,
+        metrics: auditMetrics,
         extraPrincipals: settings.TLS_AUTH === "none" || settings.UDP_AUTH === "none"
           ? [anonymous]
           : [],
@@ -144,6 +147,7 @@ export async function startHub(config: Config): Promise<Hub> {
         principals: config.home.principals,
         anonymous,
         verifier,
+        commandPath,
         maxLineBytes: settings.TLS_MAX_LINE_BYTES,
         handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
         idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
@@ -158,6 +162,7 @@ export async function startHub(config: Config): Promise<Hub> {
     listeners.set(
       "udp",
       startUdpListener(broker, {
+        commandPath,
         hostname: settings.UDP_SERVER_IP,
         port: settings.UDP_SERVER_PORT,
         auth: settings.UDP_AUTH,
@@ -212,7 +217,7 @@ export async function startHub(config: Config): Promise<Hub> {
   return {
     config,
     broker,
-    commandPath: createCommandPath(broker, { timeoutMs: 10_000 }),
+    commandPath,
     verifier,
     home: () => currentHome,
     listeners,

@@ -36,7 +36,7 @@ import {
   toVirtualPath,
 } from "../domain/storage_paths.ts";
 import type { ActorBehaviour, ActorContext, Handled } from "./actor.ts";
-import type { StorageUser } from "./storage_users.ts";
+import type { StorageUser } from "../domain/storage_users.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
 import { getLogger } from "../observability/logger.ts";
 
