@@ -26,7 +26,7 @@ import type {
   Subscriber,
 } from "../broker/broker.ts";
 import type { Consumer } from "../broker/consumer.ts";
-import { type Clock, createMessage, systemClock } from "../broker/envelope.ts";
+import { type Clock, createMessage, systemClock, type Timers } from "../broker/envelope.ts";
 import { InProcessBroker } from "../broker/in_process_broker.ts";
 import type { Message, MessageType, Payloads, RequestType } from "../broker/messages.ts";
 import { getLogger } from "../observability/logger.ts";
@@ -42,6 +42,8 @@ export interface ActorRef {
 /** Options for {@linkcode ActorSystem}. */
 export interface ActorSystemOptions {
   readonly clock?: Clock;
+  /** Timers for ask deadlines (real ones by default). */
+  readonly timers?: Timers;
   /** The broker to register with (default: a new in-process broker on the same clock). */
   readonly broker?: Broker;
 }
@@ -61,7 +63,11 @@ export class ActorSystem implements Broker {
   /** Creates a system over `options.broker` or a new in-process broker. */
   constructor(options: ActorSystemOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.broker = options.broker ?? new InProcessBroker({ clock: this.clock });
+    this.broker = options.broker ??
+      new InProcessBroker({
+        clock: this.clock,
+        ...(options.timers === undefined ? {} : { timers: options.timers }),
+      });
   }
 
   /** Starts an actor (its `init` must succeed) and routes the kinds it consumes to its mailbox. */

@@ -23,6 +23,23 @@ export interface Clock {
 /** The wall clock. */
 export const systemClock: Clock = { now: () => Date.now() };
 
+/** Timers on a clock, injectable so that tests of timeouts run on a test clock, not on real time. */
+export interface Timers {
+  /** Milliseconds on this clock (any origin; only differences matter). */
+  now(): number;
+  /** Calls `fire` once `ms` have passed on this clock; returns a function that cancels it. */
+  after(ms: number, fire: () => void): () => void;
+}
+
+/** Real timers: the monotonic clock and `setTimeout`. */
+export const systemTimers: Timers = {
+  now: () => performance.now(),
+  after(ms, fire) {
+    const timer = setTimeout(fire, Math.max(0, ms));
+    return () => clearTimeout(timer);
+  },
+};
+
 /** Options for {@linkcode createMessage}. */
 export interface CreateMessageOptions {
   readonly correlationId?: string;

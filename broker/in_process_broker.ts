@@ -11,7 +11,7 @@
  * @module
  */
 import type { Consumer, Delivery } from "./consumer.ts";
-import { type Clock, createReply, systemClock } from "./envelope.ts";
+import { type Clock, createReply, systemClock, type Timers } from "./envelope.ts";
 import type {
   AskOptions,
   AskResult,
@@ -33,7 +33,10 @@ import { Deadlines } from "./deadlines.ts";
 
 /** Options for {@linkcode InProcessBroker}. */
 export interface InProcessBrokerOptions {
+  /** Stamps the messages the broker builds (replies). */
   readonly clock?: Clock;
+  /** Measures ask deadlines (real timers by default; a test clock in tests of timeouts). */
+  readonly timers?: Timers;
 }
 
 type AnyRunner = Consumer;
@@ -50,12 +53,13 @@ export class InProcessBroker implements Broker {
   readonly #responders = new Map<RequestType, AnyRunner>();
   readonly #subscribers = new Map<MessageType, Set<AnySubscriber>>();
   readonly #observers = new Set<(event: InspectionEvent) => void>();
-  readonly #deadlines = new Deadlines();
+  readonly #deadlines: Deadlines;
   #closed = false;
 
   /** Creates an empty broker. */
   constructor(options: InProcessBrokerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#deadlines = new Deadlines(options.timers);
   }
 
   /** The clock messages built by the broker are stamped with. */
@@ -119,14 +123,14 @@ export class InProcessBroker implements Broker {
       ok: false,
       failure: { kind: "timeout", afterMs: options.timeoutMs },
     };
-    const deadlineAt = performance.now() + options.timeoutMs;
+    const deadlineAt = this.#deadlines.now() + options.timeoutMs;
     // Slow path: a full mailbox. Answer busy, or wait for room until the deadline.
     let full = runners.find((r) => !r.hasRoom());
     while (full) {
       if (!options.waitForRoom || full.closed) {
         return { ok: false, failure: { kind: "busy", actor: full.name } };
       }
-      const roomy = await this.#within(full.waitForRoom(), deadlineAt - performance.now());
+      const roomy = await this.#within(full.waitForRoom(), deadlineAt - this.#deadlines.now());
       if (!roomy) return timeout;
       if (this.#closed) return { ok: false, failure: { kind: "closed" } };
       full = runners.find((r) => !r.hasRoom());
@@ -151,7 +155,7 @@ export class InProcessBroker implements Broker {
           resolve({ ok: true, reply });
         },
       };
-      cancel = this.#deadlines.add(deadlineAt - performance.now(), () => {
+      cancel = this.#deadlines.add(deadlineAt - this.#deadlines.now(), () => {
         if (done) return;
         done = true;
         // Not handled yet, so it never will be: "timeout" means "not applied".

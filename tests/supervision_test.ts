@@ -8,6 +8,7 @@ import type { ActorBehaviour } from "../actors/actor.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { Message } from "../broker/messages.ts";
 import { checkHealth } from "../observability/health.ts";
+import { ManualClock } from "./helpers/manual_clock.ts";
 
 const SOURCE = { principal: "test", channel: "cli" } as const;
 const command = (device: string) =>
@@ -125,5 +126,45 @@ Deno.test("restarts spread wider than the window never exhaust the intensity", a
   const good = await clocked.ask(command("good"), { timeoutMs: 2000 });
   assert.ok(good.ok);
   await clocked.drain();
+  await system.drain();
+});
+
+Deno.test("an ask times out on the injected clock, and the request is then never handled", async () => {
+  const clock = new ManualClock();
+  const system = new ActorSystem({ clock, timers: clock });
+  const handled: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  const slow: ActorBehaviour<null, "device.command"> = {
+    name: "slow",
+    consumes: ["device.command"],
+    init: () => null,
+    async handle(state, message, ctx) {
+      if (message.payload.device === "first") await gate;
+      handled.push(message.payload.device);
+      ctx.reply(message, {
+        ok: true,
+        value: { id: "x", type: "switch", name: "x", room: "r", state: {}, updatedAt: null },
+      });
+      return { state };
+    },
+  };
+  await system.spawn(slow);
+  const first = system.ask(command("first"), { timeoutMs: 60_000 });
+  let settled = false;
+  const second = system.ask(command("second"), { timeoutMs: 1000 }).finally(() => {
+    settled = true;
+  });
+  clock.advance(999);
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(settled, false, "not timed out before its deadline");
+  clock.advance(20);
+  const timedOut = await second;
+  assert.ok(!timedOut.ok);
+  assert.equal(timedOut.failure.kind, "timeout");
+  release();
+  assert.ok((await first).ok);
+  await system.settled();
+  assert.deepEqual(handled, ["first"], "the timed-out request was skipped, never applied");
   await system.drain();
 });
