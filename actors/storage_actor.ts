@@ -21,6 +21,7 @@ import type {
   Refusal,
   StorageEntry,
   StoragePermission,
+  StorageReadTicket,
   StorageRetentionReport,
   StorageUploadTicket,
   StoredFile,
@@ -36,6 +37,7 @@ import {
   toVirtualPath,
 } from "../domain/storage_paths.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import type { StorageByteStore } from "./storage_bytes.ts";
 import type { StorageUser } from "../domain/storage_users.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
 import { getLogger } from "../observability/logger.ts";
@@ -73,6 +75,8 @@ export interface StorageActorOptions {
   ) => ReadonlyMap<string, StorageUser>;
   /** Largest file one upload may write (0 = no limit). */
   readonly maxFileBytes: number;
+  /** The byte interface transports stream through; the actor registers its tickets there. */
+  readonly bytes: StorageByteStore;
 }
 
 /** An upload between begin and commit/abort. */
@@ -151,7 +155,10 @@ export function createStorageActor(
       return { state };
     },
     terminate(state) {
-      for (const upload of state.uploads.values()) removeQuietly(upload.tempPath);
+      for (const [id, upload] of state.uploads) {
+        options.bytes.forgetUpload(id);
+        removeQuietly(upload.tempPath);
+      }
       state.uploads.clear();
       state.db.close();
     },
@@ -220,10 +227,8 @@ function dispatch(
         message,
         guarded(() => ops.beginUpload(message.payload.path, message.payload.append)),
       );
-    case "storage.commit_upload": {
-      const { uploadId, size, sha256 } = message.payload;
-      return ctx.reply(message, guarded(() => ops.commit(uploadId, size, sha256)));
-    }
+    case "storage.commit_upload":
+      return ctx.reply(message, guarded(() => ops.commit(message.payload.uploadId)));
     case "storage.abort_upload":
       return ctx.reply(message, guarded(() => ops.abort(message.payload.uploadId)));
     case "storage.delete":
@@ -297,7 +302,7 @@ class Operations {
     return ok(entries);
   }
 
-  openRead(path: string): Outcome<{ path: string; fsPath: string; size: number }> {
+  openRead(path: string): Outcome<StorageReadTicket> {
     const denied = this.#need("r");
     if (denied) return denied;
     const resolved = this.#resolve(path);
@@ -305,7 +310,8 @@ class Operations {
     const r = resolved.value;
     if (!r.stat) return notFound(r.virtualPath);
     if (!r.stat.isFile()) return refuse("not_found", `Not a file: ${r.virtualPath}`);
-    return ok({ path: r.virtualPath, fsPath: fs.realpathSync(r.fsPath), size: r.stat.size });
+    const readId = this.#options.bytes.registerRead(fs.realpathSync(r.fsPath));
+    return ok({ path: r.virtualPath, size: r.stat.size, readId });
   }
 
   beginUpload(path: string, append: boolean): Outcome<StorageUploadTicket> {
@@ -352,10 +358,11 @@ class Operations {
       virtualPath: r.virtualPath,
       maxBytes: limit.value,
     });
-    return ok({ uploadId, path: r.virtualPath, tempPath, offset, maxBytes: limit.value });
+    this.#options.bytes.registerUpload(uploadId, { tempPath, offset, maxBytes: limit.value });
+    return ok({ uploadId, path: r.virtualPath, offset, maxBytes: limit.value });
   }
 
-  commit(uploadId: string, size: number, sha256: string): Outcome<StoredFile> {
+  commit(uploadId: string): Outcome<StoredFile> {
     const upload = this.#state.uploads.get(uploadId);
     if (!upload || upload.owner !== this.#user.principal) {
       // Begun before a restart of this actor: the writer may have created the file since.
@@ -365,15 +372,22 @@ class Operations {
       return refuse("not_found", "Unknown upload (the hub may have restarted)");
     }
     this.#state.uploads.delete(uploadId);
+    const written = this.#options.bytes.resultOf(uploadId);
+    this.#options.bytes.forgetUpload(uploadId);
+    if (written === undefined) {
+      removeQuietly(upload.tempPath);
+      return refuse("internal", "The upload was not written to the end: nothing stored");
+    }
+    const { size, sha256 } = written;
     let actual: number;
     try {
       actual = Deno.statSync(upload.tempPath).size;
     } catch {
       return refuse("internal", "The upload's temporary file is gone");
     }
-    if (actual !== size || !/^[0-9a-f]{64}$/.test(sha256)) {
+    if (actual !== size) {
       removeQuietly(upload.tempPath);
-      return refuse("internal", `Upload size mismatch (${actual} on disk, ${size} received)`);
+      return refuse("internal", `Upload size mismatch (${actual} on disk, ${size} written)`);
     }
     if (upload.maxBytes > 0 && size > upload.maxBytes) {
       removeQuietly(upload.tempPath);
@@ -436,6 +450,7 @@ class Operations {
     const upload = this.#state.uploads.get(uploadId);
     if (upload && upload.owner === this.#user.principal) {
       this.#state.uploads.delete(uploadId);
+      this.#options.bytes.forgetUpload(uploadId);
       removeQuietly(upload.tempPath);
     }
     return ok(null);
