@@ -24,6 +24,11 @@ const LISTENER_VARIABLES = {
 /** A listener name of {@linkcode LISTENER_VARIABLES}. */
 export type ListenerPart = keyof typeof LISTENER_VARIABLES;
 
+/** True for the name of a listener whose variables are known. */
+export function isListenerPart(name: string): name is ListenerPart {
+  return Object.hasOwn(LISTENER_VARIABLES, name);
+}
+
 /**
  * Runs `start` (one listener's start); a failure the user can fix becomes a
  * {@linkcode StartFailure} naming the variable, anything else is rethrown.

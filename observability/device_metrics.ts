@@ -10,7 +10,7 @@
  */
 import type { DatabaseSync } from "node:sqlite";
 import type { Home } from "../config/home.ts";
-import { initialState } from "../config/device_types.ts";
+import { initialState } from "../domain/device_types.ts";
 import type { PrometheusWriter, Sample } from "./prometheus.ts";
 
 /** A state field as a number, or undefined when it is not a measurable value. */

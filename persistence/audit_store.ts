@@ -99,55 +99,59 @@ function hashOfFields(prevHash: string, fields: readonly (string | number | null
   return createHash("sha256").update(prevHash + "\n" + JSON.stringify(fields)).digest("hex");
 }
 
-/** Appends entries to the chain; one transaction per call (group commit). */
+/**
+ * Appends entries to the chain. Several connections may append (the device
+ * actor journals commands with their state, the audit actor everything
+ * else): the head is read inside each write transaction, which SQLite
+ * serialises, so the chain stays one chain.
+ */
 export class AuditWriter {
   readonly #db: DatabaseSync;
   readonly #insert;
+  readonly #head;
   readonly #setHead;
-  #lastSeq: number;
-  #lastHash: string;
 
-  /** Reads the chain's head from `db`. */
+  /** Prepares the statements on `db` (creating the tables when missing). */
   constructor(db: DatabaseSync) {
     this.#db = db;
     ensureAuditSchema(db);
     this.#insert = db.prepare(`INSERT INTO audit_log
       (seq, at, message_id, principal, channel, address, action, device, outcome, code, detail, prev_hash, hash)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const head = db.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").get() as
-      | { seq: number; hash: string }
-      | undefined;
-    const anchor = readAnchor(db);
-    this.#lastSeq = head?.seq ?? anchor?.seq ?? 0;
-    this.#lastHash = head?.hash ?? anchor?.hash ?? GENESIS_HASH;
+    this.#head = db.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
     this.#setHead = db.prepare(
       "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)",
     );
     // A log written before the head record existed: its newest entry becomes the head.
-    if (head && !readHead(db)) this.#setHead.run(head.seq, head.hash);
+    const newest = this.#head.get() as { seq: number; hash: string } | undefined;
+    if (newest && !readHead(db)) this.#setHead.run(newest.seq, newest.hash);
   }
 
-  /** Appends all entries in one transaction; returns their seq and hash, in order. */
+  /** Appends all entries in one transaction (group commit); returns their seq and hash, in order. */
   append(entries: readonly AuditEntryInput[]): { seq: number; hash: string }[] {
-    let seq = this.#lastSeq;
-    let hash = this.#lastHash;
-    const written = transaction(this.#db, () => {
-      const rows = entries.map((e) => {
-        const prev = hash;
-        seq++;
-        const fields = hashedFields(seq, e);
-        hash = hashOfFields(prev, fields);
-        this.#insert.run(...fields, prev, hash);
-        return { seq, hash };
-      });
-      // The head outside the log, in the same transaction: a truncated log no longer verifies.
-      if (rows.length > 0) this.#setHead.run(seq, hash);
-      return rows;
+    return transaction(this.#db, () => this.appendInTransaction(entries));
+  }
+
+  /**
+   * Appends within the caller's open write transaction (committed or rolled back by the caller).
+   * The head record outside the log is updated in the same transaction, so a log whose newest
+   * entries were deleted no longer verifies.
+   */
+  appendInTransaction(entries: readonly AuditEntryInput[]): { seq: number; hash: string }[] {
+    const head = this.#head.get() as { seq: number; hash: string } | undefined;
+    const anchor = head === undefined ? readAnchor(this.#db) : undefined;
+    let seq = head?.seq ?? anchor?.seq ?? 0;
+    let hash = head?.hash ?? anchor?.hash ?? GENESIS_HASH;
+    const rows = entries.map((e) => {
+      const prev = hash;
+      seq++;
+      const fields = hashedFields(seq, e);
+      hash = hashOfFields(prev, fields);
+      this.#insert.run(...fields, prev, hash);
+      return { seq, hash };
     });
-    // Only advance the head once the commit succeeded.
-    this.#lastSeq = seq;
-    this.#lastHash = hash;
-    return written;
+    if (rows.length > 0) this.#setHead.run(seq, hash);
+    return rows;
   }
 }
 

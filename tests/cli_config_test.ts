@@ -152,7 +152,7 @@ Deno.test("cli udp --plain against a signed-only hub says why there is no reply;
 Deno.test("cli help lines up every summary, including the longest subcommand name", async () => {
   const help = await cli(["help"]);
   assert.equal(help.code, 0);
-  const summaries = help.out.split("\n").filter((l) => /^  [a-z]+\s+[A-Z]/.test(l));
+  const summaries = help.out.split("\n").filter((l) => /^ {2}[a-z]+\s+[A-Z]/.test(l));
   assert.ok(summaries.length >= 7, help.out);
   const columns = new Set(summaries.map((l) => l.search(/\s[A-Z]/) + 1));
   assert.equal(columns.size, 1, summaries.join("\n"));
