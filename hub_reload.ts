@@ -57,7 +57,7 @@ export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
   } catch (error) {
     return { ok: false, error: `Certificate or key: ${errorText(error)}` };
   }
-  const generatedCredentials = provisionCredentials(deps.db, home.value, {
+  const generatedCredentials = await provisionCredentials(deps.db, home.value, {
     username: settings.FTP_USERNAME,
     password: settings.FTP_PASSWORD,
   });

@@ -224,7 +224,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     }
   });
 
-  server.on("login", (
+  server.on("login", async (
     { connection, username, password }: {
       connection: SrvConnection;
       username: string;
@@ -261,7 +261,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     const user = users.get(username);
     // Always verify (a dummy hash for unknown names), so the time taken does not tell which
     // user names exist.
-    const checked = deps.verifier.check(username, "password", password);
+    const checked = await deps.verifier.check(username, "password", password, session.address);
     if (checked === "throttled") {
       return void fail("throttled", "Too many login attempts on the hub right now: retry shortly");
     }
