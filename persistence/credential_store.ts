@@ -131,7 +131,9 @@ export class CredentialVerifier {
   readonly #cacheKey = randomBytes(32);
   readonly #verified = new Map<string, Buffer>();
   readonly #queue: HashQueue;
-  /** Bumped by clearCache, so a check that began before it does not refill the cache. */
+  /** Full checks in flight by (kind, principal, secret digest); cleared by clearCache. */
+  readonly #checking = new Map<string, Promise<CheckResult>>();
+  /** Bumped by clearCache. */
   #generation = 0;
   #selectSecret: StatementSync | undefined;
 
@@ -165,20 +167,40 @@ export class CredentialVerifier {
     const digest = createHmac("sha256", this.#cacheKey).update(secret).digest();
     const cached = this.#verified.get(slot);
     if (cached && timingSafeEqual(cached, digest)) return "ok";
+    // The same secret already being checked (many connections logging in at once) shares that
+    // check instead of taking more of the hash work.
+    const sameKey = slot + "\u0000" + digest.toString("hex");
+    const same = this.#checking.get(sameKey);
+    if (same) return same;
+    const generation = this.#generation;
+    const checking = this.#fullCheck(principal, kind, secret, source).then((result) => {
+      // A check that began before a reload (clearCache) must not refill the cache.
+      if (result === "ok" && generation === this.#generation) this.#verified.set(slot, digest);
+      return result;
+    }).finally(() => {
+      if (this.#checking.get(sameKey) === checking) this.#checking.delete(sameKey);
+    });
+    this.#checking.set(sameKey, checking);
+    return checking;
+  }
+
+  async #fullCheck(
+    principal: string,
+    kind: "token" | "password",
+    secret: string,
+    source: string,
+  ): Promise<CheckResult> {
     this.#selectSecret ??= this.#db.prepare(
       "SELECT value FROM credentials WHERE principal = ? AND kind = ?",
     );
     const row = this.#selectSecret.get(principal, kind) as { value: string } | undefined;
-    const generation = this.#generation;
     const matched = await this.#queue.run(source, async () => {
       // Unknown principals cost the same as a real check: timing does not reveal who exists.
       const good = await verifySecretAsync(secret, row?.value ?? await dummyHash());
       return good && row !== undefined;
     });
     if (matched === HashQueue.THROTTLED) return "throttled";
-    if (!matched) return "wrong";
-    if (generation === this.#generation) this.#verified.set(slot, digest);
-    return "ok";
+    return matched ? "ok" : "wrong";
   }
 
   /** Hash work running and waiting now (for /metrics and tests). */
@@ -202,6 +224,7 @@ export class CredentialVerifier {
   /** Forgets verified secrets (after a reload of principals or credentials). */
   clearCache(): void {
     this.#verified.clear();
+    this.#checking.clear();
     this.#generation++;
   }
 }
