@@ -157,7 +157,7 @@ export class CredentialVerifier {
    *
    * @param source who asks (an address): hash work is shared fairly between sources
    */
-  async check(
+  check(
     principal: string,
     kind: "token" | "password",
     secret: string,
@@ -166,7 +166,7 @@ export class CredentialVerifier {
     const slot = `${kind}\u0000${principal}`;
     const digest = createHmac("sha256", this.#cacheKey).update(secret).digest();
     const cached = this.#verified.get(slot);
-    if (cached && timingSafeEqual(cached, digest)) return "ok";
+    if (cached && timingSafeEqual(cached, digest)) return Promise.resolve("ok");
     // The same secret already being checked (many connections logging in at once) shares that
     // check instead of taking more of the hash work.
     const sameKey = slot + "\u0000" + digest.toString("hex");

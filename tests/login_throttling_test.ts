@@ -3,6 +3,12 @@ import { listenerPort, startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.
 import { AddressedConnection } from "./helpers/tls_from_address.ts";
 import { fixtureCa, openText } from "./helpers/tls_text_client.ts";
 
+const encoder = new TextEncoder();
+/** Records a figure in the test output (never asserted as a timing). */
+function note(line: string): void {
+  Deno.stderr.writeSync(encoder.encode(line + "\n"));
+}
+
 const WRONG = /^Error (unauthenticated|rate_limited):/;
 
 Deno.test("tls login - 1 000 wrong tokens from 127.0.0.2 do not stop a correct login from 127.0.0.1", async () => {
@@ -45,9 +51,9 @@ Deno.test("tls login - 1 000 wrong tokens from 127.0.0.2 do not stop a correct l
   await flooding;
   assert.equal(reply, "Logged in as admin");
   assert.ok(ms < 2000, `the correct login took ${ms.toFixed(0)} ms`);
-  console.log(`correct login during the flood answered in ${ms.toFixed(1)} ms`);
+  note(`correct login during the flood answered in ${ms.toFixed(1)} ms`);
   const limited = floodReplies.filter((line) => line.startsWith("Error rate_limited")).length;
-  console.log(`flood: ${floodReplies.length - limited} wrong, ${limited} rate limited`);
+  note(`flood: ${floodReplies.length - limited} wrong, ${limited} rate limited`);
   assert.ok(floodReplies.length >= 990, `${floodReplies.length} flood replies`);
   assert.ok(floodReplies.every((line) => WRONG.test(line)), "no wrong token logged in");
 });
@@ -77,7 +83,7 @@ Deno.test("tls login - the event loop keeps turning while 50 wrong logins are ha
     clearInterval(timer);
     await Promise.all(clients.map((c) => c.close()));
   }
-  console.log(`${ticks} timer ticks, ${ticksWhileHashing} of them while a hash was running`);
+  note(`${ticks} timer ticks, ${ticksWhileHashing} of them while a hash was running`);
   // A blocking hash would hold the thread: no timer could fire while one runs.
   assert.ok(ticksWhileHashing >= 3, `${ticksWhileHashing} ticks while hashing`);
 });
