@@ -202,6 +202,7 @@ export async function startHub(config: Config): Promise<Hub> {
         db,
         home: () => currentHome,
         startedAt,
+        hashLoad: () => verifier.hashLoad,
       }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT }),
     );
   } catch (error) {

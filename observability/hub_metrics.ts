@@ -30,6 +30,8 @@ export interface MetricSources {
   readonly home?: () => Home;
   /** When the hub started (ms since the epoch). */
   readonly startedAt?: number;
+  /** Token and password hashes running, waiting and refused (the credential verifier's). */
+  readonly hashLoad?: () => { running: number; waiting: number; refused: number };
 }
 
 const ms = (values: readonly number[]) => values.map((v) => v / 1000);
@@ -189,6 +191,22 @@ function storageFamilies(w: PrometheusWriter, sources: MetricSources): void {
   );
 }
 
+function hashFamilies(w: PrometheusWriter, sources: MetricSources): void {
+  if (!sources.hashLoad) return;
+  const load = sources.hashLoad();
+  w.gauge("hub_auth_hashes_running", "Token and password hashes (scrypt) running now", [{
+    value: load.running,
+  }]);
+  w.gauge("hub_auth_hashes_waiting", "Token and password hashes waiting for a place", [{
+    value: load.waiting,
+  }]);
+  w.counter(
+    "hub_auth_hashes_refused_total",
+    "Full credential checks refused because the hash work was at its bound (hub-wide or per address)",
+    [{ value: load.refused }],
+  );
+}
+
 /** Renders every figure in the Prometheus text format. */
 export function renderMetrics(sources: MetricSources): string {
   const w = new PrometheusWriter();
@@ -206,5 +224,6 @@ export function renderMetrics(sources: MetricSources): string {
   listenerFamilies(w, sources.listeners);
   auditFamilies(w, sources);
   storageFamilies(w, sources);
+  hashFamilies(w, sources);
   return w.text();
 }

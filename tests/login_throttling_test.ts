@@ -113,3 +113,24 @@ Deno.test("tls login - concurrent correct logins share one check and all succeed
     await Promise.all(clients.map((c) => c.close()));
   }
 });
+
+Deno.test("tls login - /metrics shows the hash work refused beyond one address's share", async () => {
+  await using hub = await startTestHub({ env: { TLS_LOGINS_PER_SECOND: "1000" } });
+  const port = listenerPort(hub.hub, "tls");
+  const ca = fixtureCa(hub);
+  const clients = await Promise.all(
+    Array.from({ length: 12 }, () => AddressedConnection.open("127.0.0.2", port, ca)),
+  );
+  try {
+    const replies = await Promise.all(clients.map((c, i) => c.ask(`login admin wrong-${i}`)));
+    const limited = replies.filter((line) => line.startsWith("Error rate_limited")).length;
+    assert.ok(limited >= 1, replies.join("\n"));
+    const http = listenerPort(hub.hub, "http");
+    const text = await (await fetch(`http://127.0.0.1:${http}/metrics`)).text();
+    const refused = Number(text.match(/^hub_auth_hashes_refused_total (\d+)$/m)?.[1]);
+    assert.equal(refused, limited);
+    assert.match(text, /^hub_auth_hashes_running 0$/m);
+  } finally {
+    await Promise.all(clients.map((c) => c.close()));
+  }
+});
