@@ -34,9 +34,9 @@ import {
   PARTIAL_FOLDER,
   type PathComponents,
   toVirtualPath,
-} from "../protocols/ftp_paths.ts";
-import type { ActorBehaviour, ActorContext, Handled } from "./actor.ts";
-import type { StorageUser } from "./storage_users.ts";
+} from "../domain/storage_paths.ts";
+import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import type { StorageUser } from "../domain/storage_users.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
 import { getLogger } from "../observability/logger.ts";
 
@@ -147,16 +147,8 @@ export function createStorageActor(
         reloadUsers(state, options, message.payload.principals);
         return { state };
       }
-      let reply: Outcome<unknown>;
-      try {
-        reply = dispatch(state, message, options, ctx);
-      } catch (error) {
-        // A file system error is the disk's answer, not a bug: refuse, do not crash the actor.
-        const refusal = fsRefusal(error);
-        if (!refusal) throw error;
-        reply = refusal;
-      }
-      return { state, reply } as Handled<StorageState, StorageTopic>;
+      dispatch(state, message, options, ctx);
+      return { state };
     },
     terminate(state) {
       for (const upload of state.uploads.values()) removeQuietly(upload.tempPath);
@@ -185,40 +177,66 @@ function reloadUsers(
   }
 }
 
+/** Runs a file operation; a file system error is the disk's answer, not a bug: a refusal. */
+function guarded<T>(work: () => Outcome<T>): Outcome<T> {
+  try {
+    return work();
+  } catch (error) {
+    const refusal = fsRefusal(error);
+    if (!refusal) throw error;
+    return refusal;
+  }
+}
+
+/** Answers one storage request through `ctx.reply`, typed by its kind. */
 function dispatch(
   state: StorageState,
   message: Message<Exclude<StorageTopic, "config.principals_changed">>,
   options: StorageActorOptions,
   ctx: ActorContext,
-): Outcome<unknown> {
+): void {
   if (message.type === "storage.apply_retention") {
-    return ok(applyRetention(state, ctx, message.source.principal));
+    const principal = message.source.principal;
+    return ctx.reply(message, guarded(() => ok(applyRetention(state, ctx, principal))));
   }
   const principal = message.source.principal;
   const user = principal === null ? undefined : state.users.get(principal);
-  if (!user) return refuse("unauthenticated", "Not logged in as a storage user");
+  if (!user) {
+    return ctx.reply(message, refuse("unauthenticated", "Not logged in as a storage user"));
+  }
   const ops = new Operations(state, user, options, ctx);
   switch (message.type) {
     case "storage.stat":
-      return ops.stat(message.payload.path, message.payload.purpose);
+      return ctx.reply(
+        message,
+        guarded(() => ops.stat(message.payload.path, message.payload.purpose)),
+      );
     case "storage.list":
-      return ops.list(message.payload.path);
+      return ctx.reply(message, guarded(() => ops.list(message.payload.path)));
     case "storage.open_read":
-      return ops.openRead(message.payload.path);
+      return ctx.reply(message, guarded(() => ops.openRead(message.payload.path)));
     case "storage.begin_upload":
-      return ops.beginUpload(message.payload.path, message.payload.append);
-    case "storage.commit_upload":
-      return ops.commit(message.payload.uploadId, message.payload.size, message.payload.sha256);
+      return ctx.reply(
+        message,
+        guarded(() => ops.beginUpload(message.payload.path, message.payload.append)),
+      );
+    case "storage.commit_upload": {
+      const { uploadId, size, sha256 } = message.payload;
+      return ctx.reply(message, guarded(() => ops.commit(uploadId, size, sha256)));
+    }
     case "storage.abort_upload":
-      return ops.abort(message.payload.uploadId);
+      return ctx.reply(message, guarded(() => ops.abort(message.payload.uploadId)));
     case "storage.delete":
-      return ops.remove(message.payload.path, "file");
+      return ctx.reply(message, guarded(() => ops.remove(message.payload.path, "file")));
     case "storage.rmdir":
-      return ops.remove(message.payload.path, "dir");
+      return ctx.reply(message, guarded(() => ops.remove(message.payload.path, "dir")));
     case "storage.rename":
-      return ops.rename(message.payload.from, message.payload.to);
+      return ctx.reply(
+        message,
+        guarded(() => ops.rename(message.payload.from, message.payload.to)),
+      );
     case "storage.mkdir":
-      return ops.mkdir(message.payload.path);
+      return ctx.reply(message, guarded(() => ops.mkdir(message.payload.path)));
   }
 }
 

@@ -9,7 +9,7 @@
  * @module
  */
 import { RateLimiter } from "../protocols/rate_limit.ts";
-import { ReplayCache } from "../protocols/replay_cache.ts";
+import { ReplayCache } from "../protocols/udp/replay_cache.ts";
 import { type BenchRow, row } from "./report.ts";
 
 /** New keys measured per figure (after the map is full). */

@@ -9,7 +9,7 @@ import { startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.ts";
 import { openText } from "./helpers/tls_text_client.ts";
 import { captureLogs } from "./helpers/log_capture.ts";
 import { openDatabase } from "../persistence/database.ts";
-import { bunyanAdapter } from "../protocols/ftp_server.ts";
+import { bunyanAdapter } from "../protocols/ftp/ftp_server.ts";
 import { getLogger } from "../observability/logger.ts";
 import { renderMetrics } from "../observability/hub_metrics.ts";
 import type { Listener } from "../protocols/listener.ts";
