@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { listenerPort, startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.ts";
 import { AddressedConnection } from "./helpers/tls_from_address.ts";
 import { fixtureCa, openText } from "./helpers/tls_text_client.ts";
+import { type FtpStepResult, runFtpClient } from "./helpers/ftp_clients.ts";
 
 const encoder = new TextEncoder();
 /** Records a figure in the test output (never asserted as a timing). */
@@ -133,4 +134,34 @@ Deno.test("tls login - /metrics shows the hash work refused beyond one address's
   } finally {
     await Promise.all(clients.map((c) => c.close()));
   }
+});
+
+Deno.test("ftp login - wrong passwords ban 127.0.0.2, while a correct login from 127.0.0.1 succeeds", async () => {
+  await using hub = await startTestHub({
+    env: { FTP_LOGIN_FAILURE_DELAY_MS: "100", FTP_MAX_LOGIN_FAILURES: "5" },
+  });
+  const port = listenerPort(hub.hub, "ftp");
+  const user = "porch-camera";
+  const login = (source: string, password: string): Promise<FtpStepResult[]> =>
+    runFtpClient(port, [
+      { op: "connect", tls: true, source },
+      { op: "login", user, password },
+    ]);
+  // ftp-srv takes one USER per connection: one wrong password per connection, three at a time.
+  const flood = Promise.all(
+    [0, 1, 2].map(async (w) => {
+      const results: FtpStepResult[] = [];
+      for (let i = 0; i < 3; i++) results.push(...await login("127.0.0.2", `bad-${w}-${i}`));
+      return results;
+    }),
+  );
+  const good = await login("127.0.0.1", TEST_SECRETS.password(user));
+  const floodCodes = (await flood).flat().map((r) => r.code);
+  assert.equal(good[1]?.code, 230, JSON.stringify(good));
+  assert.ok(!floodCodes.includes(230), JSON.stringify(floodCodes));
+  // The flooding address is banned now, even with the right password; the other is not.
+  const banned = await login("127.0.0.2", TEST_SECRETS.password(user));
+  assert.ok(banned.every((r) => r.code !== 230), JSON.stringify(banned));
+  const again = await login("127.0.0.1", TEST_SECRETS.password(user));
+  assert.equal(again[1]?.code, 230, JSON.stringify(again));
 });
