@@ -65,7 +65,7 @@ export async function startHub(config: Config): Promise<Hub> {
   );
   if (problem) throw new StartFailure(problem);
   const db: DatabaseSync = openDatabase(paths.database, { sync: settings.AUDIT_SYNC });
-  const generatedCredentials = provisionCredentials(db, config.home, {
+  const generatedCredentials = await provisionCredentials(db, config.home, {
     username: settings.FTP_USERNAME,
     password: settings.FTP_PASSWORD,
   });
@@ -88,10 +88,11 @@ export async function startHub(config: Config): Promise<Hub> {
     db,
     actors,
     commandPath: createCommandPath(actors, { timeoutMs: 10_000 }),
-    verifier: new CredentialVerifier(
-      db,
-      settings.FTP_PASSWORD === undefined ? {} : { [settings.FTP_USERNAME]: settings.FTP_PASSWORD },
-    ),
+    verifier: new CredentialVerifier(db, {
+      overrides: settings.FTP_PASSWORD === undefined
+        ? {}
+        : { [settings.FTP_USERNAME]: settings.FTP_PASSWORD },
+    }),
     auditMetrics: new AuditMetrics(),
     storageBytes: new StorageByteStore(),
     listeners,

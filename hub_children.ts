@@ -189,7 +189,7 @@ const ftpServer: ChildSpec = {
 const operatorHttp: ChildSpec = {
   kind: "listener",
   name: "http",
-  start({ config, actors, listeners, auditMetrics, db, home, startedAt }) {
+  start({ config, actors, listeners, auditMetrics, db, home, startedAt, verifier }) {
     const { settings } = config;
     // Last, so that /healthz sees every listener above.
     return createHttpListener({
@@ -199,6 +199,7 @@ const operatorHttp: ChildSpec = {
       db,
       home,
       startedAt,
+      hashLoad: () => verifier.hashLoad,
     }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT });
   },
 };

@@ -112,13 +112,13 @@ Deno.test("cli credentials set refuses an unknown principal, a channel it does n
     assert.equal(first.code, 0, first.err);
     const db = openDatabase(join(dir, "hub.db"));
     const verifier = new CredentialVerifier(db);
-    assert.equal(verifier.verify("admin", "token", first.out.trim()), true);
+    assert.equal(await verifier.verify("admin", "token", first.out.trim()), true);
     const second = await cli(["credentials", "set", "admin", "token"], { env });
     assert.match(second.err, /it works at once, and the old one no longer does/);
     assert.doesNotMatch(second.err, /SIGHUP/);
     // A running hub's verifier (with the old token cached) follows without SIGHUP.
-    assert.equal(verifier.verify("admin", "token", first.out.trim()), false);
-    assert.equal(verifier.verify("admin", "token", second.out.trim()), true);
+    assert.equal(await verifier.verify("admin", "token", first.out.trim()), false);
+    assert.equal(await verifier.verify("admin", "token", second.out.trim()), true);
     db.close();
   } finally {
     await Deno.remove(dir, { recursive: true });
