@@ -23,6 +23,7 @@
 import { Client, FileType, FTPError } from "basic-ftp";
 import { dirname } from "node:path";
 import { isIP } from "node:net";
+import { Writable } from "node:stream";
 
 /** A failed FTP operation: the server's reply code and text, or `code: null` (network, timeout, local file). */
 export class FtpError extends Error {
@@ -206,8 +207,14 @@ export class FtpClient implements AsyncDisposable {
         moved = info.bytes;
         progress?.(info.bytes, total);
       });
+      const file = Deno.openSync(partial, { write: true, createNew: true, mode: 0o600 });
       try {
-        const reply = await this.#client.downloadTo(partial, remote);
+        let reply;
+        try {
+          reply = await this.#client.downloadTo(syncFileWritable(file), remote);
+        } finally {
+          file.close();
+        }
         await Deno.rename(partial, local);
         return { bytes: total ?? moved, reply: `${reply.code} ${reply.message}` };
       } catch (error) {
@@ -301,6 +308,26 @@ async function guard<T>(work: () => Promise<T>): Promise<FtpResult<T>> {
     const message = error instanceof Error ? error.message : String(error);
     return { ok: false, error: new FtpError(null, message) };
   }
+}
+
+/**
+ * A Writable that writes each chunk to `file` before it asks for the next, so it never holds more
+ * than one chunk and never signals backpressure. Deno's `node:tls` socket that is paused when
+ * the server's end arrives never emits `end` (see STYLE, docs/upstream), so a download into a
+ * writable that pauses the data socket would wait for ever after `226`.
+ */
+function syncFileWritable(file: Deno.FsFile): Writable {
+  return new Writable({
+    write(chunk: Uint8Array, _encoding, done) {
+      try {
+        let offset = 0;
+        while (offset < chunk.length) offset += file.writeSync(chunk.subarray(offset));
+        done();
+      } catch (error) {
+        done(error instanceof Error ? error : new Error(String(error)));
+      }
+    },
+  });
 }
 
 /** basic-ftp's error (its message is the server's reply, code first) as an FtpError. */
