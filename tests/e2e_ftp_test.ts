@@ -272,8 +272,7 @@ Deno.test("ftp - a read-only user can list and download but not store, delete or
   ]);
   assert.deepEqual(r[2]!.lines, ["fw-1.2.bin"]);
   assert.equal(r[3]!.size, "firmware image".length);
-  for (const refused of r.slice(4, 7)) assert.equal(refused.code, 550, refused.text);
-  assert.equal(r[7]!.code, 257, "cameras create the folders they upload into");
+  for (const refused of r.slice(4)) assert.equal(refused.code, 550, refused.text);
   await assert.rejects(Deno.stat(join(fx.dir, "uploads", "firmware", "evil.bin")));
 });
 
