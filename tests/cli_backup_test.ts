@@ -45,7 +45,7 @@ Deno.test("cli backup taken while commands are being applied opens, passes its i
   })();
   // Some entries before the copy, and load during it.
   while (applied < 200) await new Promise((r) => setTimeout(r, 10));
-  const file = join(dir, "backup.db");
+  const file = join(dir, "backups", "backup.db");
   const made = await cliBackup([file], { DATA_DIR: fixture.env.DATA_DIR! });
   const duringCopy = applied;
   running = false;

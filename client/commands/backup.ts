@@ -11,7 +11,7 @@
  * @module
  */
 import { backup, DatabaseSync } from "node:sqlite";
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { verifyAuditChain } from "../../persistence/audit_store.ts";
 import { formatBytes } from "../progress_bar.ts";
 import {
@@ -55,6 +55,7 @@ export const backupCommand: CliCommand = {
     if (!db) return 2;
     const partial = `${file}.partial-${Deno.pid}`;
     try {
+      await Deno.mkdir(dirname(file), { recursive: true });
       // Created first with mode 600, so the copy is never readable by others, not even briefly.
       Deno.writeFileSync(partial, new Uint8Array(), { mode: 0o600 });
       await backup(db, partial, { rate: ALL_PAGES });
