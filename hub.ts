@@ -33,6 +33,7 @@ import { createHttpListener } from "./observability/http_server.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { type CommandPath, createCommandPath } from "./domain/command_path.ts";
 import type { Home } from "./config/home.ts";
+import { bindingAs } from "./protocols/listen_error.ts";
 
 const log = getLogger("hub");
 
@@ -133,44 +134,63 @@ export async function startHub(config: Config): Promise<Hub> {
       }),
       { mailboxCapacity: 4096, maxBatch: 512 },
     );
+    const ports = (prefix: "TCP_SERVER" | "UDP_SERVER") => ({
+      port: `${prefix}_PORT`,
+      host: `${prefix}_IP`,
+    });
     listeners.set(
       "tls",
-      startTlsListener(broker, {
-        hostname: settings.TCP_SERVER_IP,
-        port: settings.TCP_SERVER_PORT,
-        cert: Deno.readTextFileSync(paths.cert),
-        key: Deno.readTextFileSync(paths.key),
-        auth: settings.TLS_AUTH,
-        principals: config.home.principals,
-        anonymous,
-        verifier,
-        maxLineBytes: settings.TLS_MAX_LINE_BYTES,
-        handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
-        idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
-        unterminatedMs: settings.TLS_UNTERMINATED_MS,
-        maxConnections: settings.TLS_MAX_CONNECTIONS,
-        maxConnectionsPerIp: settings.TLS_MAX_CONNECTIONS_PER_IP,
-        commandsPerSecond: settings.TLS_COMMANDS_PER_SECOND,
-        loginsPerSecond: settings.TLS_LOGINS_PER_SECOND,
-      }),
+      await bindingAs(
+        ports("TCP_SERVER"),
+        settings.TCP_SERVER_IP,
+        settings.TCP_SERVER_PORT,
+        () =>
+          startTlsListener(broker, {
+            hostname: settings.TCP_SERVER_IP,
+            port: settings.TCP_SERVER_PORT,
+            cert: Deno.readTextFileSync(paths.cert),
+            key: Deno.readTextFileSync(paths.key),
+            auth: settings.TLS_AUTH,
+            principals: config.home.principals,
+            anonymous,
+            verifier,
+            maxLineBytes: settings.TLS_MAX_LINE_BYTES,
+            handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
+            idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
+            unterminatedMs: settings.TLS_UNTERMINATED_MS,
+            maxConnections: settings.TLS_MAX_CONNECTIONS,
+            maxConnectionsPerIp: settings.TLS_MAX_CONNECTIONS_PER_IP,
+            commandsPerSecond: settings.TLS_COMMANDS_PER_SECOND,
+            loginsPerSecond: settings.TLS_LOGINS_PER_SECOND,
+            loginTimeoutMs: settings.TLS_LOGIN_TIMEOUT_MS,
+            preLoginMaxConnections: settings.TLS_PRELOGIN_MAX_CONNECTIONS,
+            preLoginMaxConnectionsPerIp: settings.TLS_PRELOGIN_MAX_CONNECTIONS_PER_IP,
+          }),
+      ),
     );
     // UDP channel (issue 4): signed datagrams; keys read once per principal, then kept in memory.
     listeners.set(
       "udp",
-      startUdpListener(broker, {
-        hostname: settings.UDP_SERVER_IP,
-        port: settings.UDP_SERVER_PORT,
-        auth: settings.UDP_AUTH,
-        maxDatagramBytes: settings.UDP_MAX_DATAGRAM_BYTES,
-        windowSeconds: settings.UDP_WINDOW_SECONDS,
-        replayCacheSize: settings.UDP_REPLAY_CACHE,
-        replyCacheSize: settings.UDP_REPLY_CACHE,
-        ratePerAddress: settings.UDP_RATE_PER_IP,
-        ratePerPrincipal: settings.UDP_RATE_PER_PRINCIPAL,
-        maxInFlight: settings.UDP_MAX_IN_FLIGHT,
-        principals: config.home.principals,
-        udpKey: (principal) => verifier.udpKey(principal),
-      }),
+      await bindingAs(
+        ports("UDP_SERVER"),
+        settings.UDP_SERVER_IP,
+        settings.UDP_SERVER_PORT,
+        () =>
+          startUdpListener(broker, {
+            hostname: settings.UDP_SERVER_IP,
+            port: settings.UDP_SERVER_PORT,
+            auth: settings.UDP_AUTH,
+            maxDatagramBytes: settings.UDP_MAX_DATAGRAM_BYTES,
+            windowSeconds: settings.UDP_WINDOW_SECONDS,
+            replayCacheSize: settings.UDP_REPLAY_CACHE,
+            replyCacheSize: settings.UDP_REPLY_CACHE,
+            ratePerAddress: settings.UDP_RATE_PER_IP,
+            ratePerPrincipal: settings.UDP_RATE_PER_PRINCIPAL,
+            maxInFlight: settings.UDP_MAX_IN_FLIGHT,
+            principals: config.home.principals,
+            udpKey: (principal) => verifier.udpKey(principal),
+          }),
+      ),
     );
     // Storage actor and FTP/FTPS server (issue 5): every file operation goes through the actor.
     const storageUsers = storageUsersFromConfig(config);
@@ -190,19 +210,30 @@ export async function startHub(config: Config): Promise<Hub> {
     retention = startRetentionSchedule(broker, settings.FTP_RETENTION_INTERVAL_MS);
     listeners.set(
       "ftp",
-      await startFtpServer({ broker, config, verifier, users: storageUsers, usersFor }),
+      await bindingAs(
+        { port: "FTP_PORT", host: "FTP_SERVER_IP" },
+        settings.FTP_SERVER_IP,
+        settings.FTP_PORT,
+        () => startFtpServer({ broker, config, verifier, users: storageUsers, usersFor }),
+      ),
     );
     // Operator surface (issue 6): last, so that /healthz sees every listener above.
     listeners.set(
       "http",
-      await createHttpListener({
-        actorStats: () => broker.stats(),
-        listeners,
-        audit: auditMetrics,
-        db,
-        home: () => currentHome,
-        startedAt,
-      }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT }),
+      await bindingAs(
+        { port: "HTTP_PORT", host: "HTTP_IP" },
+        settings.HTTP_IP,
+        settings.HTTP_PORT,
+        () =>
+          createHttpListener({
+            actorStats: () => broker.stats(),
+            listeners,
+            audit: auditMetrics,
+            db,
+            home: () => currentHome,
+            startedAt,
+          }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT }),
+      ),
     );
   } catch (error) {
     await stop();

@@ -28,6 +28,7 @@ import {
 import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { DeviceStore, type StoredDevice } from "../persistence/device_store.ts";
 import { getLogger } from "../observability/logger.ts";
+import { checkReading } from "../domain/reading_ranges.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
 
 /** The kinds the device actor consumes. */
@@ -270,6 +271,8 @@ function handleOne(
     }
     const checked = typeof value === "string" ? readingValue(value) : { ok: true as const, value };
     if (!checked.ok) return refused("malformed", checked.message);
+    const outside = checkReading(own, checked.value);
+    if (outside) return refused(outside.code, outside.message);
     return apply(entry, { ...entry.state, [own]: checked.value }, now, entry);
   }
 

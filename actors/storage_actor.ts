@@ -317,9 +317,17 @@ class Operations {
     const uploadId = crypto.randomUUID();
     const tempPath = join(this.#state.partial, `${uploadId}.part`);
     let offset = 0;
-    if (append && r.stat) {
-      fs.copyFileSync(r.fsPath, tempPath);
-      offset = r.stat.size;
+    try {
+      // Recreated when someone removed it while the hub runs (one cheap call when it exists).
+      fs.mkdirSync(this.#state.partial, { recursive: true, mode: 0o700 });
+      if (append && r.stat) {
+        fs.copyFileSync(r.fsPath, tempPath);
+        offset = r.stat.size;
+      }
+    } catch (error) {
+      removeQuietly(tempPath);
+      const name = error instanceof Error ? (error as { code?: string }).code ?? error.name : "";
+      return refuse("internal", `Temporary folder unavailable (${name}): try again later`);
     }
     // Otherwise the writer creates the temporary file when it opens it (one open, not two).
     if (limit.value > 0 && offset > limit.value) {

@@ -21,6 +21,7 @@ import type {
   Refusal,
   Source,
 } from "../broker/messages.ts";
+import { isUnauthenticated, untrustedCommandWords } from "./pre_auth.ts";
 
 /** Options for {@linkcode executeCommand}. */
 export interface ExecuteOptions {
@@ -92,13 +93,23 @@ export function refusalEntry(
   command: DeviceCommandPayload | { readonly device?: string; readonly action: string },
   error: Refusal,
   action = "device.command",
+  source?: Source,
 ): AuditAppendPayload {
   const detail: Record<string, Json> = { message: error.message };
   // Before login (or over the rate) the words may be anything the client typed, a mistyped
-  // `login` with its token included: keep only the device and action then.
-  const untrusted = error.code === "unauthenticated" || error.code === "rate_limited";
-  if ("args" in command && !untrusted) detail.command = commandText(command);
-  else detail.command = command.action;
+  // `lgin admin <token>` or a bare `admin <token>`: keep only the first word then (pre_auth.ts).
+  const untrusted = error.code === "unauthenticated" || error.code === "rate_limited" ||
+    (source !== undefined && isUnauthenticated(source));
+  if (untrusted) {
+    return {
+      action,
+      ...(command.device === undefined ? {} : { device: untrustedCommandWords(command.device) }),
+      outcome: "rejected",
+      code: error.code,
+      detail,
+    };
+  }
+  detail.command = "args" in command ? commandText(command) : command.action;
   return {
     action,
     ...(command.device === undefined ? {} : { device: command.device }),
@@ -117,7 +128,7 @@ export function auditRefusal(
   counters?: ExecutorCounters,
   action = "device.command",
 ): boolean {
-  const entry = refusalEntry(command, error, action);
+  const entry = refusalEntry(command, error, action, source);
   const result = broker.publish(createMessage("audit.append", entry, source));
   if (!result.ok && counters) counters.auditDropped++;
   return result.ok;

@@ -291,7 +291,11 @@ async function storeInto(
   endChannel(connection);
   if (!received.ok) {
     await fs.abortUpload(t.uploadId, received.message);
-    const code = received.reason === "too_large" || received.reason === "disk_full" ? 552 : 426;
+    const code = received.reason === "too_large" || received.reason === "disk_full"
+      ? 552
+      : received.reason === "local"
+      ? 451
+      : 426;
     await ctx.audit(connection, {
       action,
       outcome: "rejected",

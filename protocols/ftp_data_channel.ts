@@ -240,7 +240,8 @@ export type ReceiveResult =
   | { readonly ok: true; readonly bytes: number; readonly sha256: string }
   | {
     readonly ok: false;
-    readonly reason: "too_large" | "disk_full" | "broken" | "timeout";
+    /** `local`: the temporary file could not be opened or written (folder gone, permissions). */
+    readonly reason: "too_large" | "disk_full" | "broken" | "timeout" | "local";
     readonly message: string;
   };
 
@@ -272,7 +273,19 @@ export async function receiveToFile(
   // synchronous: into the page cache they take microseconds, while each asynchronous
   // call costs a round trip through Deno's blocking thread pool (about 0.1 ms; the
   // open, one write and the close were half of a small upload's time).
-  using file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
+  } catch (error) {
+    // The client reads why, without the hub's paths.
+    if (isDiskFull(error)) return { ok: false, reason: "disk_full", message: "Disk full" };
+    return {
+      ok: false,
+      reason: "local",
+      message: `Temporary file unavailable (${errorName(error)})`,
+    };
+  }
+  using _file = file;
   const buffer = takeBuffer();
   let bytes = 0;
   const watchdog = new Watchdog(options.idleTimeoutMs, () => closeQuietly(conn));
@@ -308,7 +321,7 @@ export async function receiveToFile(
         writeAllSync(file, chunk);
       } catch (error) {
         if (isDiskFull(error)) return { ok: false, reason: "disk_full", message: "Disk full" };
-        throw error;
+        return { ok: false, reason: "local", message: `Write failed (${errorName(error)})` };
       }
     }
     if (watchdog.fired) return timeout(options.idleTimeoutMs);
@@ -456,6 +469,10 @@ function timeout(ms: number): ReceiveResult {
 
 function isDiskFull(error: unknown): boolean {
   return /ENOSPC|EDQUOT|os error 28|os error 122|No space left/i.test(String(error));
+}
+
+function errorName(error: unknown): string {
+  return error instanceof Error ? error.name : "unknown error";
 }
 
 function brief(error: unknown): string {
