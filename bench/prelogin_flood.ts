@@ -35,7 +35,12 @@ export interface FloodReport {
 /** A hub running as `deno run main.ts` in a child process. */
 export interface ChildHub extends AsyncDisposable {
   readonly pid: number;
-  readonly ports: { readonly tls: number; readonly udp: number; readonly ftp: number; readonly http: number };
+  readonly ports: {
+    readonly tls: number;
+    readonly udp: number;
+    readonly ftp: number;
+    readonly http: number;
+  };
   readonly dir: string;
   readonly env: Readonly<Record<string, string>>;
   /** Stops it (SIGTERM) and removes its folder; returns the exit code. */
@@ -117,7 +122,9 @@ export async function startChildHub(
   })();
   // "Hub running" is logged at info: LOG_LEVEL must be info or debug.
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), 60_000)));
+  const late = new Promise<"late">((
+    resolve,
+  ) => (timer = setTimeout(() => resolve("late"), 60_000)));
   const exited = await Promise.race([
     running.then(() => false),
     child.status.then(() => true),
@@ -145,7 +152,14 @@ export async function startChildHub(
     })();
     return stopped;
   };
-  return { pid: child.pid, ports, dir, env, stop, [Symbol.asyncDispose]: () => stop().then(() => {}) };
+  return {
+    pid: child.pid,
+    ports,
+    dir,
+    env,
+    stop,
+    [Symbol.asyncDispose]: () => stop().then(() => {}),
+  };
 }
 
 /**

@@ -95,11 +95,14 @@ export function refusalEntry(
   action = "device.command",
   source?: Source,
 ): AuditAppendPayload {
-  const detail: Record<string, Json> = { message: error.message };
   // Before login (or over the rate) the words may be anything the client typed, a mistyped
   // `lgin admin <token>` or a bare `admin <token>`: keep only the first word then (pre_auth.ts).
   const untrusted = error.code === "unauthenticated" || error.code === "rate_limited" ||
     (source !== undefined && isUnauthenticated(source));
+  // A refusal's message may quote the client's words ("has no action '<token>'"): an
+  // untrusted source's entry keeps it only when it is one of the fixed ones.
+  const fixedMessage = error.code === "unauthenticated" || error.code === "rate_limited";
+  const detail: Record<string, Json> = untrusted && !fixedMessage ? {} : { message: error.message };
   if (untrusted) {
     return {
       action,
