@@ -9,7 +9,7 @@
  *
  * ```sh
  * deno run --allow-read --allow-write --allow-net --allow-env --allow-run bench/prelogin_flood.ts \
- *   [--root /path/to/checkout] [--connections 4] [--mib 128]
+ *   [--root /path/to/checkout] [--connections 4] [--mib 128] [--no-read]
  * ```
  *
  * @module
@@ -169,7 +169,7 @@ export async function startChildHub(
  */
 export async function floodFtpControl(
   hub: ChildHub,
-  options: { connections: number; bytes: number; root?: string },
+  options: { connections: number; bytes: number; root?: string; noRead?: boolean },
 ): Promise<FloodReport> {
   const before = await settledRss(hub.pid);
   let peak = before;
@@ -181,7 +181,10 @@ export async function floodFtpControl(
     }
   })();
   const results = await Promise.all(
-    Array.from({ length: options.connections }, () => floodOne(hub.ports.ftp, options.bytes)),
+    Array.from(
+      { length: options.connections },
+      () => floodOne(hub.ports.ftp, options.bytes, options.noRead ?? false),
+    ),
   );
   flooding = false;
   await sampler;
@@ -215,12 +218,16 @@ async function settledRss(pid: number): Promise<number> {
 async function floodOne(
   port: number,
   bytes: number,
+  noRead: boolean,
 ): Promise<{ sent: number; received: number; head: string }> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   let received = 0;
   let head = "";
   const decoder = new TextDecoder();
+  // With noRead, replies are read only once everything is sent (a client that never reads).
+  const { promise: sentAll, resolve: doneSending } = Promise.withResolvers<void>();
   const reading = (async () => {
+    if (noRead) await sentAll;
     const buffer = new Uint8Array(64 * 1024);
     while (true) {
       let n: number | null;
@@ -243,6 +250,7 @@ async function floodOne(
   } catch {
     // The hub closed the connection: what it did not take was never sent.
   }
+  doneSending();
   try {
     conn.closeWrite();
   } catch {
@@ -266,8 +274,9 @@ if (import.meta.main) {
   const root = value("root", new URL("../", import.meta.url).pathname);
   const connections = Number(value("connections", "4"));
   const bytes = Number(value("mib", "128")) * 1024 * 1024;
+  const noRead = args.includes("--no-read");
   await using hub = await startChildHub(root);
-  const report = await floodFtpControl(hub, { connections, bytes, root });
+  const report = await floodFtpControl(hub, { connections, bytes, root, noRead });
   const out = new TextEncoder().encode(JSON.stringify(report, null, 2) + "\n");
   Deno.stdout.writeSync(out);
 }
