@@ -15,8 +15,8 @@
  *   (`maxPending` must stay below the channel's total limit).
  * - **A keep-alive budget**: a few keep-alives before login are answered,
  *   more are refused.
- * - **No arguments in an audit entry of an unauthenticated line** (see
- *   {@linkcode untrustedCommandWords}).
+ * - **No arguments in an audit entry of an unauthenticated line**
+ *   (domain/untrusted_input.ts, shared with the device actor).
  *
  * @example
  * ```ts
@@ -28,9 +28,6 @@
  *
  * @module
  */
-
-import type { Source } from "../broker/messages.ts";
-import { ANONYMOUS_PRINCIPAL_ID } from "../actors/device_actor.ts";
 
 /** Keep-alives (`ping`, `NOOP`) answered before login; more are refused. */
 export const PRE_LOGIN_KEEPALIVES = 3;
@@ -174,27 +171,6 @@ export function preAuthEndMessage(why: PreAuthEnd, deadlineMs: number): string {
 /** The message for an address over its pre-login share. */
 export function preAuthRefusalMessage(limit: number): string {
   return `Too many connections from your address waiting to log in (${limit}): log in or close one first`;
-}
-
-/**
- * True when a request's source has not logged in: no principal, or the stand-in principal of
- * `TLS_AUTH=none` / `UDP_AUTH=none` (seed compatibility).
- */
-export function isUnauthenticated(source: Source): boolean {
-  return source.principal === null || source.principal === ANONYMOUS_PRINCIPAL_ID;
-}
-
-/** Longest first word kept in the audit entry of an unauthenticated line. */
-const MAX_AUDITED_WORD = 32;
-
-/**
- * What of an unauthenticated line may be audited: its first word only (capped, control bytes
- * replaced), whatever it is. A mistyped `lgin admin <token>` or a bare `admin <token>` then
- * leaves no secret in the audit log.
- */
-export function untrustedCommandWords(device: string): string {
-  // deno-lint-ignore no-control-regex
-  return device.slice(0, MAX_AUDITED_WORD).replace(/[\x00-\x1f\x7f]/g, "?");
 }
 
 /**

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { echoPrefix, PreAuthGate, untrustedCommandWords } from "../protocols/pre_auth.ts";
+import { echoPrefix, PreAuthGate } from "../protocols/pre_auth.ts";
+import { untrustedCommandWords } from "../domain/untrusted_input.ts";
 
 Deno.test("PreAuthGate refuses an address over its share without evicting anyone", () => {
   const gate = new PreAuthGate({ maxPending: 4, maxPendingPerKey: 2, loginDeadlineMs: 60_000 });

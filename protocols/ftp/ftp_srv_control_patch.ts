@@ -28,9 +28,9 @@
 import { Buffer } from "node:buffer";
 import FtpConnection from "ftp-srv/src/connection.js";
 import ftpSrvRegistry from "ftp-srv/src/commands/registry.js";
-import { getLogger } from "../observability/logger.ts";
-import { LineFramer } from "./line_framer.ts";
-import { echoPrefix } from "./pre_auth.ts";
+import { getLogger } from "../../observability/logger.ts";
+import { LineFramer } from "../line_framer.ts";
+import { echoPrefix } from "../pre_auth.ts";
 
 const log = getLogger("ftp");
 

@@ -12,8 +12,7 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
-import { createMessage } from "../broker/envelope.ts";
+import type { Broker } from "../../broker/broker.ts";
 import type {
   DeviceSnapshot,
   ErrorCode,
@@ -21,13 +20,14 @@ import type {
   Outcome,
   Refusal,
   Source,
-} from "../broker/messages.ts";
-import type { PrincipalDeclaration } from "../config/home.ts";
-import { type ParsedRequest, parseRequest, type Request } from "./command_parser.ts";
-import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "./command_executor.ts";
-import type { RefusalAuditor } from "./refusal_audit.ts";
-import { type FrameEvent, LineFramer } from "./line_framer.ts";
-import type { RateLimiter } from "./rate_limit.ts";
+} from "../../broker/messages.ts";
+import type { PrincipalDeclaration } from "../../config/home.ts";
+import { type ParsedRequest, parseRequest, type Request } from "../command_parser.ts";
+import { auditEvent, refusalEntry } from "../audit_events.ts";
+import type { CommandPath } from "../../domain/command_path.ts";
+import type { RefusalAuditor } from "../refusal_audit.ts";
+import { type FrameEvent, LineFramer } from "../line_framer.ts";
+import type { RateLimiter } from "../rate_limit.ts";
 import {
   errorLine,
   jsonEvent,
@@ -37,9 +37,9 @@ import {
   textDevices,
   textEvent,
   textStatus,
-} from "./replies.ts";
+} from "../replies.ts";
 import type { TlsCounters } from "./tls_counters.ts";
-import { PRE_LOGIN_KEEPALIVES } from "./pre_auth.ts";
+import { PRE_LOGIN_KEEPALIVES } from "../pre_auth.ts";
 
 /** Checks a principal's token (the hub's CredentialVerifier fits). */
 export interface TokenVerifier {
@@ -49,6 +49,8 @@ export interface TokenVerifier {
 /** What every session of one listener shares. */
 export interface SessionContext {
   readonly broker: Broker;
+  /** The one command path device requests go through. */
+  readonly commandPath: CommandPath;
   /** Principals by id (the home's, plus the anonymous one when auth is off). */
   readonly principals: ReadonlyMap<string, PrincipalDeclaration>;
   /** The principal of a connection that has not logged in; null requires login. */
@@ -397,12 +399,11 @@ export class TlsSession {
     ok: (text: string, result: unknown) => Answer,
   ): Promise<Answer> {
     this.#ctx.counters.commands++;
-    const outcome = await executeCommand(
-      this.#ctx.broker,
+    const outcome = await this.#ctx.commandPath.run(
       source,
+      "device.command",
       { device: request.device, action: request.action, args: request.args },
       { timeoutMs: this.#ctx.askTimeoutMs, waitForRoom: true },
-      this.#ctx.counters,
     );
     if (!outcome.ok) return fail(outcome.error);
     this.#ctx.counters.acknowledged++;
@@ -476,11 +477,10 @@ export class TlsSession {
     source: Source,
     device: string | null,
   ): Promise<Outcome<readonly DeviceSnapshot[]>> {
-    const asked = await this.#ctx.broker.ask(
-      createMessage("device.query", { device }, source),
-      { timeoutMs: this.#ctx.askTimeoutMs, waitForRoom: true },
-    );
-    return asked.ok ? asked.reply.payload : { ok: false, error: failureRefusal(asked.failure) };
+    return await this.#ctx.commandPath.run(source, "device.query", { device }, {
+      timeoutMs: this.#ctx.askTimeoutMs,
+      waitForRoom: true,
+    });
   }
 
   async #subscribe(

@@ -16,8 +16,8 @@
  * @module
  */
 import type { DeviceState, Outcome, Refusal } from "../broker/messages.ts";
-import type { DeviceDeclaration, DeviceType } from "./home.ts";
-import { checkReading } from "../domain/reading_ranges.ts";
+import type { DeviceDeclaration, DeviceType } from "../config/home.ts";
+import { checkReading } from "./reading_ranges.ts";
 
 /** Thermostat target range when the home file does not give one (°C). */
 export const DEFAULT_TARGET_RANGE = { min: 5, max: 30 } as const;
