@@ -233,7 +233,7 @@ Deno.test("ftp prelogin - a removed .hub-partial folder is recreated; when it ca
   await Deno.writeTextFile(partial, "in the way");
   const refused = await up("second.bin");
   assert.equal(refused[2]!.code, 451, JSON.stringify(refused));
-  assert.match(refused[2]!.text!, /Temporary folder unavailable/);
+  assert.match(refused[2]!.text!, /Nothing stored: Could not open the upload's temporary file/);
   await assert.rejects(Deno.stat(join(fx.dir, "uploads", "second.bin")), Deno.errors.NotFound);
   await fx.hub.broker.settled();
   const db = openDatabase(fx.hub.config.paths.database, { readOnly: true });

@@ -13,6 +13,7 @@
 import process from "node:process";
 import { FtpSrv } from "ftp-srv";
 import ftpSrvRegistry from "ftp-srv/src/commands/registry.js";
+import FtpSrvConnection from "ftp-srv/src/connection.js";
 import ftpSrvPackage from "ftp-srv/package.json" with { type: "json" };
 import type { Broker } from "../../broker/broker.ts";
 import { createMessage } from "../../broker/envelope.ts";
@@ -124,7 +125,13 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
       ftpSrvRegistry as Record<string, CommandEntry>,
       (connection) => contexts.get(connection.server),
     );
-    installControlFraming((server) => framing.get(server));
+    installControlFraming(
+      {
+        connectionClass: FtpSrvConnection as { prototype: Record<string, unknown> },
+        registry: ftpSrvRegistry as object,
+      },
+      (server) => framing.get(server),
+    );
     handlersInstalled = true;
   }
   const cert = await Deno.readTextFile(paths.cert);

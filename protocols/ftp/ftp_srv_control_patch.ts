@@ -21,13 +21,13 @@
  * - a handler that fails gets `451`, never an unhandled rejection.
  *
  * Install it once, before the first connection (ftp-srv binds `_handleData`
- * when it builds a connection).
+ * when it builds a connection). This file does not import ftp-srv: the
+ * adapter (ftp_server.ts, the one file that does) hands it ftp-srv's
+ * connection class and command registry.
  *
  * @module
  */
 import { Buffer } from "node:buffer";
-import FtpConnection from "ftp-srv/src/connection.js";
-import ftpSrvRegistry from "ftp-srv/src/commands/registry.js";
 import { getLogger } from "../../observability/logger.ts";
 import { LineFramer } from "../line_framer.ts";
 import { echoPrefix } from "../pre_auth.ts";
@@ -58,12 +58,22 @@ const MAX_QUEUED_LINES = 16;
 
 const readers = new WeakMap<object, ControlReader>();
 let installed: ((server: object) => ControlFramingOptions | undefined) | undefined;
+let registry: object = {};
+
+/** What the patch needs from ftp-srv (`src/connection.js`, `src/commands/registry.js`). */
+export interface FtpSrvControlParts {
+  /** ftp-srv's `FtpConnection` class. */
+  readonly connectionClass: { prototype: Record<string, unknown> };
+  /** ftp-srv's command registry (directive to handler). */
+  readonly registry: object;
+}
 
 /**
  * Replaces ftp-srv's control reader (process-wide) with ours; `optionsOf` gives each server's
  * settings (undefined: the server is not ours, the defaults apply).
  */
 export function installControlFraming(
+  parts: FtpSrvControlParts,
   optionsOf: (server: object) => ControlFramingOptions | undefined,
 ): void {
   if (installed) {
@@ -71,7 +81,8 @@ export function installControlFraming(
     return;
   }
   installed = optionsOf;
-  const proto = (FtpConnection as { prototype: Record<string, unknown> }).prototype;
+  registry = parts.registry;
+  const proto = parts.connectionClass.prototype;
   proto._handleData = function (this: ControlConnection, data: Uint8Array | string): void {
     let reader = readers.get(this);
     if (!reader) {
@@ -151,7 +162,7 @@ class ControlReader {
     const connection = this.#connection;
     const directive = line.trimStart().split(" ", 1)[0]!.trim().toUpperCase();
     try {
-      if (!Object.hasOwn(ftpSrvRegistry as object, directive)) {
+      if (!Object.hasOwn(registry, directive)) {
         await connection.reply(502, `Command not recognised: ${echoPrefix(directive)}`);
         return;
       }
