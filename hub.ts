@@ -27,7 +27,7 @@ import { StorageByteStore } from "./actors/storage_bytes.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { HUB_CHILDREN, type HubParts, type Stoppable } from "./hub_children.ts";
 import { certificateProblem } from "./certs/check_certificate.ts";
-import { isListenerPart, StartFailure, startListener } from "./startup_failure.ts";
+import { StartFailure } from "./startup_failure.ts";
 import { auditRetentionOf, describeAuditRetention } from "./audit_retention.ts";
 
 const log = getLogger("hub");
@@ -119,11 +119,7 @@ export async function startHub(config: Config): Promise<Hub> {
     for (const child of HUB_CHILDREN) {
       if (child.kind === "actor") await child.start(parts);
       else if (child.kind === "listener") {
-        const name = child.name;
-        // A port in use, an address this machine lacks: one line naming the variable.
-        const listener = isListenerPart(name)
-          ? await startListener(name, settings, () => child.start(parts))
-          : await child.start(parts);
+        const listener = await child.start(parts);
         listeners.set(child.name, listener);
         started.push(listener);
       } else started.push(await child.start(parts));

@@ -10,6 +10,7 @@ import { configureLogging, getLogger } from "./observability/logger.ts";
 import { type Hub, startHub } from "./hub.ts";
 import { formatGeneratedCredentials } from "./persistence/credential_banner.ts";
 import { StartFailure } from "./startup_failure.ts";
+import { ListenError } from "./protocols/listen_error.ts";
 
 const encoder = new TextEncoder();
 
@@ -66,9 +67,12 @@ async function main(): Promise<number> {
   try {
     hub = await starting.hub;
   } catch (error) {
-    if (!(error instanceof StartFailure)) throw error;
-    // A mistake in the configuration: one line, no stack trace.
-    Deno.stderr.writeSync(encoder.encode(`Cannot start: ${error.message}\n`));
+    // A port taken, an address not on this machine, a certificate that does not fit: one line
+    // naming the variable, exit 2.
+    if (!(error instanceof ListenError || error instanceof StartFailure)) throw error;
+    for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+    Deno.removeSignalListener("SIGHUP", onHangup);
+    Deno.stderr.writeSync(encoder.encode(`Configuration error: ${error.message}\n`));
     return 2;
   }
   if (hub.generatedCredentials.length > 0) {
