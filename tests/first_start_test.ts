@@ -133,12 +133,12 @@ Deno.test("a port already in use stops the start with one line naming its variab
     assertOneLineFailure(
       await failedStart(dir, { TCP_SERVER_PORT: String(port) }),
       new RegExp(
-        `TCP_SERVER_PORT=${port} is already in use by another program.*set TCP_SERVER_PORT`,
+        `TCP_SERVER_PORT=${port}: 127\\.0\\.0\\.1:${port} is already in use; stop what uses it`,
       ),
     );
     assertOneLineFailure(
       await failedStart(dir, { HTTP_PORT: String(port) }),
-      new RegExp(`HTTP_PORT=${port} is already in use`),
+      new RegExp(`HTTP_PORT=${port}: .* is already in use`),
     );
   } finally {
     taken.close();
