@@ -33,6 +33,9 @@ import { createHttpListener } from "./observability/http_server.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { type CommandPath, createCommandPath } from "./domain/command_path.ts";
 import type { Home } from "./config/home.ts";
+import type { Clock } from "./broker/envelope.ts";
+import { createAutomationActor } from "./actors/automation_actor.ts";
+import { createMessage } from "./broker/envelope.ts";
 
 const log = getLogger("hub");
 
@@ -58,8 +61,16 @@ export interface Hub {
   reload(): Promise<ReloadReport>;
 }
 
+/** Options for {@linkcode startHub} that tests set. */
+export interface HubOptions {
+  /** The clock of every actor (tests inject one to drive time triggers). */
+  readonly clock?: Clock;
+  /** How often the automation actor checks what is due (default 250 ms). */
+  readonly automationTickMs?: number;
+}
+
 /** Builds the hub and starts every part. Throws when a part cannot start (port taken, ...). */
-export async function startHub(config: Config): Promise<Hub> {
+export async function startHub(config: Config, options: HubOptions = {}): Promise<Hub> {
   const { paths, settings } = config;
   Deno.mkdirSync(paths.dataDir, { recursive: true, mode: 0o700 });
   Deno.mkdirSync(paths.uploadFolder, { recursive: true });
@@ -85,7 +96,8 @@ export async function startHub(config: Config): Promise<Hub> {
   if (removed > 0) log.info("Audit retention removed {removed} entries", { removed });
   const verifier = new CredentialVerifier(db);
 
-  const broker = new InProcessBroker();
+  const broker = new InProcessBroker(options.clock ? { clock: options.clock } : {});
+  const commandPath = createCommandPath(broker, { timeoutMs: 10_000 });
   const auditMetrics = new AuditMetrics();
   const startedAt = Date.now();
   let currentHome = config.home;
@@ -132,6 +144,28 @@ export async function startHub(config: Config): Promise<Hub> {
           : [],
       }),
       { mailboxCapacity: 4096, maxBatch: 512 },
+    );
+    // Automation actor (issue 13): after the device actor, before the listeners; its actions go
+    // through the one command path as each rule's principal.
+    await broker.spawn(
+      createAutomationActor({
+        databasePath: paths.database,
+        sync: settings.AUDIT_SYNC,
+        home: config.home,
+        commandPath,
+        audit: async (entry, source) =>
+          (await broker.ask(createMessage("audit.append", entry, source), {
+            timeoutMs: 10_000,
+            waitForRoom: true,
+          })).ok,
+        timeZone: settings.TZ ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+        graceMs: settings.AUTOMATION_GRACE_SECONDS * 1000,
+        tickMs: options.automationTickMs ?? 250,
+        extraPrincipals: settings.TLS_AUTH === "none" || settings.UDP_AUTH === "none"
+          ? [anonymous]
+          : [],
+      }),
+      { mailboxCapacity: 4096 },
     );
     listeners.set(
       "tls",
@@ -212,7 +246,7 @@ export async function startHub(config: Config): Promise<Hub> {
   return {
     config,
     broker,
-    commandPath: createCommandPath(broker, { timeoutMs: 10_000 }),
+    commandPath,
     verifier,
     home: () => currentHome,
     listeners,
