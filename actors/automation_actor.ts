@@ -24,6 +24,7 @@ import type {
   Message,
   Outcome,
   RuleSummary,
+  SceneReport,
   Source,
 } from "../broker/messages.ts";
 import { createMessage } from "../broker/envelope.ts";
@@ -43,13 +44,20 @@ import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { RuleStore } from "../persistence/rule_store.ts";
 import { getLogger } from "../observability/logger.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
-import { type Firing, type RunnerDeps, runRule } from "./automation_runner.ts";
+import {
+  applyScene,
+  type Firing,
+  type RunnerDeps,
+  runRule,
+  sceneOutcome,
+} from "./automation_runner.ts";
 
 /** The kinds the automation actor consumes. */
 export const AUTOMATION_TOPICS = [
   "device.state_changed",
   "automation.tick",
   "automation.rules",
+  "automation.scene",
   "config.principals_changed",
 ] as const;
 
@@ -334,6 +342,8 @@ export function createAutomationActor(
           return { state };
         case "automation.rules":
           return { state, reply: await rulesRequest(state, message, ctx) };
+        case "automation.scene":
+          return { state, reply: await sceneRequest(message) };
       }
     },
     async terminate(state) {
@@ -398,6 +408,32 @@ export function createAutomationActor(
       outcome: "ok",
       detail: { rule: rt.rule.id },
     }, message.source).then(() => ({ ok: true, value: [summary(rt)] }));
+  }
+
+  /** Applies a scene as the sender: its own grants decide which targets are refused. */
+  async function sceneRequest(
+    message: Message<"automation.scene">,
+  ): Promise<Outcome<SceneReport>> {
+    const principalId = message.source.principal;
+    if (principalId === null || !principals.has(principalId)) {
+      return { ok: false, error: { code: "unauthenticated", message: "Log in first" } };
+    }
+    const id = message.payload.scene;
+    const report = await applyScene(
+      { commandPath: options.commandPath, scenes },
+      message.source,
+      id,
+    );
+    if (report === undefined) {
+      return { ok: false, error: { code: "not_found", message: `No scene named '${id}'` } };
+    }
+    const outcome = sceneOutcome(id, report);
+    await options.audit({
+      action: "automation.scene",
+      outcome: report.refused.length === 0 ? "ok" : "rejected",
+      detail: outcome,
+    }, message.source);
+    return { ok: true, value: report };
   }
 
   /** Every device command a rule may send (its own and its scenes'). */

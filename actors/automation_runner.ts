@@ -10,7 +10,15 @@
  *
  * @module
  */
-import type { AuditAppendPayload, DeviceState, Json, Message, Source } from "../broker/messages.ts";
+import type {
+  AuditAppendPayload,
+  DeviceState,
+  Json,
+  Message,
+  Refusal,
+  SceneReport,
+  Source,
+} from "../broker/messages.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { Clock } from "../broker/envelope.ts";
 import type { CommandPath } from "../domain/command_path.ts";
@@ -191,7 +199,7 @@ async function runAction(
       };
     }
     case "scene":
-      return await applyScene(deps, source, action.scene);
+      return sceneOutcome(action.scene, await applyScene(deps, source, action.scene));
     case "delay": {
       const woke = await deps.sleepUntil(deps.clock.now() + action.seconds * 1000);
       return woke ? { kind: "delay", seconds: action.seconds, ok: true } : "stopped";
@@ -209,26 +217,18 @@ async function runAction(
 }
 
 /**
- * Applies a scene: every target command at once, through the command path.
+ * Applies a scene: every target command at once, through the command path, as `source`.
  *
- * @returns which devices reached their target and which refused (with the refusal)
+ * @returns which devices reached their target and which refused (with the refusal), or
+ *   undefined when there is no such scene
  */
 export async function applyScene(
   deps: Pick<RunnerDeps, "commandPath" | "scenes">,
   source: Source,
   sceneId: string,
-): Promise<ActionOutcome> {
+): Promise<SceneReport | undefined> {
   const scene = deps.scenes.get(sceneId);
-  if (scene === undefined) {
-    return {
-      kind: "scene",
-      scene: sceneId,
-      ok: false,
-      code: "not_found",
-      reached: [],
-      refused: [],
-    };
-  }
+  if (scene === undefined) return undefined;
   const results = await Promise.all(
     scene.targets.map((t) =>
       deps.commandPath.run(source, "device.command", {
@@ -239,11 +239,36 @@ export async function applyScene(
     ),
   );
   const reached: string[] = [];
-  const refused: { [key: string]: Json }[] = [];
+  const refused: { device: string; error: Refusal }[] = [];
   results.forEach((r, i) => {
     const target = scene.targets[i]!;
     if (r.ok) reached.push(target.device);
-    else refused.push({ device: target.device, code: r.error.code, message: r.error.message });
+    else refused.push({ device: target.device, error: r.error });
   });
-  return { kind: "scene", scene: sceneId, ok: refused.length === 0, reached, refused };
+  return { scene: sceneId, reached, refused };
+}
+
+/** A scene report as an action outcome (audit detail). */
+export function sceneOutcome(sceneId: string, report: SceneReport | undefined): ActionOutcome {
+  if (report === undefined) {
+    return {
+      kind: "scene",
+      scene: sceneId,
+      ok: false,
+      code: "not_found",
+      reached: [],
+      refused: [],
+    };
+  }
+  return {
+    kind: "scene",
+    scene: sceneId,
+    ok: report.refused.length === 0,
+    reached: [...report.reached],
+    refused: report.refused.map((r) => ({
+      device: r.device,
+      code: r.error.code,
+      message: r.error.message,
+    })),
+  };
 }

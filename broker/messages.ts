@@ -189,6 +189,18 @@ export interface RuleSummary {
   readonly runs: number;
 }
 
+/** Ask to apply a scene as the sender (its grants decide which targets are refused). */
+export interface AutomationScenePayload {
+  readonly scene: string;
+}
+
+/** What applying a scene did: the devices that reached their target and those that refused. */
+export interface SceneReport {
+  readonly scene: string;
+  readonly reached: readonly string[];
+  readonly refused: readonly { readonly device: string; readonly error: Refusal }[];
+}
+
 /** A rule's notification action: a line for every subscribed TLS client. */
 export interface AutomationNotificationPayload {
   readonly rule: string;
@@ -328,6 +340,8 @@ export interface Payloads {
   // automations (issue 13)
   "automation.rules": AutomationRulesPayload;
   "automation.rules_result": Outcome<readonly RuleSummary[]>;
+  "automation.scene": AutomationScenePayload;
+  "automation.scene_result": Outcome<SceneReport>;
   "automation.notification": AutomationNotificationPayload;
   /** The automation actor's own timer: time, interval, held-for and delay checks. */
   "automation.tick": Record<string, never>;
@@ -355,6 +369,7 @@ export interface Replies {
   "storage.rmdir": "storage.rmdir_result";
   "storage.apply_retention": "storage.apply_retention_result";
   "automation.rules": "automation.rules_result";
+  "automation.scene": "automation.scene_result";
 }
 
 /** Every message type name. */
@@ -407,6 +422,7 @@ export const REPLY_TYPES: { readonly [K in RequestType]: Replies[K] } = {
   "storage.rmdir": "storage.rmdir_result",
   "storage.apply_retention": "storage.apply_retention_result",
   "automation.rules": "automation.rules_result",
+  "automation.scene": "automation.scene_result",
 };
 
 /** The reply payload an actor returns for message kind `K` (`never` for non-requests). */

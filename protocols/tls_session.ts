@@ -19,7 +19,9 @@ import type {
   ErrorCode,
   Message,
   Outcome,
+  Payloads,
   Refusal,
+  ReplyType,
   Source,
 } from "../broker/messages.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
@@ -31,11 +33,15 @@ import type { RateLimiter } from "./rate_limit.ts";
 import {
   errorLine,
   jsonEvent,
+  jsonNotification,
   jsonOk,
   seedAcknowledgement,
   textCommandDone,
   textDevices,
   textEvent,
+  textNotification,
+  textRules,
+  textScene,
   textStatus,
 } from "./replies.ts";
 import type { TlsCounters } from "./tls_counters.ts";
@@ -162,6 +168,17 @@ export class TlsSession {
     this.#ctx.counters.pushes++;
     this.#emit(
       (this.#pushJson ? jsonEvent(device, state, previous, message.at) : textEvent(device, state)) +
+        "\n",
+    );
+  }
+
+  /** Pushes a rule's notification line (issue 13) when this connection watches any device. */
+  notify(message: Message<"automation.notification">): void {
+    if (this.#closing || !this.subscribed) return;
+    const { rule, message: text } = message.payload;
+    this.#ctx.counters.pushes++;
+    this.#emit(
+      (this.#pushJson ? jsonNotification(rule, text, message.at) : textNotification(rule, text)) +
         "\n",
     );
   }
@@ -363,7 +380,42 @@ export class TlsSession {
             : `Unsubscribed from ${request.device}`,
           { unsubscribed: request.device },
         );
+      case "rules":
+        return this.#automation(
+          createMessage(
+            "automation.rules",
+            request.action === "list"
+              ? { action: "list" }
+              : { action: request.action, rule: request.rule },
+            source,
+          ),
+        ).then((r) =>
+          r.ok
+            ? ok(
+              request.action === "list"
+                ? textRules(r.value)
+                : `Rule ${request.rule} ${request.action}d`,
+              request.action === "list" ? r.value : r.value[0],
+            )
+            : fail(r.error)
+        );
+      case "scene":
+        return this.#automation(createMessage("automation.scene", { scene: request.scene }, source))
+          .then((r) => r.ok ? ok(textScene(r.value), r.value) : fail(r.error));
     }
+  }
+
+  /** Asks the automation actor (rules, scenes); a missing or busy actor is a refusal. */
+  async #automation<K extends "automation.rules" | "automation.scene">(
+    message: Message<K>,
+  ): Promise<Payloads[ReplyType<K>]> {
+    const asked = await this.#ctx.broker.ask(message, {
+      timeoutMs: this.#ctx.askTimeoutMs,
+      waitForRoom: true,
+    });
+    if (asked.ok) return asked.reply.payload;
+    const refused: Outcome<never> = { ok: false, error: failureRefusal(asked.failure) };
+    return refused;
   }
 
   async #command(

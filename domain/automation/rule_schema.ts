@@ -138,6 +138,7 @@ const delayAction = z.object({
 
 const notifyAction = z.object({
   kind: z.literal("notify"),
+  // deno-lint-ignore no-control-regex
   message: z.string().min(1).max(200).regex(/^[^\u0000-\u001f\u007f]*$/, {
     message: "must be one line without control characters",
   }),

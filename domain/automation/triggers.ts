@@ -166,7 +166,12 @@ export function scheduleAtStart(
 }
 
 /** The due time after `due` (fired or missed at `nowMs`). */
-export function nextDue(trigger: ScheduledTrigger, due: number, nowMs: number, timeZone: string) {
+export function nextDue(
+  trigger: ScheduledTrigger,
+  due: number,
+  nowMs: number,
+  timeZone: string,
+): number {
   if (trigger.kind === "time") return nextOccurrence(trigger.at, timeZone, Math.max(due, nowMs));
   const every = trigger.everySeconds * 1000;
   const steps = Math.max(1, Math.floor((nowMs - due) / every) + 1);
