@@ -19,19 +19,11 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import type {
-  AuditAppendPayload,
-  Message,
-  Outcome,
-  RuleSummary,
-  SceneReport,
-  Source,
-} from "../broker/messages.ts";
+import type { AuditAppendPayload, Message, Source } from "../broker/messages.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { CommandPath } from "../domain/command_path.ts";
 import type { DeviceDeclaration, Home, PrincipalDeclaration } from "../config/home.ts";
-import { isAllowed } from "../config/home.ts";
-import type { Rule, Scene } from "../domain/automation/rule_schema.ts";
+import type { Scene } from "../domain/automation/rule_schema.ts";
 import {
   describeTrigger,
   evaluateChange,
@@ -44,13 +36,13 @@ import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { RuleStore } from "../persistence/rule_store.ts";
 import { getLogger } from "../observability/logger.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import { type Firing, type RunnerDeps, runRule } from "./automation_runner.ts";
 import {
-  applyScene,
-  type Firing,
-  type RunnerDeps,
-  runRule,
-  sceneOutcome,
-} from "./automation_runner.ts";
+  type RequestContext,
+  type RuleRuntime,
+  rulesRequest,
+  sceneRequest,
+} from "./automation_requests.ts";
 
 /** The kinds the automation actor consumes. */
 export const AUTOMATION_TOPICS = [
@@ -80,22 +72,6 @@ export interface AutomationActorOptions {
   readonly tickMs: number;
   /** Principals besides the home's (the anonymous one of `TLS_AUTH=none`). */
   readonly extraPrincipals?: readonly PrincipalDeclaration[];
-}
-
-/** What the actor keeps about one rule. */
-interface RuleRuntime {
-  readonly rule: Rule;
-  readonly triggerKey: string;
-  readonly triggerText: string;
-  enabled: boolean;
-  /** Scheduled triggers: the next due time. */
-  due: number | null;
-  /** A held-for trigger waiting: when it fires and the chain that started it. */
-  hold: { until: number; chain: readonly string[] } | null;
-  lastRunAt: string | null;
-  runs: number;
-  /** Start of the rate-limit window last audited (one entry per window). */
-  rateAuditedAt: number;
 }
 
 /** The automation actor's state. */
@@ -170,6 +146,16 @@ export function createAutomationActor(
         detail: { rule: rule.id, trigger: firing.trigger, limit: { ...rule.rateLimit } },
       }, { principal: rule.principal, channel: "automation" });
     },
+  });
+
+  const requestContext = (state: AutomationState, ctx: ActorContext): RequestContext => ({
+    rules: state.rules,
+    scenes,
+    principals,
+    store: state.store,
+    commandPath: options.commandPath,
+    audit: options.audit,
+    clock: ctx.clock,
   });
 
   /** Starts a run unless the rule is disabled or in a loop; never waits for it. */
@@ -341,9 +327,9 @@ export function createAutomationActor(
           setPrincipals(message.payload.principals);
           return { state };
         case "automation.rules":
-          return { state, reply: await rulesRequest(state, message, ctx) };
+          return { state, reply: await rulesRequest(requestContext(state, ctx), message) };
         case "automation.scene":
-          return { state, reply: await sceneRequest(message) };
+          return { state, reply: await sceneRequest(requestContext(state, ctx), message) };
       }
     },
     async terminate(state) {
@@ -353,120 +339,4 @@ export function createAutomationActor(
       state.db.close();
     },
   };
-
-  function rulesRequest(
-    state: AutomationState,
-    message: Message<"automation.rules">,
-    ctx: ActorContext,
-  ): Promise<Outcome<readonly RuleSummary[]>> {
-    const principalId = message.source.principal;
-    const principal = principalId === null ? undefined : principals.get(principalId);
-    const p = message.payload;
-    if (principal === undefined) {
-      return Promise.resolve({
-        ok: false,
-        error: { code: "unauthenticated", message: "Log in first" },
-      });
-    }
-    if (p.action === "list") {
-      return Promise.resolve({ ok: true, value: [...state.rules.values()].map(summary) });
-    }
-    const rt = state.rules.get(p.rule);
-    if (rt === undefined) {
-      return Promise.resolve({
-        ok: false,
-        error: { code: "not_found", message: `No rule named '${p.rule}'` },
-      });
-    }
-    const denied = commandsOf(rt.rule).find((c) => !isAllowed(principal, c.device, c.action));
-    if (denied) {
-      return Promise.resolve({
-        ok: false,
-        error: {
-          code: "forbidden",
-          message:
-            `${principal.id} may not ${p.action} ${rt.rule.id}: it may not ${denied.action} ${denied.device}`,
-        },
-      });
-    }
-    const enable = p.action === "enable";
-    state.store.setEnabled(
-      rt.rule.id,
-      enable,
-      new Date(ctx.clock.now()).toISOString(),
-      principal.id,
-    );
-    rt.enabled = enable;
-    if (!enable) rt.hold = null;
-    log.info("Rule {rule} {what} by {who}", {
-      rule: rt.rule.id,
-      what: p.action + "d",
-      who: principal.id,
-    });
-    return options.audit({
-      action: enable ? "automation.rule_enabled" : "automation.rule_disabled",
-      outcome: "ok",
-      detail: { rule: rt.rule.id },
-    }, message.source).then(() => ({ ok: true, value: [summary(rt)] }));
-  }
-
-  /** Applies a scene as the sender: its own grants decide which targets are refused. */
-  async function sceneRequest(
-    message: Message<"automation.scene">,
-  ): Promise<Outcome<SceneReport>> {
-    const principalId = message.source.principal;
-    if (principalId === null || !principals.has(principalId)) {
-      return { ok: false, error: { code: "unauthenticated", message: "Log in first" } };
-    }
-    const id = message.payload.scene;
-    const report = await applyScene(
-      { commandPath: options.commandPath, scenes },
-      message.source,
-      id,
-    );
-    if (report === undefined) {
-      return { ok: false, error: { code: "not_found", message: `No scene named '${id}'` } };
-    }
-    const outcome = sceneOutcome(id, report);
-    await options.audit({
-      action: "automation.scene",
-      outcome: report.refused.length === 0 ? "ok" : "rejected",
-      detail: outcome,
-    }, message.source);
-    return { ok: true, value: report };
-  }
-
-  /** Every device command a rule may send (its own and its scenes'). */
-  function commandsOf(rule: Rule): { device: string; action: string }[] {
-    return rule.actions.flatMap((a) =>
-      a.kind === "command"
-        ? [a]
-        : a.kind === "scene"
-        ? [...(scenes.get(a.scene)?.targets ?? [])]
-        : []
-    );
-  }
-
-  function summary(rt: RuleRuntime): RuleSummary {
-    return {
-      id: rt.rule.id,
-      name: rt.rule.name ?? rt.rule.id,
-      enabled: rt.enabled,
-      trigger: rt.triggerText,
-      actions: rt.rule.actions.map((a) => {
-        switch (a.kind) {
-          case "command":
-            return [a.device, a.action, ...a.args].join(" ");
-          case "scene":
-            return `scene ${a.scene}`;
-          case "delay":
-            return `delay ${a.seconds}s`;
-          case "notify":
-            return `notify "${a.message}"`;
-        }
-      }),
-      lastRunAt: rt.lastRunAt,
-      runs: rt.runs,
-    };
-  }
 }
