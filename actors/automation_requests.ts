@@ -17,7 +17,7 @@ import type {
 import type { Clock } from "../broker/envelope.ts";
 import type { CommandPath } from "../domain/command_path.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
-import { isAllowed } from "../config/home.ts";
+import { isAllowed } from "../domain/grants.ts";
 import type { Rule, Scene } from "../domain/automation/rule_schema.ts";
 import type { RuleStore } from "../persistence/rule_store.ts";
 import { getLogger } from "../observability/logger.ts";

@@ -68,6 +68,7 @@ export type ErrorCode =
   | "exists"
   | "quota_exceeded"
   | "timeout"
+  | "unavailable"
   | "internal";
 
 /** A refusal, as data: a stable code and a human-readable message. */
@@ -89,6 +90,8 @@ export interface DeviceCommandPayload {
   readonly action: string;
   /** Arguments after the action, as typed by the client (`set 21.5` gives `["21.5"]`). */
   readonly args: readonly string[];
+  /** The client's own id for the request (a datagram id, a WebSocket id), kept in the audit entry. */
+  readonly ref?: string;
 }
 
 /** Ask the device actor to record a reading a device reports about itself. */
@@ -97,6 +100,8 @@ export interface DeviceReadingPayload {
   /** What was measured or happened: `temperature`, `humidity`, `press`, ... */
   readonly metric: string;
   readonly value: number | string | boolean;
+  /** The client's own id for the request, kept in the audit entry. */
+  readonly ref?: string;
 }
 
 /** Ask the device actor for snapshots: one device, or all when `device` is null. */
@@ -158,6 +163,12 @@ export interface DeadLetteredPayload {
   readonly messageType: string;
   readonly error: string;
   readonly attempts: number;
+}
+
+/** Lifecycle: an actor restarted too often and was marked failed. */
+export interface ActorGaveUpPayload {
+  readonly actor: string;
+  readonly reason: string;
 }
 
 /** Lifecycle: an actor's mailbox crossed its high-water mark (or fell back). */
@@ -312,6 +323,7 @@ export interface Payloads {
   "config.principals_changed": PrincipalsChangedPayload;
   "system.actor_failed": ActorFailedPayload;
   "system.dead_lettered": DeadLetteredPayload;
+  "system.actor_gave_up": ActorGaveUpPayload;
   "system.mailbox_pressure": MailboxPressurePayload;
   // storage (issue 5)
   "storage.stat": StorageStatPayload;

@@ -5,10 +5,10 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InProcessBroker } from "../broker/in_process_broker.ts";
+import { ActorSystem } from "../actors/actor_system.ts";
 import { createMessage } from "../broker/envelope.ts";
 import { createStorageActor } from "../actors/storage_actor.ts";
-import type { StorageUser } from "../actors/storage_users.ts";
+import type { StorageUser } from "../domain/storage_users.ts";
 import type { Message, Payloads, RequestType } from "../broker/messages.ts";
 import { openDatabase } from "../persistence/database.ts";
 import { FileIndexStore } from "../persistence/file_index_store.ts";
@@ -30,7 +30,7 @@ function user(principal: string, extra: Partial<StorageUser> = {}): StorageUser 
 
 async function setup(clockMs: { now: number }) {
   const dir = await Deno.makeTempDir({ prefix: "storage_test_" });
-  const broker = new InProcessBroker({ clock: { now: () => clockMs.now } });
+  const broker = new ActorSystem({ clock: { now: () => clockMs.now } });
   const audits: Message<"audit.append">[] = [];
   broker.subscribe(["audit.append"], (m) => audits.push(m));
   await broker.spawn(createStorageActor({

@@ -8,8 +8,8 @@
  * @module
  */
 import type { DeviceDeclaration, PrincipalDeclaration } from "../../config/home.ts";
-import { isAllowed } from "../../config/home.ts";
-import { actionsOf, applyAction, initialState } from "../../config/device_types.ts";
+import { canSee, isAllowed } from "../grants.ts";
+import { actionsOf, applyAction, initialState } from "../device_types.ts";
 import type { CommandStep, Rule, Scene, SceneTarget } from "./rule_schema.ts";
 
 /** One problem: where (a field path) and what. */
@@ -24,11 +24,6 @@ export interface RuleHome {
   readonly principals: readonly PrincipalDeclaration[];
   readonly rules: readonly Rule[];
   readonly scenes: readonly Scene[];
-}
-
-/** True when `principal` has any grant on `device` (it may see it). */
-export function canSee(principal: PrincipalDeclaration, device: string): boolean {
-  return principal.grants.some((g) => g.devices.includes("*") || g.devices.includes(device));
 }
 
 /** Every problem of the home's rules and scenes (empty when all are valid). */

@@ -12,24 +12,27 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
-import { createMessage } from "../broker/envelope.ts";
+import type { Broker } from "../../broker/broker.ts";
+import { createMessage } from "../../broker/envelope.ts";
+import { refusalFor } from "../../broker/errors.ts";
 import type {
+  AutomationRulesPayload,
   DeviceSnapshot,
   ErrorCode,
   Message,
   Outcome,
-  Payloads,
   Refusal,
-  ReplyType,
+  RuleSummary,
+  SceneReport,
   Source,
-} from "../broker/messages.ts";
-import type { PrincipalDeclaration } from "../config/home.ts";
-import { type ParsedRequest, parseRequest, type Request } from "./command_parser.ts";
-import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "./command_executor.ts";
-import type { RefusalAuditor } from "./refusal_audit.ts";
-import { type FrameEvent, LineFramer } from "./line_framer.ts";
-import type { RateLimiter } from "./rate_limit.ts";
+} from "../../broker/messages.ts";
+import type { PrincipalDeclaration } from "../../config/home.ts";
+import { type ParsedRequest, parseRequest, type Request } from "../command_parser.ts";
+import { auditEvent, refusalEntry } from "../audit_events.ts";
+import type { CommandPath } from "../../domain/command_path.ts";
+import type { RefusalAuditor } from "../refusal_audit.ts";
+import { type FrameEvent, LineFramer } from "../line_framer.ts";
+import type { RateLimiter } from "../rate_limit.ts";
 import {
   errorLine,
   jsonEvent,
@@ -43,7 +46,7 @@ import {
   textRules,
   textScene,
   textStatus,
-} from "./replies.ts";
+} from "../replies.ts";
 import type { TlsCounters } from "./tls_counters.ts";
 
 /** Checks a principal's token (the hub's CredentialVerifier fits). */
@@ -54,6 +57,8 @@ export interface TokenVerifier {
 /** What every session of one listener shares. */
 export interface SessionContext {
   readonly broker: Broker;
+  /** The one command path device requests go through. */
+  readonly commandPath: CommandPath;
   /** Principals by id (the home's, plus the anonymous one when auth is off). */
   readonly principals: ReadonlyMap<string, PrincipalDeclaration>;
   /** The principal of a connection that has not logged in; null requires login. */
@@ -381,41 +386,42 @@ export class TlsSession {
           { unsubscribed: request.device },
         );
       case "rules":
-        return this.#automation(
-          createMessage(
-            "automation.rules",
-            request.action === "list"
-              ? { action: "list" }
-              : { action: request.action, rule: request.rule },
-            source,
-          ),
-        ).then((r) =>
-          r.ok
-            ? ok(
-              request.action === "list"
-                ? textRules(r.value)
-                : `Rule ${request.rule} ${request.action}d`,
-              request.action === "list" ? r.value : r.value[0],
-            )
-            : fail(r.error)
-        );
+        return this.#rules(
+          request.action === "list"
+            ? { action: "list" }
+            : { action: request.action, rule: request.rule },
+          source,
+        ).then((r) => {
+          if (!r.ok) return fail(r.error);
+          if (request.action === "list") return ok(textRules(r.value), r.value);
+          return ok(`Rule ${request.rule} ${request.action}d`, r.value[0]);
+        });
       case "scene":
-        return this.#automation(createMessage("automation.scene", { scene: request.scene }, source))
-          .then((r) => r.ok ? ok(textScene(r.value), r.value) : fail(r.error));
+        return this.#scene(request.scene, source).then((r) =>
+          r.ok ? ok(textScene(r.value), r.value) : fail(r.error)
+        );
     }
   }
 
-  /** Asks the automation actor (rules, scenes); a missing or busy actor is a refusal. */
-  async #automation<K extends "automation.rules" | "automation.scene">(
-    message: Message<K>,
-  ): Promise<Payloads[ReplyType<K>]> {
-    const asked = await this.#ctx.broker.ask(message, {
+  /** Asks the automation actor for its rules (list, enable, disable): issue 13. */
+  async #rules(
+    payload: AutomationRulesPayload,
+    source: Source,
+  ): Promise<Outcome<readonly RuleSummary[]>> {
+    const asked = await this.#ctx.broker.ask(createMessage("automation.rules", payload, source), {
       timeoutMs: this.#ctx.askTimeoutMs,
       waitForRoom: true,
     });
-    if (asked.ok) return asked.reply.payload;
-    const refused: Outcome<never> = { ok: false, error: failureRefusal(asked.failure) };
-    return refused;
+    return asked.ok ? asked.reply.payload : { ok: false, error: refusalFor(asked.failure) };
+  }
+
+  /** Asks the automation actor to apply a scene as this connection's principal. */
+  async #scene(scene: string, source: Source): Promise<Outcome<SceneReport>> {
+    const asked = await this.#ctx.broker.ask(createMessage("automation.scene", { scene }, source), {
+      timeoutMs: this.#ctx.askTimeoutMs,
+      waitForRoom: true,
+    });
+    return asked.ok ? asked.reply.payload : { ok: false, error: refusalFor(asked.failure) };
   }
 
   async #command(
@@ -426,12 +432,11 @@ export class TlsSession {
     ok: (text: string, result: unknown) => Answer,
   ): Promise<Answer> {
     this.#ctx.counters.commands++;
-    const outcome = await executeCommand(
-      this.#ctx.broker,
+    const outcome = await this.#ctx.commandPath.run(
       source,
+      "device.command",
       { device: request.device, action: request.action, args: request.args },
       { timeoutMs: this.#ctx.askTimeoutMs, waitForRoom: true },
-      this.#ctx.counters,
     );
     if (!outcome.ok) return fail(outcome.error);
     this.#ctx.counters.acknowledged++;
@@ -504,11 +509,10 @@ export class TlsSession {
     source: Source,
     device: string | null,
   ): Promise<Outcome<readonly DeviceSnapshot[]>> {
-    const asked = await this.#ctx.broker.ask(
-      createMessage("device.query", { device }, source),
-      { timeoutMs: this.#ctx.askTimeoutMs, waitForRoom: true },
-    );
-    return asked.ok ? asked.reply.payload : { ok: false, error: failureRefusal(asked.failure) };
+    return await this.#ctx.commandPath.run(source, "device.query", { device }, {
+      timeoutMs: this.#ctx.askTimeoutMs,
+      waitForRoom: true,
+    });
   }
 
   async #subscribe(
