@@ -19,7 +19,7 @@
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import type { AuditAppendPayload, Message, Source } from "../broker/messages.ts";
+import type { AuditAppendPayload, Message, Outcome, Source } from "../broker/messages.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { CommandPath } from "../domain/command_path.ts";
 import type { DeviceDeclaration, Home, PrincipalDeclaration } from "../config/home.ts";
@@ -147,6 +147,23 @@ export function createAutomationActor(
       }, { principal: rule.principal, channel: "automation" });
     },
   });
+
+  /**
+   * Keeps `work` among the runs terminate waits for, then hands its outcome to `done` (an
+   * `internal` refusal when it threw, e.g. the database closed under a stopping hub).
+   */
+  const track = <T>(
+    state: AutomationState,
+    work: Promise<Outcome<T>>,
+    done: (result: Outcome<T>) => void,
+  ) => {
+    const tracked = work.catch((error): Outcome<T> => {
+      log.error("Automation request failed: {error}", { error: String(error) });
+      return { ok: false, error: { code: "internal", message: "The automation request failed" } };
+    }).then(done);
+    state.runs.add(tracked);
+    void tracked.finally(() => state.runs.delete(tracked));
+  };
 
   const requestContext = (state: AutomationState, ctx: ActorContext): RequestContext => ({
     rules: state.rules,
@@ -315,7 +332,7 @@ export function createAutomationActor(
       }
       return state;
     },
-    async handle(state, message, ctx) {
+    handle(state, message, ctx) {
       switch (message.type) {
         case "device.state_changed":
           onChange(state, ctx, message);
@@ -326,10 +343,24 @@ export function createAutomationActor(
         case "config.principals_changed":
           setPrincipals(message.payload.principals);
           return { state };
+        // Answered later (ctx.reply): the mailbox keeps flowing while a scene's commands or an
+        // audit entry are awaited, so device changes are never held up behind a request.
         case "automation.rules":
-          return { state, reply: await rulesRequest(requestContext(state, ctx), message) };
+          ctx.defer(message);
+          track(
+            state,
+            rulesRequest(requestContext(state, ctx), message),
+            (reply) => ctx.reply(message, reply),
+          );
+          return { state };
         case "automation.scene":
-          return { state, reply: await sceneRequest(requestContext(state, ctx), message) };
+          ctx.defer(message);
+          track(
+            state,
+            sceneRequest(requestContext(state, ctx), message),
+            (reply) => ctx.reply(message, reply),
+          );
+          return { state };
       }
     },
     async terminate(state) {
