@@ -178,3 +178,33 @@ Deno.test("automation restart - a held-for in progress is cancelled by a restart
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("automation restart - a run cut short by a stop during its delay is recorded interrupted and not run again", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "auto_restart_" });
+  const home = homeWith([{
+    id: "pulse",
+    principal: "automations",
+    trigger: { kind: "time", at: "23:30" },
+    actions: [
+      { kind: "command", device: "lamp", action: "on" },
+      { kind: "delay", seconds: 60 },
+      { kind: "command", device: "lamp", action: "off" },
+    ],
+  }]);
+  try {
+    const clock = new TestClock(at("2026-06-01T21:29:00Z"));
+    await onHub(dir, home, clock, async (fx) => {
+      clock.set(DUE);
+      await until("the lamp on", async () => (await stateOf(fx, "lamp")).power === "on");
+    });
+    clock.set(DUE + 120_000); // within grace, past the delay
+    await onHub(dir, home, clock, async (fx) => {
+      await settle(fx);
+      const runs = runsOf(fx, "pulse");
+      assert.deepEqual(runs.map((r) => r.outcome), ["interrupted"]);
+      assert.equal((await stateOf(fx, "lamp")).power, "on", "not repeated, not resumed");
+    });
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -17,6 +17,7 @@ import {
   TestClock,
   until,
 } from "./helpers/automation_fixture.ts";
+import { join } from "node:path";
 import { TEST_SECRETS } from "./helpers/hub_fixture.ts";
 import { openClient, openLoggedIn } from "./helpers/tls_text_client.ts";
 
@@ -223,4 +224,71 @@ Deno.test("automation - a scene reports the devices that reached their target an
     reached: ["lamp", "porch-light", "front-door"],
     refused: [],
   }]);
+});
+
+Deno.test("automation - a rule whose principal lost a grant (SIGHUP reload) runs with that target refused: outcome partial", async () => {
+  const clock = new TestClock(START);
+  const scene = {
+    id: "leave",
+    targets: [
+      { device: "porch-light", action: "off" },
+      { device: "front-door", action: "lock" },
+    ],
+  };
+  const home = homeWith([rule("leave-button", { kind: "button", device: "hall-button" }, [
+    { kind: "scene", scene: "leave" },
+    { kind: "notify", message: "Bye" },
+  ])], [scene]);
+  await using fx = await startAutomationHub(home, clock);
+  await command(fx, "front-door", "unlock");
+  await command(fx, "porch-light", "on");
+  // The new file: the automation principal may no longer lock the door (and no rule needs it).
+  const edited = structuredClone(home) as unknown as {
+    principals: { id: string; grants: unknown[] }[];
+    rules: unknown[];
+  };
+  edited.principals.find((p) => p.id === "automations")!.grants = [
+    { devices: ["hall-button"], actions: ["status"] },
+    { devices: ["porch-light"], actions: ["*"] },
+  ];
+  edited.rules = [];
+  await Deno.writeTextFile(join(fx.dir, "home.json"), JSON.stringify(edited));
+  const reloaded = await fx.hub.reload();
+  assert.ok(reloaded.ok, JSON.stringify(reloaded));
+
+  await press(fx);
+  await until("the run audited", () => auditOf(fx, "automation.run").length === 1);
+  const [run] = auditOf(fx, "automation.run");
+  assert.equal(run!.outcome, "rejected");
+  assert.equal(run!.detail.run, "partial");
+  const [sceneOutcome] = run!.detail.actions as {
+    reached: string[];
+    refused: { device: string; code: string }[];
+  }[];
+  assert.deepEqual(sceneOutcome!.reached, ["porch-light"]);
+  assert.deepEqual(sceneOutcome!.refused.map((r) => [r.device, r.code]), [[
+    "front-door",
+    "forbidden",
+  ]]);
+  assert.equal((await stateOf(fx, "front-door")).locked, false);
+  assert.equal((await stateOf(fx, "porch-light")).power, "off");
+  assert.equal(runsOf(fx, "leave-button")[0]!.outcome, "partial");
+});
+
+Deno.test("automation - a JSON client subscribed to a device receives rule notifications as events", async () => {
+  const clock = new TestClock(START);
+  await using fx = await startAutomationHub(
+    homeWith([rule("hello", { kind: "button", device: "hall-button" }, [
+      { kind: "notify", message: "Someone pressed the hall button" },
+    ])]),
+    clock,
+  );
+  await using client = await openClient(fx);
+  assert.ok((await client.login("kitchen-panel", TEST_SECRETS.token("kitchen-panel"))).ok);
+  const notes: { rule: string; message: string }[] = [];
+  client.onNotification((n) => notes.push({ rule: n.rule, message: n.message }));
+  assert.ok((await client.subscribe("lamp")).ok);
+  await press(fx);
+  await until("the notification", () => notes.length === 1);
+  assert.deepEqual(notes, [{ rule: "hello", message: "Someone pressed the hall button" }]);
 });
