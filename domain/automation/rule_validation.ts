@@ -31,130 +31,151 @@ export function validateRules(home: RuleHome): RuleIssue[] {
   const issues: RuleIssue[] = [];
   const devices = new Map(home.devices.map((d) => [d.id, d]));
   const principals = new Map(home.principals.map((p) => [p.id, p]));
+  const scenes = validateScenes(home.scenes, devices, issues);
+  const ruleIds = new Set<string>();
+  home.rules.forEach((rule, i) => {
+    if (ruleIds.has(rule.id)) {
+      issues.push({ path: ["rules", i, "id"], message: `duplicate rule id ${rule.id}` });
+    }
+    ruleIds.add(rule.id);
+    const check = ruleCheck(rule, i, issues);
+    const principal = principals.get(rule.principal);
+    if (principal === undefined) {
+      check.problem(["principal"], `unknown principal ${rule.principal}`);
+    } else if (principal.kind !== "automation") {
+      check.problem(
+        ["principal"],
+        `${rule.principal} is a ${principal.kind}; rules act as a principal of kind "automation"`,
+      );
+    } else {
+      checkReads(rule, principal, devices, check);
+      checkActions(rule, principal, { devices, scenes }, check);
+    }
+  });
+  return issues;
+}
+
+/** Records problems of one rule at paths under `rules.<i>`, each message naming the rule. */
+interface RuleCheck {
+  problem(path: readonly (string | number)[], message: string): void;
+}
+
+function ruleCheck(rule: Rule, index: number, issues: RuleIssue[]): RuleCheck {
+  return {
+    problem: (path, message) =>
+      issues.push({ path: ["rules", index, ...path], message: `rule ${rule.id}: ${message}` }),
+  };
+}
+
+/** Checks the scenes' targets against device types; answers the scenes by id. */
+function validateScenes(
+  declared: readonly Scene[],
+  devices: ReadonlyMap<string, DeviceDeclaration>,
+  issues: RuleIssue[],
+): Map<string, Scene> {
   const scenes = new Map<string, Scene>();
-  home.scenes.forEach((scene, i) => {
-    const at = (...path: (string | number)[]) => ["scenes", i, ...path];
+  declared.forEach((scene, i) => {
     if (scenes.has(scene.id)) {
-      issues.push({ path: at("id"), message: `duplicate scene id ${scene.id}` });
+      issues.push({ path: ["scenes", i, "id"], message: `duplicate scene id ${scene.id}` });
     }
     scenes.set(scene.id, scene);
     scene.targets.forEach((target, j) => {
       const problem = commandProblem(devices, target);
       if (problem) {
         issues.push({
-          path: at("targets", j, problem.field),
+          path: ["scenes", i, "targets", j, problem.field],
           message: `scene ${scene.id}: ${problem.message}`,
         });
       }
     });
   });
-  const ruleIds = new Set<string>();
-  home.rules.forEach((rule, i) => {
-    const at = (...path: (string | number)[]) => ["rules", i, ...path];
-    const say = (message: string) => `rule ${rule.id}: ${message}`;
-    if (ruleIds.has(rule.id)) {
-      issues.push({ path: at("id"), message: `duplicate rule id ${rule.id}` });
+  return scenes;
+}
+
+/** The devices a rule reads (trigger, conditions): they exist, fit, and the principal sees them. */
+function checkReads(
+  rule: Rule,
+  principal: PrincipalDeclaration,
+  devices: ReadonlyMap<string, DeviceDeclaration>,
+  check: RuleCheck,
+): void {
+  const seen = (device: string, path: (string | number)[]) => {
+    const decl = devices.get(device);
+    if (decl === undefined) check.problem(path, `unknown device ${device}`);
+    else if (!canSee(principal, device)) {
+      check.problem(
+        path,
+        `principal ${principal.id} has no grant on ${device} (add one, e.g. action "status")`,
+      );
+    } else return decl;
+    return undefined;
+  };
+  const trigger = rule.trigger;
+  if ("device" in trigger) {
+    const decl = seen(trigger.device, ["trigger", "device"]);
+    const wanted = trigger.kind === "sensor" || trigger.kind === "button"
+      ? "sensor"
+      : trigger.kind === "snapshot"
+      ? "camera"
+      : undefined;
+    if (decl && wanted && decl.type !== wanted) {
+      check.problem(
+        ["trigger", "device"],
+        `a ${trigger.kind} trigger needs a ${wanted}, ${decl.id} is a ${decl.type}`,
+      );
     }
-    ruleIds.add(rule.id);
-    const principal = principals.get(rule.principal);
-    if (principal === undefined) {
-      issues.push({ path: at("principal"), message: say(`unknown principal ${rule.principal}`) });
-      return;
+    if (decl && trigger.kind === "state" && trigger.attribute !== undefined) {
+      attributeProblem(decl, trigger.attribute, ["trigger", "attribute"], check);
     }
-    if (principal.kind !== "automation") {
-      issues.push({
-        path: at("principal"),
-        message: say(
-          `${rule.principal} is a ${principal.kind}; rules act as a principal of kind "automation"`,
-        ),
-      });
-      return;
+  }
+  rule.conditions.forEach((condition, j) => {
+    if (condition.kind !== "state") return;
+    const decl = seen(condition.device, ["conditions", j, "device"]);
+    if (decl && condition.attribute !== undefined) {
+      attributeProblem(decl, condition.attribute, ["conditions", j, "attribute"], check);
     }
-    const seen = (device: string, path: (string | number)[]) => {
-      const decl = devices.get(device);
-      if (decl === undefined) {
-        issues.push({ path: at(...path), message: say(`unknown device ${device}`) });
-        return undefined;
-      }
-      if (!canSee(principal, device)) {
-        issues.push({
-          path: at(...path),
-          message: say(
-            `principal ${principal.id} has no grant on ${device} (add one, e.g. action "status")`,
-          ),
-        });
-        return undefined;
-      }
-      return decl;
-    };
-    const trigger = rule.trigger;
-    if ("device" in trigger) {
-      const decl = seen(trigger.device, ["trigger", "device"]);
-      const wanted = trigger.kind === "sensor" || trigger.kind === "button"
-        ? "sensor"
-        : trigger.kind === "snapshot"
-        ? "camera"
-        : undefined;
-      if (decl && wanted && decl.type !== wanted) {
-        issues.push({
-          path: at("trigger", "device"),
-          message: say(`a ${trigger.kind} trigger needs a ${wanted}, ${decl.id} is a ${decl.type}`),
-        });
-      }
-      if (decl && trigger.kind === "state" && trigger.attribute !== undefined) {
-        attributeProblem(decl, trigger.attribute, at("trigger", "attribute"), say, issues);
-      }
-    }
-    rule.conditions.forEach((condition, j) => {
-      if (condition.kind !== "state") return;
-      const decl = seen(condition.device, ["conditions", j, "device"]);
-      if (decl && condition.attribute !== undefined) {
-        attributeProblem(decl, condition.attribute, at("conditions", j, "attribute"), say, issues);
-      }
-    });
-    rule.actions.forEach((action, j) => {
-      if (action.kind === "command") {
-        const problem = commandProblem(devices, action) ?? grantProblem(principal, action);
-        if (problem) {
-          issues.push({ path: at("actions", j, problem.field), message: say(problem.message) });
-        }
-      } else if (action.kind === "scene") {
-        const scene = scenes.get(action.scene);
-        if (scene === undefined) {
-          issues.push({
-            path: at("actions", j, "scene"),
-            message: say(`unknown scene ${action.scene}`),
-          });
-          return;
-        }
-        for (const target of scene.targets) {
-          const problem = grantProblem(principal, target);
-          if (problem) {
-            issues.push({
-              path: at("actions", j, "scene"),
-              message: say(`scene ${scene.id}: ${problem.message}`),
-            });
-          }
-        }
-      }
-    });
   });
-  return issues;
+}
+
+/** A rule's commands (and its scenes' targets) exist on their devices and its principal may do them. */
+function checkActions(
+  rule: Rule,
+  principal: PrincipalDeclaration,
+  home: {
+    readonly devices: ReadonlyMap<string, DeviceDeclaration>;
+    readonly scenes: ReadonlyMap<string, Scene>;
+  },
+  check: RuleCheck,
+): void {
+  rule.actions.forEach((action, j) => {
+    if (action.kind === "command") {
+      const problem = commandProblem(home.devices, action) ?? grantProblem(principal, action);
+      if (problem) check.problem(["actions", j, problem.field], problem.message);
+    } else if (action.kind === "scene") {
+      const scene = home.scenes.get(action.scene);
+      if (scene === undefined) {
+        check.problem(["actions", j, "scene"], `unknown scene ${action.scene}`);
+        return;
+      }
+      for (const target of scene.targets) {
+        const problem = grantProblem(principal, target);
+        if (problem) {
+          check.problem(["actions", j, "scene"], `scene ${scene.id}: ${problem.message}`);
+        }
+      }
+    }
+  });
 }
 
 function attributeProblem(
   decl: DeviceDeclaration,
   attribute: string,
   path: (string | number)[],
-  say: (m: string) => string,
-  issues: RuleIssue[],
+  check: RuleCheck,
 ): void {
   const keys = Object.keys(initialState(decl));
   if (!keys.includes(attribute)) {
-    issues.push({
-      path,
-      message: say(`${decl.id} has no state '${attribute}': it has ${keys.join(", ")}`),
-    });
+    check.problem(path, `${decl.id} has no state '${attribute}': it has ${keys.join(", ")}`);
   }
 }
 
