@@ -165,6 +165,18 @@ Deno.test("automation - a camera snapshot stored over FTP triggers a rule", asyn
   await until("the porch light on", async () => (await stateOf(fx, "porch-light")).power === "on");
   const [run] = auditOf(fx, "automation.run");
   assert.equal(run!.detail.trigger, "snapshot porch-camera");
+  // The same file name again (a camera that overwrites its snapshot) fires again.
+  await command(fx, "porch-light", "off");
+  const again = await runFtpClient(listenerPort(fx.hub, "ftp"), [
+    ...loginSteps("porch-camera", TEST_SECRETS.password("porch-camera")),
+    { op: "stor", path: "snap.jpg", size: 3_000, seed: 4 },
+  ]);
+  assert.equal(again[2]!.code, 226, JSON.stringify(again));
+  await until(
+    "the porch light on again",
+    async () => (await stateOf(fx, "porch-light")).power === "on",
+  );
+  assert.equal(runsOf(fx, "motion-light").length, 2);
 });
 
 Deno.test("automation - a time-of-day trigger fires once at its time in the hub's zone; an interval fires every period", async () => {

@@ -108,10 +108,8 @@ export function evaluateChange(trigger: Trigger, event: ChangeEvent): ChangeVerd
       if (event.device.type !== "sensor" || now === null || now === undefined) return "none";
       return trigger.value === undefined || sameValue(now, trigger.value) ? "enter" : "none";
     case "snapshot":
-      return event.device.type === "camera" && now !== null && now !== undefined &&
-          now !== before
-        ? "enter"
-        : "none";
+      // Every change of a camera is a stored snapshot, also one that replaced the same path.
+      return event.device.type === "camera" && now !== null && now !== undefined ? "enter" : "none";
   }
 }
 
