@@ -23,6 +23,7 @@ import { certificateExists, writeDevCertificate } from "./certs/dev_certificate.
 import type { Listener } from "./protocols/listener.ts";
 import { getLogger } from "./observability/logger.ts";
 import { AuditMetrics } from "./observability/audit_metrics.ts";
+import { StorageByteStore } from "./actors/storage_bytes.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { HUB_CHILDREN, type HubParts, type Stoppable } from "./hub_children.ts";
 import type { Clock } from "./broker/envelope.ts";
@@ -84,6 +85,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     commandPath: createCommandPath(actors, { timeoutMs: 10_000 }),
     verifier: new CredentialVerifier(db),
     auditMetrics: new AuditMetrics(),
+    storageBytes: new StorageByteStore(),
     listeners,
     home: () => currentHome,
     startedAt: Date.now(),

@@ -16,6 +16,7 @@ import { createStorageActor } from "./actors/storage_actor.ts";
 import { createAutomationActor } from "./actors/automation_actor.ts";
 import { createMessage } from "./broker/envelope.ts";
 import { startRetentionSchedule } from "./actors/storage_retention.ts";
+import type { StorageByteStore } from "./actors/storage_bytes.ts";
 import type { CommandPath } from "./domain/command_path.ts";
 import { anonymousPrincipal } from "./domain/grants.ts";
 import { storageUsersFromConfig } from "./domain/storage_users.ts";
@@ -36,6 +37,8 @@ export interface HubParts {
   readonly commandPath: CommandPath;
   readonly verifier: CredentialVerifier;
   readonly auditMetrics: AuditMetrics;
+  /** The storage side's bytes: the storage actor grants tickets, the FTP server streams through them. */
+  readonly storageBytes: StorageByteStore;
   /** The listeners started so far, by name (the operator surface reports on them). */
   readonly listeners: ReadonlyMap<string, Listener>;
   /** The home as last loaded (start or SIGHUP). */
@@ -121,7 +124,7 @@ const automationActor: ChildSpec = {
 const storageActor: ChildSpec = {
   kind: "actor",
   name: "storage",
-  async start({ config, actors }) {
+  async start({ config, actors, storageBytes }) {
     await actors.spawn(
       createStorageActor({
         databasePath: config.paths.database,
@@ -130,6 +133,7 @@ const storageActor: ChildSpec = {
         users: storageUsersFromConfig(config),
         usersFor: usersFor(config),
         maxFileBytes: config.settings.FTP_MAX_FILE_BYTES,
+        bytes: storageBytes,
       }),
       { mailboxCapacity: 1024 },
     );
@@ -200,10 +204,11 @@ const storageRetention: ChildSpec = {
 const ftpServer: ChildSpec = {
   kind: "listener",
   name: "ftp",
-  start({ config, actors, verifier }) {
-    // Every file operation goes through the storage actor.
+  start({ config, actors, verifier, storageBytes }) {
+    // Every file operation goes through the storage actor; bytes through its byte interface.
     return startFtpServer({
       broker: actors,
+      bytes: storageBytes,
       config,
       verifier,
       users: storageUsersFromConfig(config),

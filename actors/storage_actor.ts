@@ -21,6 +21,7 @@ import type {
   Refusal,
   StorageEntry,
   StoragePermission,
+  StorageReadTicket,
   StorageRetentionReport,
   StorageUploadTicket,
   StoredFile,
@@ -35,7 +36,8 @@ import {
   type PathComponents,
   toVirtualPath,
 } from "../domain/storage_paths.ts";
-import type { ActorBehaviour, ActorContext, Handled } from "./actor.ts";
+import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import type { StorageByteStore } from "./storage_bytes.ts";
 import type { StorageUser } from "../domain/storage_users.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
 import { getLogger } from "../observability/logger.ts";
@@ -73,6 +75,8 @@ export interface StorageActorOptions {
   ) => ReadonlyMap<string, StorageUser>;
   /** Largest file one upload may write (0 = no limit). */
   readonly maxFileBytes: number;
+  /** The byte interface transports stream through; the actor registers its tickets there. */
+  readonly bytes: StorageByteStore;
 }
 
 /** An upload between begin and commit/abort. */
@@ -147,19 +151,14 @@ export function createStorageActor(
         reloadUsers(state, options, message.payload.principals);
         return { state };
       }
-      let reply: Outcome<unknown>;
-      try {
-        reply = dispatch(state, message, options, ctx);
-      } catch (error) {
-        // A file system error is the disk's answer, not a bug: refuse, do not crash the actor.
-        const refusal = fsRefusal(error);
-        if (!refusal) throw error;
-        reply = refusal;
-      }
-      return { state, reply } as Handled<StorageState, StorageTopic>;
+      dispatch(state, message, options, ctx);
+      return { state };
     },
     terminate(state) {
-      for (const upload of state.uploads.values()) removeQuietly(upload.tempPath);
+      for (const [id, upload] of state.uploads) {
+        options.bytes.forgetUpload(id);
+        removeQuietly(upload.tempPath);
+      }
       state.uploads.clear();
       state.db.close();
     },
@@ -185,40 +184,64 @@ function reloadUsers(
   }
 }
 
+/** Runs a file operation; a file system error is the disk's answer, not a bug: a refusal. */
+function guarded<T>(work: () => Outcome<T>): Outcome<T> {
+  try {
+    return work();
+  } catch (error) {
+    const refusal = fsRefusal(error);
+    if (!refusal) throw error;
+    return refusal;
+  }
+}
+
+/** Answers one storage request through `ctx.reply`, typed by its kind. */
 function dispatch(
   state: StorageState,
   message: Message<Exclude<StorageTopic, "config.principals_changed">>,
   options: StorageActorOptions,
   ctx: ActorContext,
-): Outcome<unknown> {
+): void {
   if (message.type === "storage.apply_retention") {
-    return ok(applyRetention(state, ctx, message.source.principal));
+    const principal = message.source.principal;
+    return ctx.reply(message, guarded(() => ok(applyRetention(state, ctx, principal))));
   }
   const principal = message.source.principal;
   const user = principal === null ? undefined : state.users.get(principal);
-  if (!user) return refuse("unauthenticated", "Not logged in as a storage user");
+  if (!user) {
+    return ctx.reply(message, refuse("unauthenticated", "Not logged in as a storage user"));
+  }
   const ops = new Operations(state, user, options, ctx);
   switch (message.type) {
     case "storage.stat":
-      return ops.stat(message.payload.path, message.payload.purpose);
+      return ctx.reply(
+        message,
+        guarded(() => ops.stat(message.payload.path, message.payload.purpose)),
+      );
     case "storage.list":
-      return ops.list(message.payload.path);
+      return ctx.reply(message, guarded(() => ops.list(message.payload.path)));
     case "storage.open_read":
-      return ops.openRead(message.payload.path);
+      return ctx.reply(message, guarded(() => ops.openRead(message.payload.path)));
     case "storage.begin_upload":
-      return ops.beginUpload(message.payload.path, message.payload.append);
+      return ctx.reply(
+        message,
+        guarded(() => ops.beginUpload(message.payload.path, message.payload.append)),
+      );
     case "storage.commit_upload":
-      return ops.commit(message.payload.uploadId, message.payload.size, message.payload.sha256);
+      return ctx.reply(message, guarded(() => ops.commit(message.payload.uploadId)));
     case "storage.abort_upload":
-      return ops.abort(message.payload.uploadId);
+      return ctx.reply(message, guarded(() => ops.abort(message.payload.uploadId)));
     case "storage.delete":
-      return ops.remove(message.payload.path, "file");
+      return ctx.reply(message, guarded(() => ops.remove(message.payload.path, "file")));
     case "storage.rmdir":
-      return ops.remove(message.payload.path, "dir");
+      return ctx.reply(message, guarded(() => ops.remove(message.payload.path, "dir")));
     case "storage.rename":
-      return ops.rename(message.payload.from, message.payload.to);
+      return ctx.reply(
+        message,
+        guarded(() => ops.rename(message.payload.from, message.payload.to)),
+      );
     case "storage.mkdir":
-      return ops.mkdir(message.payload.path);
+      return ctx.reply(message, guarded(() => ops.mkdir(message.payload.path)));
   }
 }
 
@@ -279,7 +302,7 @@ class Operations {
     return ok(entries);
   }
 
-  openRead(path: string): Outcome<{ path: string; fsPath: string; size: number }> {
+  openRead(path: string): Outcome<StorageReadTicket> {
     const denied = this.#need("r");
     if (denied) return denied;
     const resolved = this.#resolve(path);
@@ -287,7 +310,8 @@ class Operations {
     const r = resolved.value;
     if (!r.stat) return notFound(r.virtualPath);
     if (!r.stat.isFile()) return refuse("not_found", `Not a file: ${r.virtualPath}`);
-    return ok({ path: r.virtualPath, fsPath: fs.realpathSync(r.fsPath), size: r.stat.size });
+    const readId = this.#options.bytes.registerRead(fs.realpathSync(r.fsPath));
+    return ok({ path: r.virtualPath, size: r.stat.size, readId });
   }
 
   beginUpload(path: string, append: boolean): Outcome<StorageUploadTicket> {
@@ -334,10 +358,11 @@ class Operations {
       virtualPath: r.virtualPath,
       maxBytes: limit.value,
     });
-    return ok({ uploadId, path: r.virtualPath, tempPath, offset, maxBytes: limit.value });
+    this.#options.bytes.registerUpload(uploadId, { tempPath, offset, maxBytes: limit.value });
+    return ok({ uploadId, path: r.virtualPath, offset, maxBytes: limit.value });
   }
 
-  commit(uploadId: string, size: number, sha256: string): Outcome<StoredFile> {
+  commit(uploadId: string): Outcome<StoredFile> {
     const upload = this.#state.uploads.get(uploadId);
     if (!upload || upload.owner !== this.#user.principal) {
       // Begun before a restart of this actor: the writer may have created the file since.
@@ -347,15 +372,22 @@ class Operations {
       return refuse("not_found", "Unknown upload (the hub may have restarted)");
     }
     this.#state.uploads.delete(uploadId);
+    const written = this.#options.bytes.resultOf(uploadId);
+    this.#options.bytes.forgetUpload(uploadId);
+    if (written === undefined) {
+      removeQuietly(upload.tempPath);
+      return refuse("internal", "The upload was not written to the end: nothing stored");
+    }
+    const { size, sha256 } = written;
     let actual: number;
     try {
       actual = Deno.statSync(upload.tempPath).size;
     } catch {
       return refuse("internal", "The upload's temporary file is gone");
     }
-    if (actual !== size || !/^[0-9a-f]{64}$/.test(sha256)) {
+    if (actual !== size) {
       removeQuietly(upload.tempPath);
-      return refuse("internal", `Upload size mismatch (${actual} on disk, ${size} received)`);
+      return refuse("internal", `Upload size mismatch (${actual} on disk, ${size} written)`);
     }
     if (upload.maxBytes > 0 && size > upload.maxBytes) {
       removeQuietly(upload.tempPath);
@@ -418,6 +450,7 @@ class Operations {
     const upload = this.#state.uploads.get(uploadId);
     if (upload && upload.owner === this.#user.principal) {
       this.#state.uploads.delete(uploadId);
+      this.#options.bytes.forgetUpload(uploadId);
       removeQuietly(upload.tempPath);
     }
     return ok(null);

@@ -242,11 +242,12 @@ export interface StoragePathPayload {
   readonly path: string;
 }
 
-/** Where the bytes of a file may be read from. */
+/** Leave to read one file once, through the storage side's byte interface. */
 export interface StorageReadTicket {
   readonly path: string;
-  readonly fsPath: string;
   readonly size: number;
+  /** Opens the bytes with `StorageBytes.openRead` (domain/storage_bytes.ts). */
+  readonly readId: string;
 }
 
 /** Ask to start an upload (STOR, or APPE when `append`). */
@@ -255,24 +256,20 @@ export interface StorageBeginUploadPayload {
   readonly append: boolean;
 }
 
-/** Where an upload's bytes go until it is committed, and how many it may have. */
+/** An upload granted: its id (for `StorageBytes.openUpload`), and how many bytes it may have. */
 export interface StorageUploadTicket {
   readonly uploadId: string;
   /** The final virtual path (per-day folders already applied). */
   readonly path: string;
-  /** The temporary file the bytes are written to (hidden from every client). */
-  readonly tempPath: string;
   /** Bytes already in the temporary file (the existing file, for APPE). */
   readonly offset: number;
   /** Most bytes the whole file may have (file size limit and quota), or 0 for no limit. */
   readonly maxBytes: number;
 }
 
-/** Ask to make an upload final: rename into place and record it. */
+/** Ask to make an upload final: rename into place and record the size and SHA-256 the storage side computed. */
 export interface StorageCommitUploadPayload {
   readonly uploadId: string;
-  readonly size: number;
-  readonly sha256: string;
 }
 
 /** Ask to throw an upload away (transfer failed, client left, limit reached). */

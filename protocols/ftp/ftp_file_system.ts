@@ -127,8 +127,8 @@ export class StorageFileSystem {
   }
 
   /** Makes an upload final. */
-  commitUpload(uploadId: string, size: number, sha256: string): Promise<Outcome<StoredFile>> {
-    return this.#ask("storage.commit_upload", { uploadId, size, sha256 });
+  commitUpload(uploadId: string): Promise<Outcome<StoredFile>> {
+    return this.#ask("storage.commit_upload", { uploadId });
   }
 
   /** Throws an upload away. */

@@ -34,6 +34,7 @@ import {
 import { normaliseAddress, PortCursor } from "./ftp_data_channel.ts";
 import { StorageFileSystem } from "./ftp_file_system.ts";
 import { LoginGuard } from "./ftp_login_guard.ts";
+import type { StorageBytes } from "../../domain/storage_bytes.ts";
 
 const log = getLogger("ftp");
 
@@ -61,6 +62,8 @@ export function checkFtpSrvVersion(installed: string = INSTALLED_FTP_SRV_VERSION
 /** What the FTP listener needs from the hub. */
 export interface FtpServerDeps {
   readonly broker: Broker;
+  /** The storage side's byte interface (uploads and reads stream through it). */
+  readonly bytes: StorageBytes;
   readonly config: Config;
   readonly verifier: CredentialVerifier;
   readonly users: ReadonlyMap<string, StorageUser>;
@@ -169,6 +172,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     cursor: new PortCursor(),
     tls: { cert, key },
     transferTimeoutMs: settings.FTP_TRANSFER_TIMEOUT_MS,
+    bytes: deps.bytes,
     audit,
   };
 
