@@ -241,7 +241,8 @@ export function createAutomationActor(
       if (verdict !== "enter") continue;
       const forSeconds = rt.rule.trigger.kind === "state" ? rt.rule.trigger.forSeconds : undefined;
       if (forSeconds === undefined) fire(state, ctx, rt, null, chain);
-      else rt.hold ??= { until: ctx.clock.now() + forSeconds * 1000, chain };
+      // A new change (re)starts the hold: for "any change" triggers the value must stay put.
+      else rt.hold = { until: ctx.clock.now() + forSeconds * 1000, chain };
     }
   };
 
