@@ -24,6 +24,19 @@ Deno.test("local time - occurrences of a time of day follow the zone, across a d
     nextOccurrence("07:00", "Europe/Paris", at("2026-03-28T05:00:00Z")),
     at("2026-03-28T06:00:00Z"),
   );
+  // A time skipped by the jump forward happens an hour later; one repeated by the jump back once.
+  assert.equal(
+    nextOccurrence("02:30", "Europe/Paris", at("2026-03-28T12:00:00Z")),
+    at("2026-03-29T01:30:00Z"),
+  );
+  assert.equal(
+    nextOccurrence("02:30", "Europe/Paris", at("2026-10-24T12:00:00Z")),
+    at("2026-10-25T01:30:00Z"),
+  );
+  assert.equal(
+    nextOccurrence("02:30", "Europe/Paris", at("2026-10-25T01:30:00Z")),
+    at("2026-10-26T01:30:00Z"),
+  );
   assert.equal(
     lastOccurrence("22:30", "America/New_York", at("2026-12-02T03:00:00Z")),
     at("2026-12-02T03:30:00Z") - 86_400_000,

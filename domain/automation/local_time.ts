@@ -4,9 +4,9 @@
  * of an instant (ms since the epoch) and a zone; `Intl` does the zone rules.
  *
  * Daylight saving: a time of day that does not exist on a day (clocks jump
- * forward over it) happens at the same offset as just before the jump, i.e.
- * one hour later in wall time; a time that exists twice happens once, at
- * its first occurrence.
+ * forward over it) happens one hour later in wall time (02:30 becomes
+ * 03:30); a time that exists twice (clocks go back over it) happens once,
+ * at its second occurrence.
  *
  * @module
  */
