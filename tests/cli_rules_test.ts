@@ -64,6 +64,16 @@ Deno.test("cli rules - lists the demo rules, and a rule disabled from the CLI st
   await report(fx, "hall-sensor", "temperature", 27.5);
   await until("the thermostat at 19", async () => (await stateOf(fx, "thermostat")).target === 19);
 
+  await until(
+    "both porch runs finished",
+    () => runsOf(fx, "hall-button-porch-light").every((r) => r.outcome === "ok"),
+  );
+  const metrics = await fetch(`http://127.0.0.1:${listenerPort(fx.hub, "http")}/metrics`);
+  assert.match(
+    await metrics.text(),
+    /^hub_automation_runs_recorded\{rule="hall-button-porch-light",outcome="ok"\} 2$/m,
+  );
+
   const unknown = await cli(["rules", "disable", "nope", ...common]);
   assert.equal(unknown.code, 1);
   assert.equal(unknown.stderr.trim(), "Error not_found: No rule named 'nope'");
