@@ -39,8 +39,21 @@ Deno.test("cli rules - lists the demo rules, and a rule disabled from the CLI st
     '  hall-too-warm enabled: state hall-sensor above 26 -> thermostat set 19; notify "The hall is above 26 °C: thermostat set to 19 °C" (runs 0, last never)',
   ]);
 
-  // The demo rule works: the hall button toggles the porch light.
-  await report(fx, "hall-button", "press", "single");
+  // The demo rule works: the hall button (a signed UDP datagram) toggles the porch light.
+  const pressed = await cli([
+    "udp",
+    "--port",
+    String(listenerPort(fx.hub, "udp")),
+    "--principal",
+    "hall-button",
+    "--key",
+    TEST_SECRETS.udpKeyHex("hall-button"),
+    "--report",
+    "hall-button",
+    "press",
+    "single",
+  ]);
+  assert.equal(pressed.code, 0, pressed.stderr);
   await until("the porch light on", async () => (await stateOf(fx, "porch-light")).power === "on");
 
   const off = await cli(["rules", "disable", "hall-button-porch-light", ...common]);
