@@ -220,7 +220,7 @@ const ftpServer: ChildSpec = {
 const operatorHttp: ChildSpec = {
   kind: "listener",
   name: "http",
-  start({ config, actors, listeners, auditMetrics, db, home, startedAt }) {
+  start({ config, actors, listeners, auditMetrics, db, home, startedAt, verifier }) {
     const { settings } = config;
     // Last, so that /healthz sees every listener above.
     return createHttpListener({
@@ -230,6 +230,7 @@ const operatorHttp: ChildSpec = {
       db,
       home,
       startedAt,
+      hashLoad: () => verifier.hashLoad,
     }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT });
   },
 };
