@@ -188,6 +188,9 @@ export const homeSchema = z.object({
 /** A validated home: devices and principals. */
 export type Home = z.infer<typeof homeSchema>;
 
+/** A home file as written, before defaults (`rules`, `scenes`, `grants` may be left out). */
+export type HomeInput = z.input<typeof homeSchema>;
+
 /** Formats zod issues as `file: field.path: message` lines. */
 export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
   return issues.map((issue) => {

@@ -10,7 +10,7 @@ import { loadConfig } from "../../config/config.ts";
 import { type Hub, type HubOptions, startHub } from "../../hub.ts";
 import { openDatabase } from "../../persistence/database.ts";
 import { setCredential } from "../../persistence/credential_store.ts";
-import type { Home } from "../../config/home.ts";
+import type { Home, HomeInput } from "../../config/home.ts";
 
 /** Known secrets every fixture hub accepts. */
 export const TEST_SECRETS = {
@@ -41,8 +41,8 @@ export interface HubFixture extends AsyncDisposable {
 export interface TestHubOptions {
   /** Extra or overriding variables. */
   readonly env?: Record<string, string>;
-  /** A home to use instead of the demo home. */
-  readonly home?: Home;
+  /** A home to use instead of the demo home (written to a file and loaded as one). */
+  readonly home?: HomeInput;
   /** Reuse this folder (to restart a hub on the same data). */
   readonly dir?: string;
   /** Keep the folder after stop (to restart on it). */
