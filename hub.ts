@@ -29,6 +29,7 @@ import { HUB_CHILDREN, type HubParts, type Stoppable } from "./hub_children.ts";
 import { certificateProblem } from "./certs/check_certificate.ts";
 import { StartFailure } from "./startup_failure.ts";
 import { auditRetentionOf, describeAuditRetention } from "./audit_retention.ts";
+import type { Clock } from "./broker/envelope.ts";
 
 const log = getLogger("hub");
 
@@ -54,8 +55,16 @@ export interface Hub {
   reload(): Promise<ReloadReport>;
 }
 
+/** Options for {@linkcode startHub} that tests set. */
+export interface HubOptions {
+  /** The clock of every actor (tests inject one to drive time triggers). */
+  readonly clock?: Clock;
+  /** How often the automation actor checks what is due (default 250 ms). */
+  readonly automationTickMs?: number;
+}
+
 /** Builds the hub and starts every child. Throws when a part cannot start (port taken, ...). */
-export async function startHub(config: Config): Promise<Hub> {
+export async function startHub(config: Config, options: HubOptions = {}): Promise<Hub> {
   const { paths, settings } = config;
   const generatedCertificate = await prepareFolders(config);
   const problem = certificateProblem(
@@ -80,7 +89,7 @@ export async function startHub(config: Config): Promise<Hub> {
     );
   }
 
-  const actors = new ActorSystem();
+  const actors = new ActorSystem(options.clock ? { clock: options.clock } : {});
   let currentHome = config.home;
   const listeners = new Map<string, Listener>();
   const parts: HubParts = {
@@ -98,6 +107,7 @@ export async function startHub(config: Config): Promise<Hub> {
     listeners,
     home: () => currentHome,
     startedAt: Date.now(),
+    automationTickMs: options.automationTickMs ?? 250,
   };
   /** Listeners and services started so far, in start order. */
   const started: Stoppable[] = [];

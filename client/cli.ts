@@ -15,6 +15,7 @@ import { deviceCommand } from "./commands/device.ts";
 import { filesCommand } from "./commands/files.ts";
 import { backupCommand } from "./commands/backup.ts";
 import { loadDotEnv } from "../config/dotenv.ts";
+import { rulesCommand } from "./commands/rules.ts";
 
 /** Every subcommand by name. Add a line per new subcommand file. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
@@ -25,6 +26,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   credentials: credentialsCommand,
   files: filesCommand,
   backup: backupCommand,
+  rules: rulesCommand,
 };
 
 /** Runs the CLI with `args`; returns the exit code. */

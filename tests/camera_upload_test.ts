@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { listenerPort, startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.ts";
 import { runTool } from "./helpers/ftp_clients.ts";
-import type { Home } from "../config/home.ts";
+import type { HomeInput } from "../config/home.ts";
 import demoHome from "../config/demo_home.json" with { type: "json" };
 
-function homeWithCamera(permissions: string): Home {
+function homeWithCamera(permissions: string): HomeInput {
   return {
     name: "Camera home",
     devices: [{ id: "cam", type: "camera", name: "Camera", room: "porch" }],
