@@ -244,6 +244,18 @@ function issueText(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
+/** What one item of each list in the home file is called in messages. */
+const ITEM_NOUNS: Readonly<Record<string, string>> = {
+  devices: "device",
+  principals: "principal",
+  grants: "grant",
+  rules: "rule",
+  scenes: "scene",
+  actions: "action",
+  conditions: "condition",
+  targets: "target",
+};
+
 function describePath(path: readonly PropertyKey[], data: unknown): string {
   if (path.length === 0) return "(top level)";
   const parts: string[] = [];
@@ -255,13 +267,9 @@ function describePath(path: readonly PropertyKey[], data: unknown): string {
     if (typeof next === "number" && Array.isArray(list)) {
       const item: unknown = list[next];
       const id = (item as { id?: unknown } | undefined)?.id;
-      const noun = key === "devices" && i === 0
-        ? "device"
-        : key === "principals"
-        ? "principal"
-        : key === "grants"
-        ? "grant"
-        : String(key);
+      const noun = i === 0 || key !== "devices"
+        ? (ITEM_NOUNS[String(key)] ?? String(key))
+        : "devices";
       parts.push(
         typeof id === "string" && i === 0 ? `${noun} "${id}"` : `${noun} ${next + 1}`,
       );

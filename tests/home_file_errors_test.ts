@@ -40,7 +40,7 @@ Deno.test("a grant naming an action no device type has is refused, naming the pr
   const message = await errorFor(JSON.stringify(home));
   assert.match(
     message,
-    /principal "kitchen-panel" › grant 1 › actions.*"fly" is not an action of lamp/,
+    /principal "kitchen-panel" › grant 1 › action 1: "fly" is not an action of lamp/,
   );
   assert.match(message, /brightness|on, status, toggle/);
 });
