@@ -212,7 +212,7 @@ const ftpServer: ChildSpec = {
 const operatorHttp: ChildSpec = {
   kind: "listener",
   name: "http",
-  start({ config, actors, listeners, auditMetrics, db, home, startedAt }) {
+  start({ config, actors, listeners, auditMetrics, db, home, startedAt, verifier }) {
     const { settings } = config;
     // Last, so that /healthz sees every listener above.
     return bindingAs(HTTP_ADDRESS, settings.HTTP_IP, settings.HTTP_PORT, () =>
@@ -223,6 +223,7 @@ const operatorHttp: ChildSpec = {
         db,
         home,
         startedAt,
+        hashLoad: () => verifier.hashLoad,
       }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT }));
   },
 };

@@ -281,7 +281,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     tickets.set(connection, admitted.ticket);
   });
 
-  server.on("login", (
+  server.on("login", async (
     { connection, username, password }: {
       connection: SrvConnection;
       username: string;
@@ -318,7 +318,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     const user = users.get(username);
     // Always verify (a dummy hash for unknown names), so the time taken does not tell which
     // user names exist.
-    const checked = deps.verifier.check(username, "password", password);
+    const checked = await deps.verifier.check(username, "password", password, session.address);
     if (checked === "throttled") {
       return void fail("throttled", "Too many login attempts on the hub right now: retry shortly");
     }
@@ -408,27 +408,55 @@ function loginError(message: string): Error {
   return error;
 }
 
-/** A bunyan-style logger (what ftp-srv's `log` option expects) that writes to our logger. */
-function bunyanAdapter(target: Logger): unknown {
+/**
+ * A bunyan-style logger (what ftp-srv's `log` option expects) that writes to our logger. Levels
+ * map to the same level (trace to debug, fatal to error), except that ftp-srv's chatter (`info`,
+ * one line per command and reply) goes to debug, and a client's broken connection, which ftp-srv
+ * reports as an error, goes to info: it is the client's doing and is counted elsewhere. A
+ * failure to listen goes to debug: the start-up error that names FTP_PORT says it once.
+ */
+export function bunyanAdapter(target: Logger): Record<string, unknown> {
   const forward = (level: "debug" | "info" | "warn" | "error") => (...args: unknown[]) => {
+    const effective = level !== "error"
+      ? level
+      : args.some(isListenFailure)
+      ? "debug"
+      : args.some(isClientDisconnect)
+      ? "info"
+      : level;
     // ftp-srv logs every command and reply: format only what will be written.
-    if (!target.isEnabledFor(level === "warn" ? "warning" : level)) return;
+    if (!target.isEnabledFor(effective === "warn" ? "warning" : effective)) return;
     const [first, ...rest] = args;
     const text = [first, ...rest].map((a) =>
       a instanceof Error ? a.message : typeof a === "string" ? String(redactPass(a)) : safeJson(a)
     ).join(" ");
-    target[level]("ftp-srv: {text}", { text: text.slice(0, 500) });
+    target[effective]("ftp-srv: {text}", { text: text.slice(0, 500) });
   };
   const adapter: Record<string, unknown> = {
     trace: forward("debug"),
     debug: forward("debug"),
     info: forward("debug"),
-    warn: forward("info"),
-    error: forward("debug"),
+    warn: forward("warn"),
+    error: forward("error"),
     fatal: forward("error"),
     child: () => adapter,
   };
   return adapter;
+}
+
+const CLIENT_DISCONNECTS = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
+
+/** ftp-srv's own report of a bind failure (`listen EADDRINUSE ...`), which start-up reports. */
+function isListenFailure(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const { code, syscall } = value as { code?: unknown; syscall?: unknown };
+  return syscall === "listen" || code === "EADDRINUSE" || code === "EADDRNOTAVAIL";
+}
+
+function isClientDisconnect(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const code = (value as { code?: unknown }).code;
+  return typeof code === "string" && CLIENT_DISCONNECTS.has(code);
 }
 
 function safeJson(value: unknown): string {

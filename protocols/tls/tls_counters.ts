@@ -24,6 +24,8 @@ export class TlsCounters {
   bytesIn = 0;
   bytesOut = 0;
   auditDropped = 0;
+  /** Requests whose handler threw (a bug): answered "Internal error" and logged. */
+  handlerErrors = 0;
   readonly #rejected = new Map<ErrorCode, number>();
 
   /** Counts one refused request by its code. */
@@ -55,6 +57,7 @@ export class TlsCounters {
       bytes_in_total: this.bytesIn,
       bytes_out_total: this.bytesOut,
       audit_dropped_total: this.auditDropped,
+      handler_errors_total: this.handlerErrors,
     };
     for (const [code, count] of this.#rejected) out[`rejected_total{reason="${code}"}`] = count;
     return out;
