@@ -35,7 +35,7 @@ import {
 import { normaliseAddress, PortCursor } from "./ftp_data_channel.ts";
 import { StorageFileSystem } from "./ftp_file_system.ts";
 import { LoginGuard } from "./ftp_login_guard.ts";
-import { installControlFraming } from "./ftp_srv_control_patch.ts";
+import { afterCurrentCommand, installControlFraming } from "./ftp_srv_control_patch.ts";
 import { PreAuthGate, type PreAuthTicket } from "../pre_auth.ts";
 import { admitFtpConnection } from "./ftp_admission.ts";
 import type { StorageBytes } from "../../domain/storage_bytes.ts";
@@ -270,7 +270,11 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
       maxConnections: settings.FTP_MAX_CONNECTIONS,
       maxConnectionsPerIp: settings.FTP_MAX_CONNECTIONS_PER_IP,
       gate: preAuth,
-      close: (message) => void connection.close(421, message).catch(() => {}),
+      // A deadline passing while PASS is checked (scrypt, queued) waits for that check.
+      close: (message) =>
+        afterCurrentCommand(connection, () => {
+          if (!connection.authenticated) void connection.close(421, message).catch(() => {});
+        }),
     });
     if (!admitted.ok) {
       counters.refused_connections_total++;
