@@ -144,6 +144,8 @@ class ControlReader {
 
   #tooLong(): void {
     this.#ended = true;
+    // Read nothing more: what the client still sends is never taken in.
+    this.#connection.commandSocket?.pause();
     this.#queue.length = 0;
     this.#framer = new LineFramer({ maxLineBytes: 1 });
     this.#options.onTooLong?.();
