@@ -33,6 +33,8 @@ import { createHttpListener } from "./observability/http_server.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { type CommandPath, createCommandPath } from "./domain/command_path.ts";
 import type { Home } from "./config/home.ts";
+import { startMqttBridge } from "./protocols/mqtt/mqtt_bridge.ts";
+import { createMessage } from "./broker/envelope.ts";
 
 const log = getLogger("hub");
 
@@ -92,6 +94,7 @@ export async function startHub(config: Config): Promise<Hub> {
   const listeners = new Map<string, Listener>();
   let stopped: Promise<void> | undefined;
   let retention: RetentionSchedule | undefined;
+  const commandPath = createCommandPath(broker, { timeoutMs: 10_000 });
 
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -120,6 +123,22 @@ export async function startHub(config: Config): Promise<Hub> {
         maxBatch: 512,
       },
     );
+    // Real devices (issue 11): the bridge subscribes before the device actor announces its bindings.
+    if (settings.MQTT_URL !== undefined) {
+      listeners.set(
+        "mqtt",
+        startMqttBridge(broker, commandPath, {
+          url: settings.MQTT_URL,
+          username: settings.MQTT_USERNAME,
+          password: settings.MQTT_PASSWORD,
+          ca: paths.mqttCa === undefined ? undefined : readMqttCa(paths.mqttCa),
+          clientId: settings.MQTT_CLIENT_ID,
+          reconnectMaxMs: settings.MQTT_RECONNECT_MAX_MS,
+          maxPayloadBytes: settings.MQTT_MAX_PAYLOAD_BYTES,
+          reportsPerSecond: settings.MQTT_REPORTS_PER_SECOND,
+        }),
+      );
+    }
     // Device actor and TLS command channel (issue 3): the actor before any listener.
     const anonymous = anonymousPrincipal();
     await broker.spawn(
@@ -130,9 +149,16 @@ export async function startHub(config: Config): Promise<Hub> {
         extraPrincipals: settings.TLS_AUTH === "none" || settings.UDP_AUTH === "none"
           ? [anonymous]
           : [],
+        confirmTimeoutMs: settings.MQTT_CONFIRM_TIMEOUT_MS,
       }),
       { mailboxCapacity: 4096, maxBatch: 512 },
     );
+    if (settings.MQTT_URL === undefined) {
+      broker.publish(createMessage("mqtt.connection_changed", {
+        connected: false,
+        reason: "MQTT_URL is not set, so the hub reaches no real device",
+      }, { principal: null, channel: "system" }));
+    }
     listeners.set(
       "tls",
       startTlsListener(broker, {
@@ -212,7 +238,7 @@ export async function startHub(config: Config): Promise<Hub> {
   return {
     config,
     broker,
-    commandPath: createCommandPath(broker, { timeoutMs: 10_000 }),
+    commandPath,
     verifier,
     home: () => currentHome,
     listeners,
@@ -229,6 +255,16 @@ export async function startHub(config: Config): Promise<Hub> {
         setHome: (home) => (currentHome = home),
       }),
   };
+}
+
+/** Reads MQTT_CA; a missing or unreadable file stops the start with a message naming the variable. */
+function readMqttCa(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
+    throw new Error(`MQTT_CA=${path}: ${reason}`);
+  }
 }
 
 /** Runs one shutdown stage with a deadline; logs and moves on when it is late. */

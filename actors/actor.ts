@@ -8,7 +8,13 @@
  * @module
  */
 import type { Clock } from "../broker/envelope.ts";
-import type { Message, MessageType, ReplyPayloadFor } from "../broker/messages.ts";
+import type {
+  Message,
+  MessageType,
+  ReplyPayload,
+  ReplyPayloadFor,
+  RequestType,
+} from "../broker/messages.ts";
 import type { PublishResult } from "../broker/broker.ts";
 
 /** What an actor may do besides changing its own state. */
@@ -18,6 +24,13 @@ export interface ActorContext {
   readonly clock: Clock;
   /** Publishes a message (an event); never waits. */
   publish(message: Message): PublishResult;
+  /**
+   * Answers the request being handled later instead of now (issue 11: a real device's
+   * confirmation). Call it while handling `message`; the handler's own reply for it is then
+   * ignored, and the returned function answers the asker once (later calls do nothing; after
+   * the asker gave up, nothing).
+   */
+  defer<K extends RequestType>(message: Message<K>): (reply: ReplyPayload<K>) => void;
 }
 
 /** What `handle` returns: the next state and, for a request, its reply payload. */

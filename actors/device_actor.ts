@@ -29,6 +29,19 @@ import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { DeviceStore, type StoredDevice } from "../persistence/device_store.ts";
 import { getLogger } from "../observability/logger.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import { AdoptedDeviceStore } from "../persistence/adopted_device_store.ts";
+import { DeviceBindings, type SetTimer } from "./device_bindings.ts";
+import {
+  adapterCommand,
+  bindingsOf,
+  handleAdopt,
+  handleRemove,
+  handleReport,
+  listDiscovered,
+  type RealResult,
+  setDiscovered,
+} from "./device_real.ts";
+import type { DeviceAdapterCommandPayload } from "../broker/messages.ts";
 
 /** The kinds the device actor consumes. */
 export const DEVICE_TOPICS = [
@@ -37,6 +50,13 @@ export const DEVICE_TOPICS = [
   "device.query",
   "device.snapshot_stored",
   "config.principals_changed",
+  // real devices (issue 11)
+  "device.report",
+  "device.adopt",
+  "device.remove",
+  "device.list_discovered",
+  "device.discovered",
+  "mqtt.connection_changed",
 ] as const;
 
 type DeviceTopic = (typeof DEVICE_TOPICS)[number];
@@ -46,6 +66,8 @@ interface DeviceEntry {
   readonly decl: DeviceDeclaration;
   state: DeviceState;
   updatedAt: string | null;
+  /** True for devices adopted at run time (issue 11). */
+  adopted?: boolean;
 }
 
 /** The device actor's state. */
@@ -53,6 +75,8 @@ export interface DeviceActorState {
   readonly db: DatabaseSync;
   readonly store: DeviceStore;
   readonly devices: Map<string, DeviceEntry>;
+  /** Devices adopted at run time (issue 11). */
+  readonly adopted: AdoptedDeviceStore;
 }
 
 /** Options for {@linkcode createDeviceActor}. */
@@ -65,6 +89,10 @@ export interface DeviceActorOptions {
    * full-access principal of `TLS_AUTH=none` ({@linkcode anonymousPrincipal}).
    */
   readonly extraPrincipals?: readonly PrincipalDeclaration[];
+  /** Real devices (issue 11): how long a bound device has to confirm a command. */
+  readonly confirmTimeoutMs?: number;
+  /** Real devices: timers for confirmations (tests may inject). */
+  readonly setTimer?: SetTimer;
 }
 
 /** The id commands run as when a channel is configured without authentication. */
@@ -97,6 +125,15 @@ export function createDeviceActor(
     for (const p of options.extraPrincipals ?? []) principals.set(p.id, p);
   };
   setPrincipals(options.home.principals);
+  // Kept across restarts of the actor, like the principals: the bridge's state is not re-sent.
+  const bindings = new DeviceBindings({
+    confirmTimeoutMs: options.confirmTimeoutMs ?? 3000,
+    ...(options.setTimer ? { setTimer: options.setTimer } : {}),
+  });
+  const discovered = new Map<
+    string,
+    ReadonlyMap<string, import("../broker/messages.ts").DiscoveredDevice>
+  >();
 
   const handleMany = (
     state: DeviceActorState,
@@ -110,13 +147,31 @@ export function createDeviceActor(
       state: DeviceState;
       previous: DeviceState;
     }[] = [];
+    const after: (() => void)[] = [];
+    const adapterCommands: DeviceAdapterCommandPayload[] = [];
+    let bindingsChanged = false;
+    const real = { devices: state.devices, adopted: state.adopted, bindings, discovered };
     const replies = messages.map((message) => {
       if (message.type === "config.principals_changed") {
         // Grants change from the next message on; devices are fixed until a restart.
         setPrincipals(message.payload.principals);
         return undefined;
       }
-      const result = handleOne(state, message, principals, now);
+      if (message.type === "mqtt.connection_changed") {
+        bindings.setBridge(message.payload.connected, message.payload.reason);
+        return undefined;
+      }
+      if (message.type === "device.discovered") {
+        setDiscovered(real, message);
+        return undefined;
+      }
+      const result = handleOne(state, message, principals, now, real);
+      if (result.deferWith && message.type === "device.command") {
+        result.deferWith(ctx.defer(message));
+      }
+      after.push(...(result.after ?? []));
+      adapterCommands.push(...(result.adapterCommands ?? []));
+      if (result.bindingsChanged) bindingsChanged = true;
       if (result.changed) {
         // Capture the state now: a later message of the batch may change the device again.
         changes.push({
@@ -143,13 +198,21 @@ export function createDeviceActor(
         publishChange(ctx, message, entry.decl.id, now, previous);
       }
     }
+    // Real devices: confirmations once committed, then commands out to the bridge.
+    for (const confirm of after) confirm();
+    for (const command of adapterCommands) {
+      ctx.publish(
+        createMessage("device.adapter_command", command, SYSTEM_SOURCE, { clock: ctx.clock }),
+      );
+    }
+    if (bindingsChanged) publishBindings(ctx, state);
     return { state, replies };
   };
 
   return {
     name: "device",
     consumes: DEVICE_TOPICS,
-    init() {
+    init(ctx) {
       const db = openDatabase(options.databasePath, { sync: options.sync });
       const store = new DeviceStore(db);
       const stored = store.loadAll();
@@ -163,7 +226,30 @@ export function createDeviceActor(
           updatedAt: restored ? row.updatedAt : null,
         });
       }
-      return { db, store, devices };
+      const adopted = new AdoptedDeviceStore(db);
+      const loaded = adopted.loadAll();
+      for (const a of loaded.devices) {
+        if (devices.has(a.decl.id)) {
+          log.warn("Adopted device {id} is also declared in the home file: the home file wins", {
+            id: a.decl.id,
+          });
+          continue;
+        }
+        const row = stored.get(a.decl.id);
+        const restored = row !== undefined && row.type === a.decl.type;
+        devices.set(a.decl.id, {
+          decl: a.decl,
+          state: restored ? reconcileState(a.decl, row.state) : initialState(a.decl),
+          updatedAt: restored ? row.updatedAt : null,
+          adopted: true,
+        });
+      }
+      for (const id of loaded.skipped) {
+        log.warn("Adopted device {id} is no longer valid: skipped", { id });
+      }
+      const state = { db, store, devices, adopted };
+      publishBindings(ctx, state);
+      return state;
     },
     handle(state, message, ctx) {
       const { replies } = handleMany(state, [message], ctx);
@@ -179,13 +265,37 @@ export function createDeviceActor(
   };
 }
 
-type Reply = Outcome<DeviceSnapshot> | Outcome<readonly DeviceSnapshot[]> | undefined;
+type Reply =
+  | Outcome<DeviceSnapshot>
+  | Outcome<readonly DeviceSnapshot[]>
+  | Outcome<readonly import("../broker/messages.ts").DiscoveredDevice[]>
+  | Outcome<import("../broker/messages.ts").DeviceReportResult>
+  | undefined;
 
 interface OneResult {
   readonly reply: Reply;
   readonly changed?: DeviceEntry;
   readonly previous: DeviceState;
+  /** Real devices: answer later (the device's confirmation). */
+  readonly deferWith?: (answer: (outcome: Outcome<DeviceSnapshot>) => void) => void;
+  readonly after?: RealResult["after"];
+  readonly adapterCommands?: RealResult["adapterCommands"];
+  readonly bindingsChanged?: boolean;
 }
+
+/** Where real-device messages come from: the bridge, adoption. */
+const SYSTEM_SOURCE = { principal: null, channel: "system" } as const;
+
+function publishBindings(
+  ctx: Pick<ActorContext, "publish" | "clock">,
+  state: DeviceActorState,
+): void {
+  ctx.publish(createMessage("device.bindings_changed", bindingsOf(state.devices), SYSTEM_SOURCE, {
+    clock: ctx.clock,
+  }));
+}
+
+type RealParts = Parameters<typeof handleReport>[0];
 
 const refused = (code: Refusal["code"], message: string): OneResult => ({
   reply: { ok: false, error: { code, message } },
@@ -193,14 +303,19 @@ const refused = (code: Refusal["code"], message: string): OneResult => ({
 });
 
 /** The device kinds: every consumed kind but configuration changes. */
-type DeviceRequest = Exclude<DeviceTopic, "config.principals_changed">;
+type DeviceRequest = Exclude<
+  DeviceTopic,
+  "config.principals_changed" | "mqtt.connection_changed" | "device.discovered"
+>;
 
 function handleOne(
   state: DeviceActorState,
   message: Message<DeviceRequest>,
   principals: ReadonlyMap<string, PrincipalDeclaration>,
   now: string,
+  real: RealParts,
 ): OneResult {
+  if (message.type === "device.report") return handleReport(real, message, now);
   if (message.type === "device.snapshot_stored") {
     // An internal event from the storage actor, which already authorised the upload.
     const p = message.payload;
@@ -230,6 +345,14 @@ function handleOne(
   const principal = principals.get(principalId);
   if (principal === undefined) {
     return refused("unauthenticated", `Unknown principal ${principalId}`);
+  }
+
+  if (message.type === "device.adopt") {
+    return handleAdopt(real, message, principal, now);
+  }
+  if (message.type === "device.remove") return handleRemove(real, message, principal);
+  if (message.type === "device.list_discovered") {
+    return { reply: listDiscovered(real) as Reply, previous: {} };
   }
 
   if (message.type === "device.query") {
@@ -284,6 +407,28 @@ function handleOne(
   }
   const outcome = applyAction(entry.decl, entry.state, action, args);
   if (!outcome.ok) return { reply: outcome, previous: {} };
+  const command = adapterCommand(entry, message, outcome.value);
+  if (command !== undefined) {
+    // Bound to real hardware (issue 11): the device's report is the truth.
+    const refusal = real.bindings.refusal(id);
+    if (refusal) return refused(refusal.code, refusal.message);
+    if (entry.decl.binding?.optimistic) {
+      return { ...apply(entry, outcome.value, now, entry), adapterCommands: [command] };
+    }
+    return {
+      reply: undefined,
+      previous: {},
+      adapterCommands: [command],
+      deferWith: (answer) =>
+        real.bindings.await({
+          command: message.id,
+          device: id,
+          action,
+          desired: outcome.value,
+          timeoutMs: entry.decl.binding?.confirmTimeoutMs,
+        }, answer),
+    };
+  }
   return apply(entry, outcome.value, now, entry);
 }
 

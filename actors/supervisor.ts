@@ -10,7 +10,13 @@
  */
 import { Mailbox } from "../broker/mailbox.ts";
 import type { DeliveryFailure } from "../broker/errors.ts";
-import type { Message, MessageType, ReplyPayloadFor } from "../broker/messages.ts";
+import type {
+  Message,
+  MessageType,
+  ReplyPayload,
+  ReplyPayloadFor,
+  RequestType,
+} from "../broker/messages.ts";
 import { Histogram } from "../observability/histogram.ts";
 import { getLogger } from "../observability/logger.ts";
 import {
@@ -32,6 +38,8 @@ export interface Delivery<K extends MessageType = MessageType> {
    * so a request the client was told failed changes nothing.
    */
   cancelled?: boolean;
+  /** Set when the handler deferred its reply (`ctx.defer`): the runner does not answer it. */
+  deferred?: boolean;
 }
 
 /** What an asker is told: the reply payload, or why there is none. */
@@ -41,7 +49,8 @@ export type DeliveryAnswer<K extends MessageType> =
 
 /** What the runner reports back to its broker. */
 export interface RunnerHooks {
-  readonly context: ActorContext;
+  /** The context the actor gets (the runner adds `defer`). */
+  readonly context: Omit<ActorContext, "defer">;
   onHandled(message: Message, ms: number): void;
   onFailed(message: Message, error: string, attempt: number): void;
   onDeadLettered(message: Message, error: string, attempts: number): void;
@@ -59,6 +68,9 @@ export class ActorRunner<S, K extends MessageType> {
   readonly #behaviour: ActorBehaviour<S, K>;
   readonly #options: Required<ActorOptions>;
   readonly #hooks: RunnerHooks;
+  readonly #context: ActorContext;
+  /** The deliveries being handled now, by message id (for `defer`). */
+  #inFlight = new Map<string, Delivery<K>>();
   readonly #mailbox: Mailbox<Delivery<K>>;
   readonly #histogram = new Histogram();
   readonly #log;
@@ -80,13 +92,14 @@ export class ActorRunner<S, K extends MessageType> {
     this.#behaviour = behaviour;
     this.#options = { ...DEFAULT_ACTOR_OPTIONS, ...options };
     this.#hooks = hooks;
+    this.#context = { ...hooks.context, defer: (message) => this.#defer(message) };
     this.#mailbox = new Mailbox(this.#options.mailboxCapacity);
     this.#log = getLogger("actor", behaviour.name);
   }
 
   /** Runs `init` (throws if it fails the first time) and starts the loop. */
   async start(): Promise<void> {
-    this.#state = await this.#behaviour.init(this.#hooks.context);
+    this.#state = await this.#behaviour.init(this.#context);
     this.#status = "running";
     this.#loop = this.#run();
   }
@@ -177,11 +190,13 @@ export class ActorRunner<S, K extends MessageType> {
 
   async #processBatch(batch: Delivery<K>[]): Promise<void> {
     const started = performance.now();
+    this.#inFlight = new Map(batch.map((d) => [d.message.id, d]));
+    for (const d of batch) d.deferred = false;
     try {
       const result = await this.#behaviour.handleBatch!(
         this.#state as S,
         batch.map((d) => d.message),
-        this.#hooks.context,
+        this.#context,
       );
       this.#state = result.state;
       this.#consecutiveFailures = 0;
@@ -208,11 +223,13 @@ export class ActorRunner<S, K extends MessageType> {
       // A retry after a restart: its asker may have stopped waiting meanwhile.
       if (delivery.cancelled) return;
       const started = performance.now();
+      this.#inFlight = new Map([[delivery.message.id, delivery]]);
+      delivery.deferred = false;
       try {
         const result = await this.#behaviour.handle(
           this.#state as S,
           delivery.message,
-          this.#hooks.context,
+          this.#context,
         );
         this.#state = result.state;
         this.#consecutiveFailures = 0;
@@ -244,7 +261,23 @@ export class ActorRunner<S, K extends MessageType> {
     this.#handled++;
     this.#histogram.observe(ms);
     this.#hooks.onHandled(delivery.message as Message, ms);
-    delivery.answer?.({ ok: true, payload: reply });
+    if (!delivery.deferred) delivery.answer?.({ ok: true, payload: reply });
+  }
+
+  /** `ctx.defer`: marks the delivery of `message` as answered later and returns the answer. */
+  #defer<R extends RequestType>(message: Message<R>): (reply: ReplyPayload<R>) => void {
+    const delivery = this.#inFlight.get(message.id);
+    if (delivery === undefined) {
+      throw new Error(`defer called for ${message.type} ${message.id}, which is not being handled`);
+    }
+    delivery.deferred = true;
+    let answered = false;
+    return (reply) => {
+      if (answered) return;
+      answered = true;
+      // The delivery is the one of `message` (looked up by its id), so its reply kind is R's.
+      delivery.answer?.({ ok: true, payload: reply as ReplyPayloadFor<K> });
+    };
   }
 
   /** Terminates the current state and inits a fresh one after a backoff; retries init until it works. */
@@ -260,7 +293,7 @@ export class ActorRunner<S, K extends MessageType> {
       );
       await new Promise((resolve) => setTimeout(resolve, delay));
       try {
-        this.#state = await this.#behaviour.init(this.#hooks.context);
+        this.#state = await this.#behaviour.init(this.#context);
         this.#status = "running";
         return;
       } catch (error) {

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { parseHomeFolder } from "../protocols/ftp_paths.ts";
+import { bindingProblem, bindingSchema } from "./device_binding.ts";
 
 const ID = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, {
   message: "must be 1-48 characters of a-z, 0-9, '-' or '_', starting with a letter or digit",
@@ -39,10 +40,23 @@ const deviceSchema = z.object({
   /** Sensors: the metric it reports and its unit, e.g. temperature / °C. */
   metric: z.string().min(1).max(40).optional(),
   unit: z.string().max(16).optional(),
+  /** Real devices (issue 11): how it is reached over MQTT; absent: simulated. */
+  binding: bindingSchema.optional(),
 }).strict();
 
 /** A device declaration. */
 export type DeviceDeclaration = z.infer<typeof deviceSchema>;
+
+/** Validates one device declaration (devices adopted at run time). */
+export function parseDeviceDeclaration(
+  data: unknown,
+): { ok: true; value: DeviceDeclaration } | { ok: false; message: string } {
+  const parsed = deviceSchema.safeParse(data);
+  if (!parsed.success) return { ok: false, message: formatIssues("device", parsed.error.issues) };
+  const d = parsed.data;
+  const problem = d.binding ? bindingProblem(d.binding, d.type, d.dimmable) : undefined;
+  return problem ? { ok: false, message: `device: binding: ${problem}` } : { ok: true, value: d };
+}
 
 const grantSchema = z.object({
   /** Device ids, or `"*"` for all. */
@@ -93,7 +107,7 @@ export type PrincipalDeclaration = z.infer<typeof principalSchema>;
 /** The schema of the whole home file. */
 export const homeSchema = z.object({
   name: z.string().min(1).max(80),
-  devices: z.array(deviceSchema).min(1),
+  devices: z.array(deviceSchema),
   principals: z.array(principalSchema),
 }).strict().superRefine((home, ctx) => {
   const ids = new Set<string>();
@@ -106,6 +120,10 @@ export const homeSchema = z.object({
       });
     }
     ids.add(d.id);
+    const problem = d.binding ? bindingProblem(d.binding, d.type, d.dimmable) : undefined;
+    if (problem) {
+      ctx.addIssue({ code: "custom", path: ["devices", i, "binding"], message: problem });
+    }
     if (
       d.type === "thermostat" && d.minTarget !== undefined && d.maxTarget !== undefined &&
       d.minTarget >= d.maxTarget

@@ -16,9 +16,19 @@ import type { Broker } from "../broker/broker.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { Payloads, ReplyPayload, Source } from "../broker/messages.ts";
 import { auditRefusal, executeCommand, failureRefusal } from "../protocols/command_executor.ts";
+import {
+  isRealDeviceRequest,
+  type RealDeviceRequest,
+  runRealDeviceRequest,
+} from "./real_device_path.ts";
 
 /** The requests a channel may run through the command path. */
-export type HubRequestType = "device.command" | "device.reading" | "device.query";
+export type HubRequestType =
+  | "device.command"
+  | "device.reading"
+  | "device.query"
+  // real devices (issue 11)
+  | RealDeviceRequest;
 
 /** How a channel wants to wait. */
 export interface RunOptions {
@@ -61,6 +71,15 @@ export function createCommandPath(broker: Broker, options: CommandPathOptions): 
       if (type === "device.command") {
         const command = payload as Payloads["device.command"];
         return await executeCommand(broker, source, command, ask) as ReplyPayload<K>;
+      }
+      if (isRealDeviceRequest(type)) {
+        return await runRealDeviceRequest(
+          broker,
+          source,
+          type,
+          payload as Payloads[typeof type],
+          ask,
+        ) as ReplyPayload<K>;
       }
       const asked = await broker.ask(createMessage(type, payload, source), ask);
       if (asked.ok) return asked.reply.payload as ReplyPayload<K>;

@@ -99,10 +99,16 @@ export function refusalEntry(
   const untrusted = error.code === "unauthenticated" || error.code === "rate_limited";
   if ("args" in command && !untrusted) detail.command = commandText(command);
   else detail.command = command.action;
+  // A real device that did not confirm (issue 11): the command was sent, not confirmed.
+  const unconfirmed = error.code === "device_timeout";
+  if (unconfirmed) {
+    detail.sent = true;
+    detail.confirmed = false;
+  }
   return {
     action,
     ...(command.device === undefined ? {} : { device: command.device }),
-    outcome: "rejected",
+    outcome: unconfirmed ? "failed" : "rejected",
     code: error.code,
     detail,
   };
