@@ -399,6 +399,7 @@ export function startMqttBridge(
       ...counts,
       connected: connection.connected ? 1 : 0,
       reconnects_total: connection.reconnects,
+      subscribe_acks_total: connection.subscribeAcks,
       reports_in_flight: inFlight,
       bound_topics: index.size,
     }),

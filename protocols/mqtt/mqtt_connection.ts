@@ -34,6 +34,8 @@ export interface MqttConnectionEvents {
 export interface MqttConnection {
   readonly connected: boolean;
   readonly reconnects: number;
+  /** Subscriptions the broker acknowledged (SUBACK), in total. */
+  readonly subscribeAcks: number;
   subscribe(topics: readonly string[]): void;
   unsubscribe(topics: readonly string[]): void;
   /** Publishes with QoS 1; `done` gets the error, if any. */
@@ -50,6 +52,7 @@ export function openMqttConnection(
 ): MqttConnection {
   let backoff = FIRST_BACKOFF_MS;
   let reconnects = 0;
+  let subscribeAcks = 0;
   let wasConnected = false;
   const client = mqtt.connect(options.url, {
     clientId: options.clientId,
@@ -94,10 +97,14 @@ export function openMqttConnection(
     get reconnects() {
       return reconnects;
     },
+    get subscribeAcks() {
+      return subscribeAcks;
+    },
     subscribe(topics) {
       if (topics.length === 0) return;
       client.subscribe([...topics], { qos: 1 }, (error) => {
         if (error) log.warn("MQTT subscribe failed: {error}", { error: error.message });
+        else subscribeAcks++;
       });
     },
     unsubscribe(topics) {
