@@ -94,7 +94,9 @@ Deno.test("zigbee2mqtt - a TLS command reaches the bulb as its /set JSON and is 
         auditRows(fixture, "lamp").some((r) => r.action === "device.command" && r.outcome === "ok"),
     );
     const rows = auditRows(fixture, "lamp");
-    const report = rows.find((r) => r.action === "device.report" && r.detail?.by === "confirmation");
+    const report = rows.find((r) =>
+      r.action === "device.report" && r.detail?.by === "confirmation"
+    );
     assert.equal(report?.principal, "device:lamp");
     assert.equal(report?.channel, "mqtt");
     assert.equal((report?.detail?.confirms as string[]).length, 1);
@@ -156,7 +158,9 @@ Deno.test("zigbee2mqtt - a TLS command reaches the bulb as its /set JSON and is 
     assert.equal(failed?.detail?.sent, true);
     assert.equal(failed?.detail?.confirmed, false);
     assert.ok(
-      !auditRows(fixture, "silent").some((r) => r.action === "device.command" && r.outcome === "ok"),
+      !auditRows(fixture, "silent").some((r) =>
+        r.action === "device.command" && r.outcome === "ok"
+      ),
     );
   } finally {
     await bulb.endAsync();

@@ -159,3 +159,88 @@ export class Inbox {
     return found!;
   }
 }
+
+/** What {@linkcode proveSchemeFlows} needs to know about one scheme's simulated device. */
+export interface SchemeFlows {
+  readonly fixture: HubFixture;
+  /** An observer subscribed to every topic (`#`). */
+  readonly seen: Inbox;
+  readonly device: string;
+  /** The command, the exact topic and payload the device must get, and what the reply shows. */
+  readonly command: { text: string; topic: string; payload: string; replyShows: RegExp };
+  /** Makes the device change by hand; `status` then shows `statusShows`. */
+  readonly byHand: { publish: () => Promise<unknown>; statusShows: RegExp };
+  /** Makes the device go offline. */
+  readonly goOffline: () => Promise<unknown>;
+  /** A device that never answers, and the command sent to it. */
+  readonly silent: { device: string; command: string; topic: string };
+}
+
+/** Runs the four flows every scheme must pass: confirmed command, by hand, offline, never answers. */
+export async function proveSchemeFlows(f: SchemeFlows): Promise<void> {
+  await using watcher = await admin(f.fixture);
+  if (!(await watcher.ask(`subscribe ${f.device}`)).startsWith("Subscribed")) {
+    throw new Error("subscribe failed");
+  }
+  await using c = await admin(f.fixture);
+  const from = f.seen.messages.length;
+  const reply = await c.ask(f.command.text);
+  if (!reply.startsWith(`Command '${f.command.text}' received and executed.`)) {
+    throw new Error(`Unexpected reply: ${reply}`);
+  }
+  if (!f.command.replyShows.test(reply)) {
+    throw new Error(`Reply lacks ${f.command.replyShows}: ${reply}`);
+  }
+  const sent = await f.seen.next(f.command.topic, from);
+  if (sent.payload !== f.command.payload) {
+    throw new Error(`Sent ${sent.payload} on ${sent.topic}, expected ${f.command.payload}`);
+  }
+  const pushed = (await watcher.readLine()) ?? "";
+  if (!pushed.startsWith(`Event ${f.device}:`)) throw new Error(`No push: ${pushed}`);
+  await until("the confirmed command's audit entries", () => {
+    const rows = auditRows(f.fixture, f.device);
+    return rows.some((r) => r.action === "device.command" && r.outcome === "ok") &&
+      rows.some((r) => r.action === "device.report" && r.detail?.by === "confirmation");
+  });
+
+  await f.byHand.publish();
+  const handPush = (await watcher.readLine()) ?? "";
+  if (!handPush.startsWith(`Event ${f.device}:`)) throw new Error(`No push by hand: ${handPush}`);
+  const status = await c.ask(`status ${f.device}`);
+  if (!f.byHand.statusShows.test(status)) throw new Error(`Status after by hand: ${status}`);
+  await until(
+    "the by-hand audit entry",
+    () =>
+      auditRows(f.fixture, f.device).some((r) =>
+        r.action === "device.report" && r.detail?.by === "device" &&
+        r.principal === `device:${f.device}`
+      ),
+  );
+
+  await f.goOffline();
+  await until(
+    "the device to be offline",
+    async () =>
+      (await c.ask(f.command.text)).startsWith(`Error device_offline: ${f.device} is offline`),
+  );
+
+  const timeout = await c.ask(f.silent.command);
+  if (!timeout.startsWith(`Error device_timeout: Sent to ${f.silent.device}`)) {
+    throw new Error(`Expected a timeout: ${timeout}`);
+  }
+  await f.seen.next(f.silent.topic);
+  await until(
+    "the timeout's audit entry",
+    () =>
+      auditRows(f.fixture, f.silent.device).some((r) =>
+        r.code === "device_timeout" && r.outcome === "failed" && r.detail?.sent === true
+      ),
+  );
+  if (
+    auditRows(f.fixture, f.silent.device).some((r) =>
+      r.action === "device.command" && r.outcome === "ok"
+    )
+  ) {
+    throw new Error("A command that timed out was recorded as applied");
+  }
+}
