@@ -25,6 +25,7 @@ import type {
 import type { PrincipalDeclaration } from "../config/home.ts";
 import { type ParsedRequest, parseRequest, type Request } from "./command_parser.ts";
 import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "./command_executor.ts";
+import { runDiscoveryRequest } from "./discovery_requests.ts";
 import type { RefusalAuditor } from "./refusal_audit.ts";
 import { type FrameEvent, LineFramer } from "./line_framer.ts";
 import type { RateLimiter } from "./rate_limit.ts";
@@ -351,6 +352,12 @@ export class TlsSession {
         return this.#subscribe(source, request.device, format === "json").then((r) =>
           r.ok ? ok(r.value.text, r.value.result) : fail(r.error)
         );
+      case "discovered":
+      case "adopt":
+      case "remove":
+        return runDiscoveryRequest(this.#ctx.broker, source, request, this.#ctx.askTimeoutMs).then((
+          r,
+        ) => r.ok ? ok(r.text, r.result) : fail(r.error));
       case "unsubscribe":
         if (request.device === "*") {
           this.#watched.clear();
