@@ -33,7 +33,6 @@ import { createHttpListener } from "./observability/http_server.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { type CommandPath, createCommandPath } from "./domain/command_path.ts";
 import type { Home } from "./config/home.ts";
-import { startMqttBridge } from "./protocols/mqtt/mqtt_bridge.ts";
 import { createMessage } from "./broker/envelope.ts";
 
 const log = getLogger("hub");
@@ -125,6 +124,8 @@ export async function startHub(config: Config): Promise<Hub> {
     );
     // Real devices (issue 11): the bridge subscribes before the device actor announces its bindings.
     if (settings.MQTT_URL !== undefined) {
+      // Loaded only when used: the demo home needs no MQTT.js.
+      const { startMqttBridge } = await import("./protocols/mqtt/mqtt_bridge.ts");
       listeners.set(
         "mqtt",
         startMqttBridge(broker, commandPath, {

@@ -19,10 +19,10 @@ import type { DeviceSnapshot, DeviceState, Outcome, Refusal } from "../broker/me
 export type SetTimer = (ms: number, fire: () => void) => () => void;
 
 /** Real timers. */
-export const systemTimers: SetTimer = (ms, fire) => {
+export function systemTimers(ms: number, fire: () => void): () => void {
   const id = setTimeout(fire, ms);
   return () => clearTimeout(id);
-};
+}
 
 /** The state keys each action is confirmed by. */
 const ACTION_KEYS: Readonly<Record<string, readonly string[]>> = {

@@ -13,6 +13,7 @@
 import { z } from "zod";
 
 /** One MQTT topic level or a path of levels, without wildcards (`+`, `#`) or control bytes. */
+// deno-lint-ignore no-control-regex
 const topicPath = z.string().min(1).max(200).regex(/^[^+#\u0000-\u001f\u007f]+$/, {
   message: "must be an MQTT topic without wildcards (+ #) or control characters",
 }).refine((t) => !t.startsWith("/") && !t.endsWith("/") && !t.includes("//"), {
@@ -20,6 +21,7 @@ const topicPath = z.string().min(1).max(200).regex(/^[^+#\u0000-\u001f\u007f]+$/
 });
 
 /** One topic level (no `/`). */
+// deno-lint-ignore no-control-regex
 const topicLevel = z.string().min(1).max(100).regex(/^[^+#/\u0000-\u001f\u007f]+$/, {
   message: "must be one MQTT topic level (no '/', '+', '#' or control characters)",
 });

@@ -75,7 +75,8 @@ export function permissionFlags(config: Config): string[] {
     replyHosts === undefined ? "--allow-net" : `--allow-net=${[...net].join(",")}`,
     `--allow-read=${[...read].join(",")}`,
     `--allow-write=${[...write].join(",")}`,
-    `--allow-env=${env.join(",")}`,
+    // MQTT.js's `debug` dependency enumerates the whole environment when it loads (issue 11).
+    mqtt ? "--allow-env" : `--allow-env=${env.join(",")}`,
     `--allow-sys=${LIBRARY_SYS.join(",")}`,
   ];
 }
@@ -102,8 +103,13 @@ function replyTargets(config: Config): string[] | undefined {
 
 /** Lines to show at start about permissions that could not be narrowed. */
 export function permissionNotes(config: Config): string[] {
-  if (replyTargets(config) !== undefined) return [];
+  const notes = config.settings.MQTT_URL === undefined ? [] : [
+    "Environment permission is not narrowed while MQTT_URL is set: MQTT.js's debug dependency " +
+    "reads every variable when it loads (network stays limited to the broker's host and port)",
+  ];
+  if (replyTargets(config) !== undefined) return notes;
   return [
+    ...notes,
     "Network permission is not narrowed: UDP replies (or active-mode FTP) go to client addresses " +
     "that cannot be listed in advance, because UDP_SERVER_IP (or FTP_SERVER_IP with " +
     "FTP_ALLOW_ACTIVE) is not a loopback address",

@@ -14,7 +14,6 @@ import {
   boundHome,
   bridgeMetrics,
   bridgeReady,
-  Inbox,
   simClient,
   startBoundHub,
   until,

@@ -150,6 +150,7 @@ const ABBREVIATIONS: Readonly<Record<string, string>> = {
   avty: "availability",
 };
 
+// deno-lint-ignore no-control-regex
 const TOPIC = /^[^+#\u0000-\u001f\u007f]{1,200}$/;
 
 /** What a discovery topic names, or undefined when it is not one. */

@@ -206,6 +206,7 @@ function discoveredFrom(item: unknown, baseTopic: string): DiscoveredDevice | un
   const ieee = d.ieee_address;
   const name = d.friendly_name;
   if (typeof ieee !== "string" || !/^0x[0-9a-fA-F]{16}$/.test(ieee)) return undefined;
+  // deno-lint-ignore no-control-regex
   if (typeof name !== "string" || !/^[^+#\u0000-\u001f\u007f]{1,200}$/.test(name)) return undefined;
   if (d.type === "Coordinator") return undefined;
   const definition = d.definition;

@@ -48,7 +48,11 @@ export function mqttEnv(
 }
 
 /** Waits until `check` is true, polling; fails after `ms`. */
-export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 10_000) {
+export async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  ms = 10_000,
+): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
