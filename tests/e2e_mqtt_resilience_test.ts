@@ -160,12 +160,23 @@ Deno.test("mqtt bridge - hostile broker input is refused, counted and audited, c
       reasons.some((r) => r.startsWith("discovery config: a topic is not a valid")),
       reasons.join("; "),
     );
-    // The flood is summarised, not one entry per message (the hub flushes its summary on stop).
     assert.match(await c.ask("discovered"), /^Discovered: 0/);
     // A good device is still served.
     assert.match(await c.ask("plug on"), /^Command 'plug on' received and executed\..*power=on/);
     await attacker.publishAsync("zigbee2mqtt/bridge/devices", "", { retain: true, qos: 1 });
     await attacker.publishAsync("homeassistant/light/evil/x/config", "", { retain: true, qos: 1 });
+    // The flood got one summary entry, not one entry per message (written at the latest on close).
+    const entries = auditRows(fixture).length;
+    await fixture.hub.listeners.get("mqtt")!.close();
+    await until(
+      "the flood's summary",
+      () =>
+        auditRows(fixture).some((r) =>
+          r.action === "mqtt.rejected_summary" && r.detail?.reason === "rate_limited" &&
+          Number(r.detail?.count) >= 250
+        ),
+    );
+    assert.ok(auditRows(fixture).length < entries + 10);
   } finally {
     await attacker.endAsync();
     await device.endAsync();
