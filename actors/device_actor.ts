@@ -39,6 +39,7 @@ import {
   handleReport,
   listDiscovered,
   type RealResult,
+  replaceDeclared,
   setDiscovered,
 } from "./device_real.ts";
 import type { DeviceAdapterCommandPayload } from "../broker/messages.ts";
@@ -57,6 +58,7 @@ export const DEVICE_TOPICS = [
   "device.list_discovered",
   "device.discovered",
   "mqtt.connection_changed",
+  "config.devices_changed",
 ] as const;
 
 type DeviceTopic = (typeof DEVICE_TOPICS)[number];
@@ -163,6 +165,23 @@ export function createDeviceActor(
       }
       if (message.type === "device.discovered") {
         setDiscovered(real, message);
+        return undefined;
+      }
+      if (message.type === "config.devices_changed") {
+        const stored = state.store.loadAll();
+        const change = replaceDeclared(real, message.payload.devices, (id) => stored.get(id));
+        const count = change.added.length + change.removed.length + change.replaced.length;
+        if (count > 0) {
+          bindingsChanged = true;
+          log.info(
+            "Home file reloaded: devices added {added}, removed {removed}, changed {replaced}",
+            {
+              added: change.added.join(",") || "-",
+              removed: change.removed.join(",") || "-",
+              replaced: change.replaced.join(",") || "-",
+            },
+          );
+        }
         return undefined;
       }
       const result = handleOne(state, message, principals, now, real);
@@ -305,7 +324,10 @@ const refused = (code: Refusal["code"], message: string): OneResult => ({
 /** The device kinds: every consumed kind but configuration changes. */
 type DeviceRequest = Exclude<
   DeviceTopic,
-  "config.principals_changed" | "mqtt.connection_changed" | "device.discovered"
+  | "config.principals_changed"
+  | "mqtt.connection_changed"
+  | "device.discovered"
+  | "config.devices_changed"
 >;
 
 function handleOne(

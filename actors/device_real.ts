@@ -269,3 +269,54 @@ export function setDiscovered(real: RealDeviceState, message: Message<"device.di
   for (const d of message.payload.devices.slice(0, MAX_DISCOVERED_PER_SOURCE)) list.set(d.key, d);
   real.discovered.set(message.payload.source.slice(0, 40), list);
 }
+
+/** What a SIGHUP did to the declared devices. */
+export interface DeclaredDevicesChange {
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly replaced: readonly string[];
+}
+
+/**
+ * SIGHUP: makes the home file's devices those of `declared`. New ones start
+ * from their stored state (or fresh), changed declarations keep the state
+ * that still fits, devices no longer declared are removed (adopted devices
+ * are left alone; a declared device wins over an adopted one only at start).
+ */
+export function replaceDeclared(
+  real: RealDeviceState,
+  declared: readonly DeviceDeclaration[],
+  stored: (
+    id: string,
+  ) => { type: string; state: DeviceState; updatedAt: string | null } | undefined,
+): DeclaredDevicesChange {
+  const added: string[] = [];
+  const removed: string[] = [];
+  const replaced: string[] = [];
+  const wanted = new Map(declared.map((d) => [d.id, d]));
+  for (const [id, entry] of [...real.devices]) {
+    if (entry.adopted || wanted.has(id)) continue;
+    real.devices.delete(id);
+    real.bindings.forget(id);
+    removed.push(id);
+  }
+  for (const decl of declared) {
+    const entry = real.devices.get(decl.id);
+    if (entry?.adopted) continue;
+    if (entry && JSON.stringify(entry.decl) === JSON.stringify(decl)) continue;
+    const row = entry
+      ? { type: entry.decl.type, state: entry.state, updatedAt: entry.updatedAt }
+      : stored(decl.id);
+    const keep = row !== undefined && row.type === decl.type;
+    real.devices.set(decl.id, {
+      decl,
+      state: keep ? reconcileState(decl, row.state) : initialState(decl),
+      updatedAt: keep ? row.updatedAt : null,
+    });
+    if (entry) {
+      real.bindings.forget(decl.id);
+      replaced.push(decl.id);
+    } else added.push(decl.id);
+  }
+  return { added, removed, replaced };
+}

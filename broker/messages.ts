@@ -13,7 +13,7 @@
  * @module
  */
 
-import type { PrincipalDeclaration } from "../config/home.ts";
+import type { DeviceDeclaration, PrincipalDeclaration } from "../config/home.ts";
 
 /** The channel a message came in on. */
 export type Channel = "tls" | "udp" | "ftp" | "http" | "cli" | "system" | "mqtt";
@@ -337,6 +337,11 @@ export interface BindingsChangedPayload {
   }[];
 }
 
+/** SIGHUP: the home file's devices as just re-read; the device actor adds, removes and replaces. */
+export interface DevicesChangedPayload {
+  readonly devices: readonly DeviceDeclaration[];
+}
+
 /** The MQTT bridge connected or lost its broker. */
 export interface MqttConnectionPayload {
   readonly connected: boolean;
@@ -399,6 +404,7 @@ export interface Payloads {
   "device.remove_result": Outcome<DeviceSnapshot>;
   "device.bindings_changed": BindingsChangedPayload;
   "mqtt.connection_changed": MqttConnectionPayload;
+  "config.devices_changed": DevicesChangedPayload;
 }
 
 /**
