@@ -132,6 +132,8 @@ export function createDeviceActor(
     confirmTimeoutMs: options.confirmTimeoutMs ?? 3000,
     ...(options.setTimer ? { setTimer: options.setTimer } : {}),
   });
+  // The home file's devices as last loaded (start or SIGHUP): a restarted actor starts from them.
+  let declared: readonly DeviceDeclaration[] = options.home.devices;
   const discovered = new Map<
     string,
     ReadonlyMap<string, import("../broker/messages.ts").DiscoveredDevice>
@@ -169,6 +171,7 @@ export function createDeviceActor(
       }
       if (message.type === "config.devices_changed") {
         const stored = state.store.loadAll();
+        declared = message.payload.devices;
         const change = replaceDeclared(real, message.payload.devices, (id) => stored.get(id));
         const count = change.added.length + change.removed.length + change.replaced.length;
         if (count > 0) {
@@ -236,7 +239,7 @@ export function createDeviceActor(
       const store = new DeviceStore(db);
       const stored = store.loadAll();
       const devices = new Map<string, DeviceEntry>();
-      for (const decl of options.home.devices) {
+      for (const decl of declared) {
         const row = stored.get(decl.id);
         const restored = row !== undefined && row.type === decl.type;
         devices.set(decl.id, {

@@ -147,8 +147,7 @@ export function handleReport(
   if (p.state === undefined) {
     return no("malformed", "A report carries state, availability or a send failure");
   }
-  // A report proves the device is there.
-  if (real.bindings.online(p.device) === false) real.bindings.setOnline(p.device, true);
+  // Availability changes only by the device's availability topic (its LWT), never by a state report.
   const next = reconcileState(entry.decl, { ...entry.state, ...p.state });
   const changed = Object.keys(next).some((k) => next[k] !== entry.state[k]);
   const matches = real.bindings.matched(p.device, next);

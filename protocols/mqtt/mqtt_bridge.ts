@@ -325,15 +325,29 @@ export function startMqttBridge(
     }
   };
 
+  /** Tells the device actor whether the broker is connected; retried while its mailbox is full. */
+  let statusTimer: ReturnType<typeof setTimeout> | undefined;
+  const publishStatus = (connected: boolean) => {
+    clearTimeout(statusTimer);
+    statusTimer = undefined;
+    if (closed) return;
+    const payload = connected
+      ? { connected: true }
+      : { connected: false, reason: `The MQTT broker ${brokerAddress} is not connected` };
+    const sent = broker.publish(
+      createMessage("mqtt.connection_changed", payload, { principal: null, channel: "mqtt" }, {
+        clock,
+      }),
+    );
+    if (!sent.ok) statusTimer = setTimeout(() => publishStatus(connection.connected), 100);
+  };
+
   const connection: MqttConnection = openMqttConnection(options, {
     connected: () => {
       log.info("MQTT bridge connected to {broker}", { broker: brokerAddress });
       count("connects_total");
       resubscribe(true);
-      broker.publish(createMessage("mqtt.connection_changed", { connected: true }, {
-        principal: null,
-        channel: "mqtt",
-      }, { clock }));
+      publishStatus(true);
     },
     disconnected: (reason) => {
       if (closed) return;
@@ -342,15 +356,7 @@ export function startMqttBridge(
         reason,
       });
       subscribed = new Set();
-      broker.publish(createMessage(
-        "mqtt.connection_changed",
-        {
-          connected: false,
-          reason: `The MQTT broker ${brokerAddress} is not connected`,
-        },
-        { principal: null, channel: "mqtt" },
-        { clock },
-      ));
+      publishStatus(false);
     },
     message: onMessage,
   });
@@ -406,6 +412,7 @@ export function startMqttBridge(
     async close() {
       if (closed) return;
       closed = true;
+      clearTimeout(statusTimer);
       unsubscribe();
       auditor.flush(true);
       await connection.close();

@@ -69,10 +69,16 @@ export function bridgeMetrics(fixture: HubFixture): Readonly<Record<string, numb
 
 /** Waits until the bridge is connected and the broker acknowledged at least `acks` subscriptions in total. */
 export async function bridgeReady(fixture: HubFixture, acks = 1): Promise<void> {
-  await until("the bridge to connect", () => fixture.hub.listeners.get("mqtt")?.listening === true);
+  // Generous: other tests share the two cores.
+  await until(
+    "the bridge to connect",
+    () => fixture.hub.listeners.get("mqtt")?.listening === true,
+    30_000,
+  );
   await until(
     "the bridge's subscriptions",
     () => (bridgeMetrics(fixture).subscribe_acks_total ?? 0) >= acks,
+    30_000,
   );
 }
 
@@ -88,7 +94,12 @@ export async function startBoundHub(
     ...(options.dir ? { dir: options.dir } : {}),
     ...(options.keepDir ? { keepDir: true } : {}),
   });
-  await bridgeReady(fixture);
+  try {
+    await bridgeReady(fixture);
+  } catch (error) {
+    await fixture.stop();
+    throw error;
+  }
   return fixture;
 }
 
@@ -222,11 +233,19 @@ export async function proveSchemeFlows(f: SchemeFlows): Promise<void> {
   );
 
   await f.goOffline();
+  // A command in flight when the offline report arrives fails too ("went offline").
   await until(
     "the device to be offline",
-    async () =>
-      (await c.ask(f.command.text)).startsWith(`Error device_offline: ${f.device} is offline`),
+    async () => (await c.ask(f.command.text)).startsWith(`Error device_offline: ${f.device}`),
   );
+  const sends = f.seen.messages.filter((m) => m.topic === f.command.topic).length;
+  const refused = await c.ask(f.command.text);
+  if (!refused.startsWith(`Error device_offline: ${f.device} is offline`)) {
+    throw new Error(`Not refused at once while offline: ${refused}`);
+  }
+  if (f.seen.messages.filter((m) => m.topic === f.command.topic).length !== sends) {
+    throw new Error("A command was sent to an offline device");
+  }
 
   const timeout = await c.ask(f.silent.command);
   if (!timeout.startsWith(`Error device_timeout: Sent to ${f.silent.device}`)) {
