@@ -32,14 +32,14 @@ import type { ActorBehaviour, ActorContext } from "./actor.ts";
 import { AdoptedDeviceStore } from "../persistence/adopted_device_store.ts";
 import { DeviceBindings, type SetTimer } from "./device_bindings.ts";
 import {
-  adapterCommand,
+  applyDeclared,
   bindingsOf,
+  boundCommand,
   handleAdopt,
   handleRemove,
   handleReport,
   listDiscovered,
   type RealResult,
-  replaceDeclared,
   setDiscovered,
 } from "./device_real.ts";
 import type { DeviceAdapterCommandPayload } from "../broker/messages.ts";
@@ -170,21 +170,8 @@ export function createDeviceActor(
         return undefined;
       }
       if (message.type === "config.devices_changed") {
-        const stored = state.store.loadAll();
         declared = message.payload.devices;
-        const change = replaceDeclared(real, message.payload.devices, (id) => stored.get(id));
-        const count = change.added.length + change.removed.length + change.replaced.length;
-        if (count > 0) {
-          bindingsChanged = true;
-          log.info(
-            "Home file reloaded: devices added {added}, removed {removed}, changed {replaced}",
-            {
-              added: change.added.join(",") || "-",
-              removed: change.removed.join(",") || "-",
-              replaced: change.replaced.join(",") || "-",
-            },
-          );
-        }
+        if (applyDeclared(real, declared, state.store.loadAll())) bindingsChanged = true;
         return undefined;
       }
       const result = handleOne(state, message, principals, now, real);
@@ -432,28 +419,12 @@ function handleOne(
   }
   const outcome = applyAction(entry.decl, entry.state, action, args);
   if (!outcome.ok) return { reply: outcome, previous: {} };
-  const command = adapterCommand(entry, message, outcome.value);
-  if (command !== undefined) {
-    // Bound to real hardware (issue 11): the device's report is the truth.
-    const refusal = real.bindings.refusal(id);
-    if (refusal) return refused(refusal.code, refusal.message);
-    if (entry.decl.binding?.optimistic) {
-      return { ...apply(entry, outcome.value, now, entry), adapterCommands: [command] };
-    }
-    return {
-      reply: undefined,
-      previous: {},
-      adapterCommands: [command],
-      deferWith: (answer) =>
-        real.bindings.await({
-          command: message.id,
-          device: id,
-          action,
-          desired: outcome.value,
-          timeoutMs: entry.decl.binding?.confirmTimeoutMs,
-        }, answer),
-    };
+  // Bound to real hardware (issue 11): sent to the device, whose report is the truth.
+  const bound = boundCommand(real, entry, message, outcome.value);
+  if (bound !== undefined && "optimistic" in bound) {
+    return { ...apply(entry, outcome.value, now, entry), adapterCommands: [bound.optimistic] };
   }
+  if (bound !== undefined) return bound;
   return apply(entry, outcome.value, now, entry);
 }
 

@@ -26,6 +26,9 @@ import { isAllowed, parseDeviceDeclaration } from "../config/home.ts";
 import { initialState, reconcileState } from "../config/device_types.ts";
 import type { AdoptedDeviceStore } from "../persistence/adopted_device_store.ts";
 import type { DeviceBindings } from "./device_bindings.ts";
+import { getLogger } from "../observability/logger.ts";
+
+const log = getLogger("device");
 
 /** One device of the actor: its declaration and current state (shared with device_actor.ts). */
 export interface RealDeviceEntry {
@@ -96,6 +99,62 @@ export function adapterCommand(
     desired,
     command: message.id,
   };
+}
+
+/**
+ * A validated command to `entry`: undefined when the device is simulated,
+ * `{optimistic}` (the command to publish) when it is applied now, else the refusal or the
+ * deferred answer (the device's confirmation) with the command for the bridge.
+ */
+export function boundCommand(
+  real: RealDeviceState,
+  entry: RealDeviceEntry,
+  message: Message<"device.command">,
+  desired: DeviceState,
+):
+  | undefined
+  | { readonly optimistic: DeviceAdapterCommandPayload }
+  | {
+    readonly reply: undefined | Outcome<DeviceSnapshot>;
+    readonly previous: DeviceState;
+    readonly adapterCommands?: readonly DeviceAdapterCommandPayload[];
+    readonly deferWith?: (answer: (outcome: Outcome<DeviceSnapshot>) => void) => void;
+  } {
+  const command = adapterCommand(entry, message, desired);
+  if (command === undefined) return undefined;
+  const refusal = real.bindings.refusal(entry.decl.id);
+  if (refusal) return { reply: { ok: false, error: refusal }, previous: {} };
+  if (entry.decl.binding?.optimistic) return { optimistic: command };
+  return {
+    reply: undefined,
+    previous: {},
+    adapterCommands: [command],
+    deferWith: (answer) =>
+      real.bindings.await({
+        command: message.id,
+        device: entry.decl.id,
+        action: message.payload.action,
+        desired,
+        timeoutMs: entry.decl.binding?.confirmTimeoutMs,
+      }, answer),
+  };
+}
+
+/** SIGHUP's devices applied to the actor's devices (see {@linkcode replaceDeclared}); true when any changed. */
+export function applyDeclared(
+  real: RealDeviceState,
+  declared: readonly DeviceDeclaration[],
+  stored: ReadonlyMap<string, { type: string; state: DeviceState; updatedAt: string | null }>,
+): boolean {
+  const change = replaceDeclared(real, declared, (id) => stored.get(id));
+  const count = change.added.length + change.removed.length + change.replaced.length;
+  if (count === 0) return false;
+  log.info("Home file reloaded: devices added {added}, removed {removed}, changed {replaced}", {
+    added: change.added.join(",") || "-",
+    removed: change.removed.join(",") || "-",
+    replaced: change.replaced.join(",") || "-",
+  });
+  return true;
 }
 
 /** The bound devices, for the bridge. */

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import type { MqttClient } from "mqtt";
 import { startMosquitto } from "./helpers/mosquitto.ts";
 import {
+  admin,
   boundHome,
   Inbox,
   proveSchemeFlows,
@@ -93,6 +94,32 @@ Deno.test("tasmota - POWER and Dimmer commands are confirmed by stat/RESULT; LWT
     assert.equal(seen.messages.find((m) => m.topic === "cmnd/fan_plug/POWER2")?.payload, "ON");
   } finally {
     await device.endAsync();
+    await spy.endAsync();
+    await fixture.stop();
+  }
+});
+
+Deno.test("tasmota - an optimistic device is acknowledged once the command is published, with no report", async () => {
+  await using broker = await startMosquitto();
+  const fixture = await startBoundHub(
+    broker,
+    boundHome([{
+      id: "dumb",
+      type: "switch",
+      name: "Plug that never reports",
+      room: "hall",
+      binding: { scheme: "tasmota", topic: "dumb_plug", optimistic: true },
+    }]),
+  );
+  const spy = await simClient(broker, "spy");
+  try {
+    await spy.subscribeAsync("cmnd/dumb_plug/#", { qos: 1 });
+    const seen = new Inbox(spy);
+    await using c = await admin(fixture);
+    assert.match(await c.ask("dumb on"), /^Command 'dumb on' received and executed\..*power=on/);
+    assert.equal((await seen.next("cmnd/dumb_plug/POWER")).payload, "ON");
+    assert.match(await c.ask("status dumb"), /^Status dumb: power=on/);
+  } finally {
     await spy.endAsync();
     await fixture.stop();
   }
