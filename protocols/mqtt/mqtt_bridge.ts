@@ -19,11 +19,7 @@
  */
 import type { Broker } from "../../broker/broker.ts";
 import { type Clock, createMessage, systemClock } from "../../broker/envelope.ts";
-import type {
-  DeviceAdapterCommandPayload,
-  DiscoveredDevice,
-  Source,
-} from "../../broker/messages.ts";
+import type { DeviceAdapterCommandPayload, Source } from "../../broker/messages.ts";
 import type { CommandPath } from "../../domain/command_path.ts";
 import type { BoundDevice } from "../../domain/adapters/adapter.ts";
 import {
@@ -32,12 +28,9 @@ import {
   encodeCommand,
   topicsOf,
 } from "../../domain/adapters/schemes.ts";
-import { parseBridgeDevices, Z2M_BASE } from "../../domain/adapters/zigbee2mqtt.ts";
-import {
-  discoveryTopic,
-  HA_PREFIX,
-  parseDiscoveryConfig,
-} from "../../domain/adapters/homeassistant.ts";
+import { Z2M_BASE } from "../../domain/adapters/zigbee2mqtt.ts";
+import { DiscoveryInbox } from "./mqtt_discovery.ts";
+import { HA_PREFIX } from "../../domain/adapters/homeassistant.ts";
 import type { Listener } from "../listener.ts";
 import { RateLimiter } from "../rate_limit.ts";
 import { RefusalAuditor } from "../refusal_audit.ts";
@@ -60,7 +53,6 @@ export interface MqttBridgeOptions extends MqttConnectionOptions {
 }
 
 const HA_TOPICS = [`${HA_PREFIX}/+/+/config`, `${HA_PREFIX}/+/+/+/config`];
-const MAX_HA_CONFIGS = 500;
 const MAX_SHELLY_REQUESTS = 1024;
 
 /** The running bridge. */
@@ -98,7 +90,6 @@ export function startMqttBridge(
   /** Topic -> the bound devices that listen on it. */
   let index = new Map<string, BoundDevice[]>();
   let subscribed = new Set<string>();
-  const haConfigs = new Map<string, DiscoveredDevice>();
   /** Shelly request id -> the command it carried. */
   const shellyRequests = new Map<number, { device: string; command: string }>();
   let nextRequestId = 1;
@@ -208,53 +199,12 @@ export function startMqttBridge(
     }
   };
 
-  const onDiscovery = (topic: string, text: string): boolean => {
-    if (topic.endsWith("/bridge/devices")) {
-      const baseTopic = topic.slice(0, -"/bridge/devices".length);
-      const parsed = parseBridgeDevices(text, baseTopic);
-      if (!parsed.ok) {
-        refuse(topic, `device list: ${parsed.reason}`);
-        return true;
-      }
-      count("discovery_total");
-      broker.publish(createMessage(
-        "device.discovered",
-        {
-          source: `zigbee2mqtt:${baseTopic}`,
-          devices: parsed.value,
-        },
-        { principal: null, channel: "mqtt", address: brokerAddress },
-        { clock },
-      ));
-      return true;
-    }
-    if (discoveryTopic(topic) === undefined) return false;
-    const parsed = parseDiscoveryConfig(topic, text);
-    if (!parsed.ok) {
-      refuse(topic, `discovery config: ${parsed.reason}`);
-      return true;
-    }
-    const where = discoveryTopic(topic)!;
-    const key = `homeassistant:${where.component}/${
-      where.node ? where.node + "/" : ""
-    }${where.object}`;
-    if (parsed.value === null) haConfigs.delete(key);
-    else if (haConfigs.size >= MAX_HA_CONFIGS && !haConfigs.has(key)) {
-      refuse(topic, "discovery config: too many announced devices");
-      return true;
-    } else haConfigs.set(key, parsed.value);
-    count("discovery_total");
-    broker.publish(createMessage(
-      "device.discovered",
-      {
-        source: "homeassistant",
-        devices: [...haConfigs.values()],
-      },
-      { principal: null, channel: "mqtt", address: brokerAddress },
-      { clock },
-    ));
-    return true;
-  };
+  const discovery = new DiscoveryInbox({
+    publish: (message) => void broker.publish(message),
+    refuse: (topic, reason) => refuse(topic, reason),
+    counted: () => count("discovery_total"),
+    address: brokerAddress,
+  });
 
   const decoder = new TextDecoder("utf-8", { fatal: true });
   const onMessage = (topic: string, payload: Uint8Array) => {
@@ -269,7 +219,7 @@ export function startMqttBridge(
         return;
       }
       const devices = index.get(topic);
-      const discovery = devices === undefined;
+      const onDiscoveryTopic = devices === undefined;
       if (!perTopic.take(topic)) {
         count(`refused_total{reason="rate limited"}`);
         auditor.summarise(topic.slice(0, 200), "rate_limited");
@@ -282,8 +232,8 @@ export function startMqttBridge(
         refuse(topic, "malformed: not UTF-8");
         return;
       }
-      if (discovery) {
-        if (!onDiscovery(topic, text)) count("unexpected_total");
+      if (onDiscoveryTopic) {
+        if (!discovery.handle(topic, text)) count("unexpected_total");
         return;
       }
       onDeviceMessage(topic, text, devices);
