@@ -1,48 +1,56 @@
 /**
- * The device actor: owns every device's state, validates and applies
- * commands and readings, checks the sender's grants (so every channel gets
- * the same authorisation), persists changes, and publishes
- * `device.state_changed` for each one applied.
+ * The device actor: owns every device's state and the one command path's
+ * transaction. For each batch of queued requests it decides each one
+ * (validation against the device type and the sender's grants, in
+ * `domain/device_requests.ts`), then commits the audit entries of the whole
+ * batch together with the changed state rows in ONE transaction (group
+ * commit), and only then replies and publishes `device.state_changed`. If
+ * the commit fails nothing is applied: the in-memory state is rolled back,
+ * no event goes out, and every command of the batch is refused.
  *
  * Consumes: `device.command`, `device.reading`, `device.query` (requests),
- * `device.snapshot_stored` (event from the storage actor).
+ * `device.snapshot_stored` (event from the storage actor),
+ * `config.principals_changed`.
  * Emits: `device.state_changed`.
- *
- * Messages that queued up together are applied in order and their changes
- * committed in one transaction before any reply or event goes out.
  *
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import type { DeviceSnapshot, DeviceState, Message, Outcome, Refusal } from "../broker/messages.ts";
+import type {
+  DeviceAdapterCommandPayload,
+  DeviceState,
+  DiscoveredDevice,
+  Json,
+  Message,
+} from "../broker/messages.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { DeviceDeclaration, Home, PrincipalDeclaration } from "../config/home.ts";
-import { isAllowed } from "../config/home.ts";
-import {
-  actionsOf,
-  applyAction,
-  initialState,
-  readingValue,
-  reconcileState,
-} from "../config/device_types.ts";
+import { initialState, reconcileState } from "../domain/device_types.ts";
+import { decide, type DeviceRecord, snapshotOf } from "../domain/device_requests.ts";
 import { openDatabase, type SyncMode } from "../persistence/database.ts";
-import { DeviceStore, type StoredDevice } from "../persistence/device_store.ts";
+import { Journal } from "../persistence/journal.ts";
+import type { AuditEntryInput } from "../persistence/audit_store.ts";
+import type { StoredDevice } from "../persistence/device_store.ts";
+import type { AuditMetrics } from "../observability/audit_metrics.ts";
 import { getLogger } from "../observability/logger.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import { commandEntry, snapshotEntry } from "./device_journal_entries.ts";
 import { AdoptedDeviceStore } from "../persistence/adopted_device_store.ts";
 import { DeviceBindings, type SetTimer } from "./device_bindings.ts";
 import {
   applyDeclared,
   bindingsOf,
-  boundCommand,
-  handleAdopt,
-  handleRemove,
-  handleReport,
   listDiscovered,
-  type RealResult,
+  type RealBatch,
+  type RealDeviceState,
+  type RealRecord,
   setDiscovered,
+  takeAdopt,
+  takeBoundCommand,
+  takeRemove,
+  takeReport,
+  takeTimeout,
 } from "./device_real.ts";
-import type { DeviceAdapterCommandPayload } from "../broker/messages.ts";
 
 /** The kinds the device actor consumes. */
 export const DEVICE_TOPICS = [
@@ -56,6 +64,7 @@ export const DEVICE_TOPICS = [
   "device.adopt",
   "device.remove",
   "device.list_discovered",
+  "device.confirm_timeout",
   "device.discovered",
   "mqtt.connection_changed",
   "config.devices_changed",
@@ -63,22 +72,13 @@ export const DEVICE_TOPICS = [
 
 type DeviceTopic = (typeof DEVICE_TOPICS)[number];
 
-/** One device: its declaration and current state. */
-interface DeviceEntry {
-  readonly decl: DeviceDeclaration;
-  state: DeviceState;
-  updatedAt: string | null;
-  /** True for devices adopted at run time (issue 11). */
-  adopted?: boolean;
-}
-
 /** The device actor's state. */
 export interface DeviceActorState {
   readonly db: DatabaseSync;
-  readonly store: DeviceStore;
-  readonly devices: Map<string, DeviceEntry>;
-  /** Devices adopted at run time (issue 11). */
-  readonly adopted: AdoptedDeviceStore;
+  readonly journal: Journal;
+  readonly devices: Map<string, RealRecord>;
+  /** Real devices (issue 11): bindings, discovery, adopted devices. */
+  readonly real: RealDeviceState;
 }
 
 /** Options for {@linkcode createDeviceActor}. */
@@ -86,35 +86,31 @@ export interface DeviceActorOptions {
   readonly databasePath: string;
   readonly sync: SyncMode;
   readonly home: Home;
-  /**
-   * Principals that exist besides those of the home file, e.g. the
-   * full-access principal of `TLS_AUTH=none` ({@linkcode anonymousPrincipal}).
-   */
+  /** Principals that exist besides those of the home file (the anonymous one of `*_AUTH=none`). */
   readonly extraPrincipals?: readonly PrincipalDeclaration[];
+  /** Updated at each journal commit, for /metrics (shared with the audit actor's). */
+  readonly metrics?: AuditMetrics;
   /** Real devices (issue 11): how long a bound device has to confirm a command. */
   readonly confirmTimeoutMs?: number;
   /** Real devices: timers for confirmations (tests may inject). */
   readonly setTimer?: SetTimer;
 }
 
-/** The id commands run as when a channel is configured without authentication. */
-export const ANONYMOUS_PRINCIPAL_ID = "anonymous";
-
-/**
- * The principal commands run as on a channel configured without
- * authentication (`TLS_AUTH=none`, `UDP_AUTH=none`): every action on every
- * device. Its commands are audited under the id `anonymous`.
- */
-export function anonymousPrincipal(): PrincipalDeclaration {
-  return {
-    id: ANONYMOUS_PRINCIPAL_ID,
-    kind: "controller",
-    grants: [{ devices: ["*"], actions: ["*"] }],
-    channels: ["tls", "udp"],
-  };
-}
+/** Why every command of a batch is refused when its commit failed. */
+const NOT_RECORDED = {
+  code: "internal",
+  message: "The change could not be recorded in the audit log, so nothing was applied",
+} as const;
 
 const log = getLogger("device");
+
+/** A change decided in this batch, published once committed. */
+interface PendingChange {
+  readonly cause: Message<DeviceTopic>;
+  readonly device: string;
+  readonly state: DeviceState;
+  readonly previous: DeviceState;
+}
 
 /** Creates the device actor's behaviour. */
 export function createDeviceActor(
@@ -127,95 +123,36 @@ export function createDeviceActor(
     for (const p of options.extraPrincipals ?? []) principals.set(p.id, p);
   };
   setPrincipals(options.home.principals);
-  // Kept across restarts of the actor, like the principals: the bridge's state is not re-sent.
+  // Real devices (issue 11): kept across restarts of the actor, like the principals.
   const bindings = new DeviceBindings({
     confirmTimeoutMs: options.confirmTimeoutMs ?? 3000,
     ...(options.setTimer ? { setTimer: options.setTimer } : {}),
   });
-  // The home file's devices as last loaded (start or SIGHUP): a restarted actor starts from them.
+  const discovered = new Map<string, ReadonlyMap<string, DiscoveredDevice>>();
+  /** The home file's devices as last loaded (start or SIGHUP): a restarted actor starts from them. */
   let declared: readonly DeviceDeclaration[] = options.home.devices;
-  const discovered = new Map<
-    string,
-    ReadonlyMap<string, import("../broker/messages.ts").DiscoveredDevice>
-  >();
 
   const handleMany = (
     state: DeviceActorState,
     messages: readonly Message<DeviceTopic>[],
     ctx: ActorContext,
-  ) => {
-    const now = new Date(ctx.clock.now()).toISOString();
-    const changes: {
-      message: Message<DeviceTopic>;
-      entry: DeviceEntry;
-      state: DeviceState;
-      previous: DeviceState;
-    }[] = [];
-    const after: (() => void)[] = [];
-    const adapterCommands: DeviceAdapterCommandPayload[] = [];
-    let bindingsChanged = false;
-    const real = { devices: state.devices, adopted: state.adopted, bindings, discovered };
-    const replies = messages.map((message) => {
-      if (message.type === "config.principals_changed") {
-        // Grants change from the next message on; devices are fixed until a restart.
-        setPrincipals(message.payload.principals);
-        return undefined;
-      }
-      if (message.type === "mqtt.connection_changed") {
+  ): DeviceActorState => {
+    const batch = new DeviceBatch(state, principals, ctx);
+    for (const message of messages) {
+      // Grants change from the next message on.
+      if (message.type === "config.principals_changed") setPrincipals(message.payload.principals);
+      else if (message.type === "mqtt.connection_changed") {
         bindings.setBridge(message.payload.connected, message.payload.reason);
-        return undefined;
-      }
-      if (message.type === "device.discovered") {
-        setDiscovered(real, message);
-        return undefined;
-      }
-      if (message.type === "config.devices_changed") {
+      } else if (message.type === "device.discovered") setDiscovered(state.real, message);
+      else if (message.type === "config.devices_changed") {
         declared = message.payload.devices;
-        if (applyDeclared(real, declared, state.store.loadAll())) bindingsChanged = true;
-        return undefined;
-      }
-      const result = handleOne(state, message, principals, now, real);
-      if (result.deferWith && message.type === "device.command") {
-        result.deferWith(ctx.defer(message));
-      }
-      after.push(...(result.after ?? []));
-      adapterCommands.push(...(result.adapterCommands ?? []));
-      if (result.bindingsChanged) bindingsChanged = true;
-      if (result.changed) {
-        // Capture the state now: a later message of the batch may change the device again.
-        changes.push({
-          message,
-          entry: result.changed,
-          state: result.changed.state,
-          previous: result.previous,
-        });
-      }
-      return result.reply;
-    });
-    if (changes.length > 0) {
-      const rows = new Map<string, StoredDevice>();
-      for (const { entry } of changes) {
-        rows.set(entry.decl.id, {
-          id: entry.decl.id,
-          type: entry.decl.type,
-          state: entry.state,
-          updatedAt: entry.updatedAt,
-        });
-      }
-      state.store.saveAll([...rows.values()]);
-      for (const { message, entry, state: now, previous } of changes) {
-        publishChange(ctx, message, entry.decl.id, now, previous);
-      }
+        if (applyDeclared(state.real, declared, state.journal.loadDevices())) {
+          batch.bindingsChanged();
+        }
+      } else batch.take(message);
     }
-    // Real devices: confirmations once committed, then commands out to the bridge.
-    for (const confirm of after) confirm();
-    for (const command of adapterCommands) {
-      ctx.publish(
-        createMessage("device.adapter_command", command, SYSTEM_SOURCE, { clock: ctx.clock }),
-      );
-    }
-    if (bindingsChanged) publishBindings(ctx, state);
-    return { state, replies };
+    batch.commit(messages, options.metrics);
+    return state;
   };
 
   return {
@@ -223,12 +160,19 @@ export function createDeviceActor(
     consumes: DEVICE_TOPICS,
     init(ctx) {
       const db = openDatabase(options.databasePath, { sync: options.sync });
-      const store = new DeviceStore(db);
-      const stored = store.loadAll();
-      const devices = new Map<string, DeviceEntry>();
+      const journal = new Journal(db);
+      const stored = journal.loadDevices();
+      const devices = new Map<string, RealRecord>();
       for (const decl of declared) {
         const row = stored.get(decl.id);
         const restored = row !== undefined && row.type === decl.type;
+        if (row !== undefined && !restored) {
+          log.warn("Device {device}: stored state is for type {stored}, not {type}; reset", {
+            device: decl.id,
+            stored: row.type,
+            type: decl.type,
+          });
+        }
         devices.set(decl.id, {
           decl,
           state: restored ? reconcileState(decl, row.state) : initialState(decl),
@@ -256,17 +200,15 @@ export function createDeviceActor(
       for (const id of loaded.skipped) {
         log.warn("Adopted device {id} is no longer valid: skipped", { id });
       }
-      const state = { db, store, devices, adopted };
-      publishBindings(ctx, state);
-      return state;
+      const real: RealDeviceState = { devices, adopted, bindings, discovered };
+      publishBindings(ctx, devices);
+      return { db, journal, devices, real };
     },
     handle(state, message, ctx) {
-      const { replies } = handleMany(state, [message], ctx);
-      const reply = replies[0];
-      return reply === undefined ? { state } : { state, reply } as never;
+      return { state: handleMany(state, [message], ctx) };
     },
     handleBatch(state, messages, ctx) {
-      return Promise.resolve(handleMany(state, messages, ctx) as never);
+      return handleMany(state, messages, ctx);
     },
     terminate(state) {
       state.db.close();
@@ -274,45 +216,217 @@ export function createDeviceActor(
   };
 }
 
-type Reply =
-  | Outcome<DeviceSnapshot>
-  | Outcome<readonly DeviceSnapshot[]>
-  | Outcome<readonly import("../broker/messages.ts").DiscoveredDevice[]>
-  | Outcome<import("../broker/messages.ts").DeviceReportResult>
-  | undefined;
+/** One batch: decided request by request, then committed (or rolled back) as a whole. */
+class DeviceBatch implements RealBatch {
+  readonly #state: DeviceActorState;
+  readonly #principals: ReadonlyMap<string, PrincipalDeclaration>;
+  readonly #ctx: ActorContext;
+  readonly #now: string;
+  /** Each changed device's state before the batch (for a rollback). */
+  readonly #before = new Map<string, { state: DeviceState; updatedAt: string | null }>();
+  readonly #entries: AuditEntryInput[] = [];
+  readonly #changes: PendingChange[] = [];
+  readonly #answers: (() => void)[] = [];
+  readonly #sends: DeviceAdapterCommandPayload[] = [];
+  #bindingsChanged = false;
 
-interface OneResult {
-  readonly reply: Reply;
-  readonly changed?: DeviceEntry;
-  readonly previous: DeviceState;
-  /** Real devices: answer later (the device's confirmation). */
-  readonly deferWith?: (answer: (outcome: Outcome<DeviceSnapshot>) => void) => void;
-  readonly after?: RealResult["after"];
-  readonly adapterCommands?: RealResult["adapterCommands"];
-  readonly bindingsChanged?: boolean;
+  constructor(
+    state: DeviceActorState,
+    principals: ReadonlyMap<string, PrincipalDeclaration>,
+    ctx: ActorContext,
+  ) {
+    this.#state = state;
+    this.#principals = principals;
+    this.#ctx = ctx;
+    this.#now = new Date(ctx.clock.now()).toISOString();
+  }
+
+  get now(): string {
+    return this.#now;
+  }
+
+  change(
+    cause: Message<"device.command"> | Message<"device.report">,
+    device: DeviceRecord,
+    next: DeviceState,
+  ): void {
+    this.#change(cause, device, next);
+  }
+
+  journal(entry: AuditEntryInput): void {
+    this.#entries.push(entry);
+  }
+
+  afterCommit(work: () => void): void {
+    this.#answers.push(work);
+  }
+
+  send(command: DeviceAdapterCommandPayload): void {
+    this.#sends.push(command);
+  }
+
+  bindingsChanged(): void {
+    this.#bindingsChanged = true;
+  }
+
+  /** Decides one message; its answer waits for the commit. */
+  take(message: Message<BatchTopic>): void {
+    if (message.type === "device.snapshot_stored") return this.#snapshot(message);
+    if (this.#takeReal(message)) return;
+    const decision = decide(this.#state.devices, this.#principals, message);
+    const ctx = this.#ctx;
+    if (decision.kind === "refused") {
+      if (message.type !== "device.query") {
+        this.#entries.push(commandEntry(message, { refused: decision.error }));
+      }
+      this.#answers.push(() => ctx.reply(message, { ok: false, error: decision.error }));
+    } else if (decision.kind === "visible") {
+      if (message.type !== "device.query") return;
+      const value = decision.devices.map(snapshotOf);
+      this.#answers.push(() => ctx.reply(message, { ok: true, value }));
+    } else if (message.type !== "device.query") {
+      if (
+        message.type === "device.command" &&
+        takeBoundCommand(this.#state.real, this, message, decision.device, decision.next, ctx)
+      ) return;
+      this.#change(message, decision.device, decision.next);
+      const snapshot = snapshotOf(decision.device);
+      this.#entries.push(commandEntry(message, { state: decision.next as Json }));
+      this.#answers.push(() => ctx.reply(message, { ok: true, value: snapshot }));
+    }
+  }
+
+  /** Real-device kinds (issue 11); false for the others. */
+  #takeReal(message: Message<BatchTopic>): message is Message<RealTopic> {
+    const real = this.#state.real;
+    const ctx = this.#ctx;
+    const principal = () =>
+      message.source.principal === null
+        ? undefined
+        : this.#principals.get(message.source.principal);
+    switch (message.type) {
+      case "device.report":
+        takeReport(real, this, message, ctx);
+        return true;
+      case "device.confirm_timeout":
+        takeTimeout(real, this, message, ctx);
+        return true;
+      case "device.adopt":
+        takeAdopt(real, this, message, principal(), ctx);
+        return true;
+      case "device.remove":
+        takeRemove(real, this, message, principal(), ctx);
+        return true;
+      case "device.list_discovered": {
+        const answer = principal() === undefined
+          ? {
+            ok: false as const,
+            error: { code: "unauthenticated" as const, message: "Log in first" },
+          }
+          : listDiscovered(real);
+        this.#answers.push(() => ctx.reply(message, answer));
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  /** Journals the batch in one transaction, then answers and publishes; or rolls it back. */
+  commit(messages: readonly Message<DeviceTopic>[], metrics: AuditMetrics | undefined): void {
+    if (this.#entries.length > 0) {
+      const rows: StoredDevice[] = [...this.#before.keys()].map((id) => {
+        const d = this.#state.devices.get(id)!;
+        return { id, type: d.decl.type, state: d.state, updatedAt: d.updatedAt };
+      });
+      try {
+        this.#state.journal.commit(this.#entries, rows);
+        metrics?.recordCommit(this.#entries.length);
+      } catch (error) {
+        rollBack(this.#state, this.#before, messages, this.#principals, this.#ctx, error);
+        return;
+      }
+    }
+    for (const answer of this.#answers) answer();
+    for (const c of this.#changes) publishChange(this.#ctx, c);
+    // Real devices: commands out to the bridge, and the bindings it follows.
+    for (const command of this.#sends) {
+      this.#ctx.publish(
+        createMessage("device.adapter_command", command, SYSTEM_SOURCE, { clock: this.#ctx.clock }),
+      );
+    }
+    if (this.#bindingsChanged) publishBindings(this.#ctx, this.#state.devices);
+  }
+
+  #snapshot(message: Message<"device.snapshot_stored">): void {
+    const p = message.payload;
+    const camera = this.#state.devices.get(p.device);
+    if (camera === undefined || camera.decl.type !== "camera") {
+      log.warn("Snapshot stored for {device}, which is not a camera: ignored", {
+        device: p.device,
+      });
+      return;
+    }
+    this.#change(message, camera, {
+      ...camera.state,
+      lastSnapshot: p.path,
+      snapshotSize: p.size,
+      snapshotSha256: p.sha256,
+      snapshotAt: message.at,
+    });
+    this.#entries.push(snapshotEntry(message));
+  }
+
+  #change(cause: Message<DeviceTopic>, device: DeviceRecord, next: DeviceState): void {
+    if (!this.#before.has(device.decl.id)) {
+      this.#before.set(device.decl.id, { state: device.state, updatedAt: device.updatedAt });
+    }
+    this.#changes.push({ cause, device: device.decl.id, state: next, previous: device.state });
+    device.state = next;
+    device.updatedAt = this.#now;
+  }
 }
 
-/** Where real-device messages come from: the bridge, adoption. */
-const SYSTEM_SOURCE = { principal: null, channel: "system" } as const;
-
-function publishBindings(
-  ctx: Pick<ActorContext, "publish" | "clock">,
+/** Undoes a batch whose commit failed and refuses its requests: nothing was applied. */
+function rollBack(
   state: DeviceActorState,
+  before: ReadonlyMap<string, { state: DeviceState; updatedAt: string | null }>,
+  messages: readonly Message<DeviceTopic>[],
+  principals: ReadonlyMap<string, PrincipalDeclaration>,
+  ctx: ActorContext,
+  error: unknown,
 ): void {
-  ctx.publish(createMessage("device.bindings_changed", bindingsOf(state.devices), SYSTEM_SOURCE, {
-    clock: ctx.clock,
-  }));
+  for (const [id, was] of before) {
+    const device = state.devices.get(id)!;
+    device.state = was.state;
+    device.updatedAt = was.updatedAt;
+  }
+  log.error("Could not record a batch of {count} requests, nothing applied: {error}", {
+    count: messages.length,
+    error: error instanceof Error ? error.message : String(error),
+  });
+  for (const message of messages) {
+    if (
+      message.type === "device.command" || message.type === "device.reading" ||
+      message.type === "device.adopt" || message.type === "device.remove" ||
+      message.type === "device.report"
+    ) {
+      ctx.reply(message, { ok: false, error: NOT_RECORDED });
+    } else if (message.type === "device.query") {
+      // Queries are answered from the committed state, whatever the batch tried.
+      const decision = decide(state.devices, principals, message);
+      ctx.reply(
+        message,
+        decision.kind === "visible"
+          ? { ok: true, value: decision.devices.map(snapshotOf) }
+          : { ok: false, error: decision.kind === "refused" ? decision.error : NOT_RECORDED },
+      );
+    }
+  }
 }
 
-type RealParts = Parameters<typeof handleReport>[0];
-
-const refused = (code: Refusal["code"], message: string): OneResult => ({
-  reply: { ok: false, error: { code, message } },
-  previous: {},
-});
-
-/** The device kinds: every consumed kind but configuration changes. */
-type DeviceRequest = Exclude<
+/** The kinds a batch takes (the others change the actor's settings, not devices). */
+type BatchTopic = Exclude<
   DeviceTopic,
   | "config.principals_changed"
   | "mqtt.connection_changed"
@@ -320,153 +434,31 @@ type DeviceRequest = Exclude<
   | "config.devices_changed"
 >;
 
-function handleOne(
-  state: DeviceActorState,
-  message: Message<DeviceRequest>,
-  principals: ReadonlyMap<string, PrincipalDeclaration>,
-  now: string,
-  real: RealParts,
-): OneResult {
-  if (message.type === "device.report") return handleReport(real, message, now);
-  if (message.type === "device.snapshot_stored") {
-    // An internal event from the storage actor, which already authorised the upload.
-    const p = message.payload;
-    const entry = state.devices.get(p.device);
-    if (entry === undefined || entry.decl.type !== "camera") {
-      log.warn("Snapshot stored for {device}, which is not a camera: ignored", {
-        device: p.device,
-      });
-      return { reply: undefined, previous: {} };
-    }
-    return apply(
-      entry,
-      {
-        ...entry.state,
-        lastSnapshot: p.path,
-        snapshotSize: p.size,
-        snapshotSha256: p.sha256,
-        snapshotAt: message.at,
-      },
-      now,
-      undefined,
-    );
-  }
+/** The real-device kinds a batch takes. */
+type RealTopic =
+  | "device.report"
+  | "device.confirm_timeout"
+  | "device.adopt"
+  | "device.remove"
+  | "device.list_discovered";
 
-  const principalId = message.source.principal;
-  if (principalId === null) return refused("unauthenticated", "Log in first");
-  const principal = principals.get(principalId);
-  if (principal === undefined) {
-    return refused("unauthenticated", `Unknown principal ${principalId}`);
-  }
+/** Where the device actor's own messages (commands to the bridge, bindings) come from. */
+const SYSTEM_SOURCE = { principal: null, channel: "system" } as const;
 
-  if (message.type === "device.adopt") {
-    return handleAdopt(real, message, principal, now);
-  }
-  if (message.type === "device.remove") return handleRemove(real, message, principal);
-  if (message.type === "device.list_discovered") {
-    return { reply: listDiscovered(real) as Reply, previous: {} };
-  }
-
-  if (message.type === "device.query") {
-    const id = message.payload.device;
-    if (id === null) {
-      const visible = [...state.devices.values()].filter((e) => canSee(principal, e.decl.id));
-      return { reply: { ok: true, value: visible.map(snapshotOf) }, previous: {} };
-    }
-    const entry = state.devices.get(id);
-    if (entry === undefined) return refused("unknown_device", `No device named '${id}'`);
-    if (!canSee(principal, id)) return refused("forbidden", `${principal.id} may not see ${id}`);
-    return { reply: { ok: true, value: [snapshotOf(entry)] }, previous: {} };
-  }
-
-  const id = message.payload.device;
-  const entry = state.devices.get(id);
-  if (entry === undefined) return refused("unknown_device", `No device named '${id}'`);
-  // A principal with no grant on the device learns nothing more about it (its actions, its metric).
-  if (!canSee(principal, id)) {
-    const verb = message.type === "device.reading" ? "report for" : message.payload.action;
-    return refused("forbidden", `${principal.id} may not ${verb} ${id}`);
-  }
-
-  if (message.type === "device.reading") {
-    const { metric, value } = message.payload;
-    const own = entry.decl.metric ?? "value";
-    if (entry.decl.type !== "sensor") {
-      return refused("unsupported_action", `${id} (${entry.decl.type}) does not report readings`);
-    }
-    if (metric !== own) {
-      return refused("unsupported_action", `${id} reports ${own}, not '${metric}'`);
-    }
-    if (!isAllowed(principal, id, "report")) {
-      return refused("forbidden", `${principal.id} may not report for ${id}`);
-    }
-    if (typeof value === "number" && !Number.isFinite(value)) {
-      return refused("malformed", "Reading is not a finite number");
-    }
-    const checked = typeof value === "string" ? readingValue(value) : { ok: true as const, value };
-    if (!checked.ok) return refused("malformed", checked.message);
-    return apply(entry, { ...entry.state, [own]: checked.value }, now, entry);
-  }
-
-  const { action, args } = message.payload;
-  if (!actionsOf(entry.decl).includes(action)) {
-    // applyAction words the refusal (lists the actions this device has).
-    const outcome = applyAction(entry.decl, entry.state, action, args);
-    return { reply: outcome as Outcome<never>, previous: {} };
-  }
-  if (!isAllowed(principal, id, action)) {
-    return refused("forbidden", `${principal.id} may not ${action} ${id}`);
-  }
-  const outcome = applyAction(entry.decl, entry.state, action, args);
-  if (!outcome.ok) return { reply: outcome, previous: {} };
-  // Bound to real hardware (issue 11): sent to the device, whose report is the truth.
-  const bound = boundCommand(real, entry, message, outcome.value);
-  if (bound !== undefined && "optimistic" in bound) {
-    return { ...apply(entry, outcome.value, now, entry), adapterCommands: [bound.optimistic] };
-  }
-  if (bound !== undefined) return bound;
-  return apply(entry, outcome.value, now, entry);
-}
-
-/** Applies a new state to an entry; the reply (when `replyFor`) is its snapshot. */
-function apply(
-  entry: DeviceEntry,
-  next: DeviceState,
-  now: string,
-  replyFor: DeviceEntry | undefined,
-): OneResult {
-  const previous = entry.state;
-  entry.state = next;
-  entry.updatedAt = now;
-  return {
-    reply: replyFor ? { ok: true, value: snapshotOf(entry) } : undefined,
-    changed: entry,
-    previous,
-  };
-}
-
-function canSee(principal: PrincipalDeclaration, device: string): boolean {
-  return principal.grants.some((g) => g.devices.includes("*") || g.devices.includes(device));
-}
-
-function snapshotOf(entry: DeviceEntry): DeviceSnapshot {
-  return {
-    id: entry.decl.id,
-    type: entry.decl.type,
-    name: entry.decl.name,
-    room: entry.decl.room,
-    state: entry.state,
-    updatedAt: entry.updatedAt,
-  };
-}
-
-function publishChange(
-  ctx: ActorContext,
-  cause: Message<DeviceTopic>,
-  device: string,
-  state: DeviceState,
-  previous: DeviceState,
+/** Tells the bridge which devices are bound now. */
+function publishBindings(
+  ctx: Pick<ActorContext, "publish" | "clock">,
+  devices: ReadonlyMap<string, RealRecord>,
 ): void {
+  ctx.publish(
+    createMessage("device.bindings_changed", bindingsOf(devices), SYSTEM_SOURCE, {
+      clock: ctx.clock,
+    }),
+  );
+}
+
+function publishChange(ctx: ActorContext, change: PendingChange): void {
+  const { cause, device, state, previous } = change;
   const event = createMessage(
     "device.state_changed",
     { device, state, previous, cause: cause.id },

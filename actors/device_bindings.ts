@@ -9,11 +9,12 @@
  * within its confirmation time; else `device_timeout` (sent, not confirmed).
  * An offline device refuses at once (`device_offline`), and going offline
  * fails the commands waiting for it. While the bridge is down, commands get
- * `unavailable`.
+ * `unavailable`. This class only keeps the books; the device actor journals
+ * each outcome and answers the deferred request.
  *
  * @module
  */
-import type { DeviceSnapshot, DeviceState, Outcome, Refusal } from "../broker/messages.ts";
+import type { DeviceState, Message, Refusal } from "../broker/messages.ts";
 
 /** Starts a timer; the returned function cancels it. */
 export type SetTimer = (ms: number, fire: () => void) => () => void;
@@ -46,12 +47,13 @@ export function confirmationKeys(action: string, desired: DeviceState): readonly
 }
 
 /** One command sent to a device and not yet confirmed. */
-interface Pending {
-  readonly command: string;
+export interface PendingCommand {
+  /** The request, deferred: answered through `ctx.reply` once its outcome is journaled. */
+  readonly message: Message<"device.command">;
   readonly device: string;
   readonly keys: readonly string[];
   readonly desired: DeviceState;
-  readonly answer: (outcome: Outcome<DeviceSnapshot>) => void;
+  readonly timeoutMs: number;
   readonly cancel: () => void;
 }
 
@@ -67,7 +69,7 @@ export interface DeviceBindingsOptions {
 /** Pending confirmations, availability and the bridge's connection. */
 export class DeviceBindings {
   readonly #options: Required<DeviceBindingsOptions>;
-  readonly #pending = new Map<string, Pending>();
+  readonly #pending = new Map<string, PendingCommand>();
   readonly #online = new Map<string, boolean>();
   #bridge: { connected: boolean; reason: string } = {
     connected: false,
@@ -115,89 +117,68 @@ export class DeviceBindings {
   }
 
   /**
-   * Waits for `device` to confirm `desired`; `answer` gets the outcome once: the
-   * snapshot (via {@linkcode DeviceBindings.matched}) or a refusal.
+   * Waits for the device to confirm `desired`. When the time runs out,
+   * `onTimeout(commandId)` is called (the actor then journals and answers the
+   * timeout through {@linkcode DeviceBindings.take}).
    */
   await(
     args: {
-      command: string;
+      message: Message<"device.command">;
       device: string;
-      action: string;
       desired: DeviceState;
       timeoutMs?: number | undefined;
     },
-    answer: (outcome: Outcome<DeviceSnapshot>) => void,
+    onTimeout: (command: string) => void,
   ): void {
     const ms = args.timeoutMs ?? this.#options.confirmTimeoutMs;
+    const command = args.message.id;
     const cancel = this.#options.setTimer(ms, () => {
-      if (!this.#pending.delete(args.command)) return;
-      answer({
-        ok: false,
-        error: {
-          code: "device_timeout",
-          message: `Sent to ${args.device}, but it did not confirm within ${ms} ms: not applied`,
-        },
-      });
+      if (this.#pending.has(command)) onTimeout(command);
     });
-    this.#pending.set(args.command, {
-      command: args.command,
+    this.#pending.set(command, {
+      message: args.message,
       device: args.device,
-      keys: confirmationKeys(args.action, args.desired),
+      keys: confirmationKeys(args.message.payload.action, args.desired),
       desired: args.desired,
-      answer,
+      timeoutMs: ms,
       cancel,
     });
   }
 
-  /**
-   * The commands that `state` (the device's whole state after a report)
-   * confirms; they are removed. Call `confirm(snapshot)` on each once the
-   * change is committed.
-   */
-  matched(
-    device: string,
-    state: DeviceState,
-  ): { command: string; confirm: (s: DeviceSnapshot) => void }[] {
-    const out: { command: string; confirm: (s: DeviceSnapshot) => void }[] = [];
+  /** The commands that `state` (the device's whole state after a report) confirms; removed. */
+  matched(device: string, state: DeviceState): PendingCommand[] {
+    const out: PendingCommand[] = [];
     for (const p of this.#pending.values()) {
       if (p.device !== device) continue;
       if (!p.keys.every((k) => state[k] === p.desired[k])) continue;
-      this.#pending.delete(p.command);
-      p.cancel();
-      out.push({
-        command: p.command,
-        confirm: (snapshot) => p.answer({ ok: true, value: snapshot }),
-      });
+      out.push(this.#remove(p));
     }
     return out;
   }
 
-  /** Records availability; going offline fails the commands waiting for the device. */
-  setOnline(device: string, online: boolean): void {
-    this.#online.set(device, online);
-    if (online) return;
-    this.#failDevice(device, {
-      code: "device_offline",
-      message: `${device} went offline before confirming: not applied`,
-    });
-  }
-
-  /** The bridge could not send `command`: its asker is told now. */
-  sendFailed(command: string, reason: string): void {
+  /** Removes and returns one waiting command (timed out, or its sending failed). */
+  take(command: string): PendingCommand | undefined {
     const p = this.#pending.get(command);
-    if (!p) return;
-    this.#pending.delete(command);
-    p.cancel();
-    p.answer({
-      ok: false,
-      error: { code: "unavailable", message: `Not sent to ${p.device}: ${reason}` },
-    });
+    return p === undefined ? undefined : this.#remove(p);
   }
 
-  /** A device was removed: commands waiting for it fail. */
-  forget(device: string): void {
+  /** Records availability; going offline removes and returns the commands waiting for the device. */
+  setOnline(device: string, online: boolean): PendingCommand[] {
+    this.#online.set(device, online);
+    return online ? [] : this.forDevice(device);
+  }
+
+  /** A device was removed: the commands waiting for it, removed. */
+  forget(device: string): PendingCommand[] {
     this.#online.delete(device);
-    this.#failDevice(device, { code: "unknown_device", message: `${device} was removed` });
+    return this.forDevice(device);
+  }
+
+  /** Removes and returns every command waiting for `device`. */
+  forDevice(device: string): PendingCommand[] {
+    return [...this.#pending.values()].filter((p) => p.device === device).map((p) =>
+      this.#remove(p)
+    );
   }
 
   /** Commands waiting now. */
@@ -205,12 +186,9 @@ export class DeviceBindings {
     return this.#pending.size;
   }
 
-  #failDevice(device: string, error: Refusal): void {
-    for (const p of [...this.#pending.values()]) {
-      if (p.device !== device) continue;
-      this.#pending.delete(p.command);
-      p.cancel();
-      p.answer({ ok: false, error });
-    }
+  #remove(p: PendingCommand): PendingCommand {
+    this.#pending.delete(p.message.id);
+    p.cancel();
+    return p;
   }
 }

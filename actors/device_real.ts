@@ -1,11 +1,13 @@
 /**
- * The device actor's handling of real devices (issue 11), kept apart from
- * the simulated-device rules: commands to bound devices (sent through the
- * MQTT bridge and confirmed by the device's report), reports from hardware,
- * discovered devices, adoption and removal at run time.
+ * The device actor's handling of real devices (issue 11), apart from the
+ * simulated-device rules: commands to bound devices (sent through the MQTT
+ * bridge, answered once the device's report confirms them), reports from
+ * hardware, discovered devices, adoption and removal at run time, and SIGHUP's
+ * declared devices.
  *
- * Every function here is called from the device actor's handler, with the
- * actor's state; none does I/O besides the actor's own database.
+ * Everything here runs inside the device actor's batch: each outcome is
+ * journaled with the batch (audit entry and state row in one transaction)
+ * and answered only after the commit, through {@linkcode RealBatch}.
  *
  * @module
  */
@@ -13,223 +15,264 @@ import type {
   BindingsChangedPayload,
   DeviceAdapterCommandPayload,
   DeviceBinding,
-  DeviceReportResult,
-  DeviceSnapshot,
   DeviceState,
   DiscoveredDevice,
+  Json,
   Message,
   Outcome,
   Refusal,
 } from "../broker/messages.ts";
+import { createMessage } from "../broker/envelope.ts";
 import type { DeviceDeclaration, PrincipalDeclaration } from "../config/home.ts";
-import { isAllowed, parseDeviceDeclaration } from "../config/home.ts";
-import { initialState, reconcileState } from "../config/device_types.ts";
+import { parseDeviceDeclaration } from "../config/home.ts";
+import { isAllowed } from "../domain/grants.ts";
+import { initialState, reconcileState } from "../domain/device_types.ts";
+import { type DeviceRecord, snapshotOf } from "../domain/device_requests.ts";
+import type { AuditEntryInput } from "../persistence/audit_store.ts";
 import type { AdoptedDeviceStore } from "../persistence/adopted_device_store.ts";
-import type { DeviceBindings } from "./device_bindings.ts";
 import { getLogger } from "../observability/logger.ts";
+import type { ActorContext } from "./actor.ts";
+import type { DeviceBindings, PendingCommand } from "./device_bindings.ts";
+import { commandEntry } from "./device_journal_entries.ts";
 
 const log = getLogger("device");
 
-/** One device of the actor: its declaration and current state (shared with device_actor.ts). */
-export interface RealDeviceEntry {
-  readonly decl: DeviceDeclaration;
-  state: DeviceState;
-  updatedAt: string | null;
+/** A device of the actor, as real-device handling sees it. */
+export interface RealRecord extends DeviceRecord {
   /** True for devices adopted at run time (removable). */
   adopted?: boolean;
 }
 
-/** What handling one real-device message gives the actor. */
-export interface RealResult {
-  readonly reply:
-    | Outcome<DeviceSnapshot>
-    | Outcome<DeviceReportResult>
-    | Outcome<readonly DiscoveredDevice[]>;
-  /** The entry whose state changed (saved with the batch). */
-  readonly changed?: RealDeviceEntry;
-  readonly previous: DeviceState;
-  /** Runs once the batch is committed (confirmations). */
-  readonly after?: readonly (() => void)[];
-  /** Messages for the bridge, published after the commit. */
-  readonly adapterCommands?: readonly DeviceAdapterCommandPayload[];
-  /** The bindings changed (adoption, removal): publish the new list. */
-  readonly bindingsChanged?: boolean;
-}
-
 /** The real-device parts of the actor's state. */
 export interface RealDeviceState {
-  readonly devices: Map<string, RealDeviceEntry>;
+  readonly devices: Map<string, RealRecord>;
   readonly adopted: AdoptedDeviceStore;
   readonly bindings: DeviceBindings;
-  /** Discovered devices by source (`zigbee2mqtt`, `homeassistant`), each by key. */
+  /** Discovered devices by source (`zigbee2mqtt:<base>`, `homeassistant`), each by key. */
   readonly discovered: Map<string, ReadonlyMap<string, DiscoveredDevice>>;
 }
 
-const no = (code: Refusal["code"], message: string): RealResult => ({
-  reply: { ok: false, error: { code, message } },
-  previous: {},
-});
-
-/** The snapshot of an entry. */
-export function snapshotOfEntry(entry: RealDeviceEntry): DeviceSnapshot {
-  return {
-    id: entry.decl.id,
-    type: entry.decl.type,
-    name: entry.decl.name,
-    room: entry.decl.room,
-    state: entry.state,
-    updatedAt: entry.updatedAt,
-  };
+/** What a batch offers real-device handling. */
+export interface RealBatch {
+  readonly now: string;
+  /** Changes a device's state in the batch (saved with the commit, published after it). */
+  change(
+    cause: Message<"device.command"> | Message<"device.report">,
+    device: DeviceRecord,
+    next: DeviceState,
+  ): void;
+  /** Adds an audit entry to the batch's commit. */
+  journal(entry: AuditEntryInput): void;
+  /** Runs once the batch is committed (answers). */
+  afterCommit(work: () => void): void;
+  /** Hands a command to the bridge once the batch is committed. */
+  send(command: DeviceAdapterCommandPayload): void;
+  /** The bound devices changed (adoption, removal, reload): the bridge is told after the commit. */
+  bindingsChanged(): void;
 }
 
-/** The adapter command for a validated command to a bound device. */
-export function adapterCommand(
-  entry: RealDeviceEntry,
+/**
+ * A validated command to a bound device: refused now (bridge down, device
+ * offline), applied now (optimistic), or sent and deferred until the device
+ * confirms. False when the device is simulated (the caller applies it).
+ */
+export function takeBoundCommand(
+  real: RealDeviceState,
+  batch: RealBatch,
   message: Message<"device.command">,
+  device: RealRecord,
   desired: DeviceState,
-): DeviceAdapterCommandPayload | undefined {
-  const binding = entry.decl.binding;
-  if (binding === undefined) return undefined;
-  return {
-    device: entry.decl.id,
-    deviceType: entry.decl.type,
-    binding: binding as DeviceBinding,
+  ctx: ActorContext,
+): boolean {
+  const binding = device.decl.binding;
+  if (binding === undefined) return false;
+  const command: DeviceAdapterCommandPayload = {
+    device: device.decl.id,
+    deviceType: device.decl.type,
+    binding: toJsonBinding(binding),
     action: message.payload.action,
     args: message.payload.args,
     desired,
     command: message.id,
   };
-}
-
-/**
- * A validated command to `entry`: undefined when the device is simulated,
- * `{optimistic}` (the command to publish) when it is applied now, else the refusal or the
- * deferred answer (the device's confirmation) with the command for the bridge.
- */
-export function boundCommand(
-  real: RealDeviceState,
-  entry: RealDeviceEntry,
-  message: Message<"device.command">,
-  desired: DeviceState,
-):
-  | undefined
-  | { readonly optimistic: DeviceAdapterCommandPayload }
-  | {
-    readonly reply: undefined | Outcome<DeviceSnapshot>;
-    readonly previous: DeviceState;
-    readonly adapterCommands?: readonly DeviceAdapterCommandPayload[];
-    readonly deferWith?: (answer: (outcome: Outcome<DeviceSnapshot>) => void) => void;
-  } {
-  const command = adapterCommand(entry, message, desired);
-  if (command === undefined) return undefined;
-  const refusal = real.bindings.refusal(entry.decl.id);
-  if (refusal) return { reply: { ok: false, error: refusal }, previous: {} };
-  if (entry.decl.binding?.optimistic) return { optimistic: command };
-  return {
-    reply: undefined,
-    previous: {},
-    adapterCommands: [command],
-    deferWith: (answer) =>
-      real.bindings.await({
-        command: message.id,
-        device: entry.decl.id,
-        action: message.payload.action,
-        desired,
-        timeoutMs: entry.decl.binding?.confirmTimeoutMs,
-      }, answer),
-  };
-}
-
-/** SIGHUP's devices applied to the actor's devices (see {@linkcode replaceDeclared}); true when any changed. */
-export function applyDeclared(
-  real: RealDeviceState,
-  declared: readonly DeviceDeclaration[],
-  stored: ReadonlyMap<string, { type: string; state: DeviceState; updatedAt: string | null }>,
-): boolean {
-  const change = replaceDeclared(real, declared, (id) => stored.get(id));
-  const count = change.added.length + change.removed.length + change.replaced.length;
-  if (count === 0) return false;
-  log.info("Home file reloaded: devices added {added}, removed {removed}, changed {replaced}", {
-    added: change.added.join(",") || "-",
-    removed: change.removed.join(",") || "-",
-    replaced: change.replaced.join(",") || "-",
-  });
+  const refusal = real.bindings.refusal(device.decl.id);
+  if (refusal) {
+    batch.journal(commandEntry(message, { refused: refusal }));
+    batch.afterCommit(() => ctx.reply(message, { ok: false, error: refusal }));
+    return true;
+  }
+  if (binding.optimistic) {
+    batch.change(message, device, desired);
+    batch.journal(commandEntry(message, { state: desired as Json }));
+    const snapshot = snapshotOf(device);
+    batch.afterCommit(() => ctx.reply(message, { ok: true, value: snapshot }));
+    batch.send(command);
+    return true;
+  }
+  ctx.defer(message);
+  real.bindings.await(
+    { message, device: device.decl.id, desired, timeoutMs: binding.confirmTimeoutMs },
+    (id) => {
+      const told = ctx.publish(
+        createMessage("device.confirm_timeout", { command: id }, SYSTEM, { clock: ctx.clock }),
+      );
+      // The mailbox is full: answer without the journal entry rather than never.
+      if (!told.ok) {
+        const p = real.bindings.take(id);
+        if (p) ctx.reply(p.message, { ok: false, error: timeoutRefusal(p) });
+      }
+    },
+  );
+  batch.send(command);
   return true;
 }
 
-/** The bound devices, for the bridge. */
-export function bindingsOf(devices: ReadonlyMap<string, RealDeviceEntry>): BindingsChangedPayload {
-  const out: BindingsChangedPayload["devices"][number][] = [];
-  for (const e of devices.values()) {
-    if (e.decl.binding === undefined) continue;
-    out.push({
-      id: e.decl.id,
-      type: e.decl.type,
-      binding: {
-        ...(e.decl.binding as DeviceBinding),
-        ...(e.decl.dimmable ? { dimmable: true } : {}),
-        ...(e.decl.metric ? { metric: e.decl.metric } : {}),
-      },
-    });
-  }
-  return { devices: out };
-}
+const SYSTEM = { principal: null, channel: "system" } as const;
 
-/** A report from hardware (`device.report`, from the bridge through the command path). */
-export function handleReport(
-  real: RealDeviceState,
-  message: Message<"device.report">,
-  now: string,
-): RealResult {
-  if (message.source.channel !== "mqtt") {
-    return no("forbidden", "Reports from hardware come from the MQTT bridge only");
-  }
-  const p = message.payload;
-  const entry = real.devices.get(p.device);
-  if (entry === undefined) return no("unknown_device", `No device named '${p.device}'`);
-  if (entry.decl.binding === undefined) {
-    return no("unsupported_action", `${p.device} is not bound to a real device`);
-  }
-  const reply = (changed: boolean, confirmed: readonly string[]): Outcome<DeviceReportResult> => ({
-    ok: true,
-    value: { snapshot: snapshotOfEntry(entry), changed, confirmed },
-  });
-  if (p.sendFailed) {
-    real.bindings.sendFailed(p.sendFailed.command, p.sendFailed.reason);
-    return { reply: reply(false, []), previous: {} };
-  }
-  if (p.online !== undefined) {
-    const was = real.bindings.online(p.device);
-    real.bindings.setOnline(p.device, p.online);
-    return { reply: reply(was !== p.online, []), previous: {} };
-  }
-  if (p.state === undefined) {
-    return no("malformed", "A report carries state, availability or a send failure");
-  }
-  // Availability changes only by the device's availability topic (its LWT), never by a state report.
-  const next = reconcileState(entry.decl, { ...entry.state, ...p.state });
-  const changed = Object.keys(next).some((k) => next[k] !== entry.state[k]);
-  const matches = real.bindings.matched(p.device, next);
-  const confirmed = matches.map((m) => m.command);
-  if (!changed) {
-    return {
-      reply: reply(false, confirmed),
-      previous: {},
-      after: matches.map((m) => () => m.confirm(snapshotOfEntry(entry))),
-    };
-  }
-  const previous = entry.state;
-  entry.state = next;
-  entry.updatedAt = now;
+function timeoutRefusal(p: PendingCommand): Refusal {
   return {
-    reply: reply(true, confirmed),
-    changed: entry,
-    previous,
-    after: matches.map((m) => () => m.confirm(snapshotOfEntry(entry))),
+    code: "device_timeout",
+    message: `Sent to ${p.device}, but it did not confirm within ${p.timeoutMs} ms: not applied`,
   };
 }
 
-/** Every discovered device not adopted yet, for a principal who may adopt. */
+/** A bound device's confirmation time ran out: journaled as sent, not confirmed, and answered. */
+export function takeTimeout(
+  real: RealDeviceState,
+  batch: RealBatch,
+  message: Message<"device.confirm_timeout">,
+  ctx: ActorContext,
+): void {
+  const p = real.bindings.take(message.payload.command);
+  if (p === undefined) return;
+  failPending(batch, [p], timeoutRefusal(p), ctx);
+}
+
+/** Journals and answers commands that will not be confirmed. */
+function failPending(
+  batch: RealBatch,
+  pending: readonly PendingCommand[],
+  error: Refusal,
+  ctx: ActorContext,
+): void {
+  for (const p of pending) {
+    const base = commandEntry(p.message, { refused: error });
+    const sent = error.code === "device_timeout" || error.code === "device_offline";
+    batch.journal(
+      sent
+        ? {
+          ...base,
+          outcome: "failed",
+          detail: JSON.stringify({
+            ...JSON.parse(base.detail ?? "{}"),
+            sent: true,
+            confirmed: false,
+          }),
+        }
+        : base,
+    );
+    batch.afterCommit(() => ctx.reply(p.message, { ok: false, error }));
+  }
+}
+
+/** A report from hardware (from the MQTT bridge through the command path). */
+export function takeReport(
+  real: RealDeviceState,
+  batch: RealBatch,
+  message: Message<"device.report">,
+  ctx: ActorContext,
+): void {
+  const p = message.payload;
+  const refuse = (code: Refusal["code"], text: string) => {
+    const error = { code, message: text };
+    batch.journal(reportEntry(message, { refused: error }));
+    batch.afterCommit(() => ctx.reply(message, { ok: false, error }));
+  };
+  if (message.source.channel !== "mqtt") {
+    return refuse("forbidden", "Reports from hardware come from the MQTT bridge only");
+  }
+  const device = real.devices.get(p.device);
+  if (device === undefined) return refuse("unknown_device", `No device named '${p.device}'`);
+  if (device.decl.binding === undefined) {
+    return refuse("unsupported_action", `${p.device} is not bound to a real device`);
+  }
+  const answer = (changed: boolean, confirmed: readonly string[]) =>
+    batch.afterCommit(() =>
+      ctx.reply(message, { ok: true, value: { snapshot: snapshotOf(device), changed, confirmed } })
+    );
+  if (p.sendFailed) {
+    const pending = real.bindings.take(p.sendFailed.command);
+    if (pending) {
+      failPending(batch, [pending], {
+        code: "unavailable",
+        message: `Not sent to ${p.device}: ${p.sendFailed.reason}`,
+      }, ctx);
+    }
+    return answer(false, []);
+  }
+  if (p.online !== undefined) {
+    const was = real.bindings.online(p.device);
+    const failed = real.bindings.setOnline(p.device, p.online);
+    failPending(batch, failed, {
+      code: "device_offline",
+      message: `${p.device} went offline before confirming: not applied`,
+    }, ctx);
+    if (was !== p.online) {
+      batch.journal(reportEntry(message, { state: null, by: "device", confirms: [] }));
+    }
+    return answer(was !== p.online, []);
+  }
+  if (p.state === undefined) {
+    return refuse("malformed", "A report carries state, availability or a send failure");
+  }
+  // Availability changes only by the device's availability topic (its LWT), never by a state report.
+  const next = reconcileState(device.decl, { ...device.state, ...p.state });
+  const changed = Object.keys(next).some((k) => next[k] !== device.state[k]);
+  const matches = real.bindings.matched(p.device, next);
+  const confirmed = matches.map((m) => m.message.id);
+  if (!changed && matches.length === 0) return answer(false, []);
+  if (changed) batch.change(message, device, next);
+  batch.journal(reportEntry(message, {
+    state: next as Json,
+    by: matches.length > 0 ? "confirmation" : "device",
+    confirms: confirmed,
+  }));
+  for (const m of matches) {
+    batch.journal(commandEntry(m.message, { state: m.desired as Json }));
+    batch.afterCommit(() => ctx.reply(m.message, { ok: true, value: snapshotOf(device) }));
+  }
+  answer(changed, confirmed);
+}
+
+/** The audit entry of a report: the device as the source. */
+function reportEntry(
+  message: Message<"device.report">,
+  result: { refused: Refusal } | { state: Json; by: string; confirms: readonly string[] },
+): AuditEntryInput {
+  const p = message.payload;
+  const detail: Record<string, Json> = { scheme: p.raw.scheme, topic: p.raw.topic };
+  if ("refused" in result) detail.message = result.refused.message;
+  else {
+    detail.by = result.by;
+    detail.confirms = [...result.confirms];
+    if (result.state !== null) detail.state = result.state;
+    if (p.online !== undefined) detail.online = p.online;
+  }
+  return {
+    at: message.at,
+    messageId: message.id,
+    principal: message.source.principal,
+    channel: message.source.channel,
+    address: message.source.address ?? null,
+    action: "device.report",
+    device: p.device,
+    outcome: "refused" in result ? "rejected" : "ok",
+    code: "refused" in result ? result.refused.code : null,
+    detail: JSON.stringify(detail),
+  };
+}
+
+/** Every discovered device not adopted yet. */
 export function listDiscovered(real: RealDeviceState): Outcome<readonly DiscoveredDevice[]> {
   const adoptedKeys = new Set(real.adopted.loadAll().devices.map((d) => d.key));
   const out: DiscoveredDevice[] = [];
@@ -240,25 +283,54 @@ export function listDiscovered(real: RealDeviceState): Outcome<readonly Discover
   return { ok: true, value: out };
 }
 
-/** Adopts a discovered device: validated, persisted, controllable at once. */
-export function handleAdopt(
+/** The audit entry of an adoption or removal. */
+function lifecycleEntry(
+  message: Message<"device.adopt"> | Message<"device.remove">,
+  device: string,
+  result: { refused: Refusal } | { detail: Record<string, Json> },
+): AuditEntryInput {
+  return {
+    at: message.at,
+    messageId: message.id,
+    principal: message.source.principal,
+    channel: message.source.channel,
+    address: message.source.address ?? null,
+    action: message.type,
+    device,
+    outcome: "refused" in result ? "rejected" : "ok",
+    code: "refused" in result ? result.refused.code : null,
+    detail: JSON.stringify(
+      "refused" in result ? { message: result.refused.message } : result.detail,
+    ),
+  };
+}
+
+/** Adopts a discovered device: validated, persisted, controllable at once, audited. */
+export function takeAdopt(
   real: RealDeviceState,
+  batch: RealBatch,
   message: Message<"device.adopt">,
-  principal: PrincipalDeclaration,
-  now: string,
-): RealResult {
+  principal: PrincipalDeclaration | undefined,
+  ctx: ActorContext,
+): void {
   const p = message.payload;
+  const refuse = (code: Refusal["code"], text: string) => {
+    const error = { code, message: text };
+    batch.journal(lifecycleEntry(message, p.id, { refused: error }));
+    batch.afterCommit(() => ctx.reply(message, { ok: false, error }));
+  };
+  if (principal === undefined) return refuse("unauthenticated", "Log in first");
   if (!isAllowed(principal, p.id, "adopt")) {
-    return no("forbidden", `${principal.id} may not adopt devices as ${p.id}`);
+    return refuse("forbidden", `${principal.id} may not adopt devices as ${p.id}`);
   }
   let found: DiscoveredDevice | undefined;
   for (const list of real.discovered.values()) found ??= list.get(p.key);
   if (found === undefined) {
-    return no("not_found", `No discovered device '${p.key}': see device discovered`);
+    return refuse("not_found", `No discovered device '${p.key}': see device discovered`);
   }
-  if (real.devices.has(p.id)) return no("exists", `A device named '${p.id}' exists already`);
+  if (real.devices.has(p.id)) return refuse("exists", `A device named '${p.id}' exists already`);
   if (real.adopted.loadAll().devices.some((d) => d.key === p.key)) {
-    return no("exists", `${p.key} is adopted already`);
+    return refuse("exists", `${p.key} is adopted already`);
   }
   const type = p.type ?? found.suggestedType;
   const draft: Record<string, unknown> = {
@@ -274,48 +346,62 @@ export function handleAdopt(
     if (found.unit !== undefined) draft.unit = found.unit;
   }
   const decl = parseDeviceDeclaration(draft);
-  if (!decl.ok) return no("malformed", decl.message);
-  real.adopted.insert({ decl: decl.value, key: p.key, adoptedBy: principal.id, adoptedAt: now });
-  const entry: RealDeviceEntry = {
+  if (!decl.ok) return refuse("malformed", decl.message);
+  real.adopted.insert({
+    decl: decl.value,
+    key: p.key,
+    adoptedBy: principal.id,
+    adoptedAt: batch.now,
+  });
+  const record: RealRecord = {
     decl: decl.value,
     state: initialState(decl.value),
     updatedAt: null,
     adopted: true,
   };
-  real.devices.set(p.id, entry);
-  return {
-    reply: { ok: true, value: snapshotOfEntry(entry) },
-    previous: {},
-    bindingsChanged: true,
-  };
+  real.devices.set(p.id, record);
+  const detail: Record<string, Json> = { key: p.key, type, name: p.name, room: p.room };
+  batch.journal(lifecycleEntry(message, p.id, { detail }));
+  batch.afterCommit(() => ctx.reply(message, { ok: true, value: snapshotOf(record) }));
+  batch.bindingsChanged();
 }
 
 /** Removes a device adopted at run time (home-file devices are removed by editing the file). */
-export function handleRemove(
+export function takeRemove(
   real: RealDeviceState,
+  batch: RealBatch,
   message: Message<"device.remove">,
-  principal: PrincipalDeclaration,
-): RealResult {
+  principal: PrincipalDeclaration | undefined,
+  ctx: ActorContext,
+): void {
   const id = message.payload.device;
-  const entry = real.devices.get(id);
-  if (entry === undefined) return no("unknown_device", `No device named '${id}'`);
+  const refuse = (code: Refusal["code"], text: string) => {
+    const error = { code, message: text };
+    batch.journal(lifecycleEntry(message, id, { refused: error }));
+    batch.afterCommit(() => ctx.reply(message, { ok: false, error }));
+  };
+  if (principal === undefined) return refuse("unauthenticated", "Log in first");
+  const record = real.devices.get(id);
+  if (record === undefined) return refuse("unknown_device", `No device named '${id}'`);
   if (!isAllowed(principal, id, "remove")) {
-    return no("forbidden", `${principal.id} may not remove ${id}`);
+    return refuse("forbidden", `${principal.id} may not remove ${id}`);
   }
-  if (!entry.adopted) {
-    return no(
+  if (!record.adopted) {
+    return refuse(
       "unsupported_action",
       `${id} is declared in the home file: remove it there and reload`,
     );
   }
   real.adopted.remove(id);
   real.devices.delete(id);
-  real.bindings.forget(id);
-  return {
-    reply: { ok: true, value: snapshotOfEntry(entry) },
-    previous: {},
-    bindingsChanged: true,
-  };
+  failPending(batch, real.bindings.forget(id), {
+    code: "unknown_device",
+    message: `${id} was removed`,
+  }, ctx);
+  batch.journal(lifecycleEntry(message, id, { detail: { type: record.decl.type } }));
+  const snapshot = snapshotOf(record);
+  batch.afterCommit(() => ctx.reply(message, { ok: true, value: snapshot }));
+  batch.bindingsChanged();
 }
 
 /** Most discovered devices kept per source. */
@@ -328,53 +414,79 @@ export function setDiscovered(real: RealDeviceState, message: Message<"device.di
   real.discovered.set(message.payload.source.slice(0, 40), list);
 }
 
-/** What a SIGHUP did to the declared devices. */
-export interface DeclaredDevicesChange {
-  readonly added: readonly string[];
-  readonly removed: readonly string[];
-  readonly replaced: readonly string[];
-}
-
 /**
  * SIGHUP: makes the home file's devices those of `declared`. New ones start
  * from their stored state (or fresh), changed declarations keep the state
  * that still fits, devices no longer declared are removed (adopted devices
- * are left alone; a declared device wins over an adopted one only at start).
+ * are left alone). True when anything changed.
  */
-export function replaceDeclared(
+export function applyDeclared(
   real: RealDeviceState,
   declared: readonly DeviceDeclaration[],
-  stored: (
-    id: string,
-  ) => { type: string; state: DeviceState; updatedAt: string | null } | undefined,
-): DeclaredDevicesChange {
+  stored: ReadonlyMap<string, { type: string; state: DeviceState; updatedAt: string | null }>,
+): boolean {
   const added: string[] = [];
   const removed: string[] = [];
   const replaced: string[] = [];
   const wanted = new Map(declared.map((d) => [d.id, d]));
-  for (const [id, entry] of [...real.devices]) {
-    if (entry.adopted || wanted.has(id)) continue;
+  for (const [id, record] of [...real.devices]) {
+    if (record.adopted || wanted.has(id)) continue;
     real.devices.delete(id);
     real.bindings.forget(id);
     removed.push(id);
   }
   for (const decl of declared) {
-    const entry = real.devices.get(decl.id);
-    if (entry?.adopted) continue;
-    if (entry && JSON.stringify(entry.decl) === JSON.stringify(decl)) continue;
-    const row = entry
-      ? { type: entry.decl.type, state: entry.state, updatedAt: entry.updatedAt }
-      : stored(decl.id);
+    const record = real.devices.get(decl.id);
+    if (record?.adopted) continue;
+    if (record && JSON.stringify(record.decl) === JSON.stringify(decl)) continue;
+    const row = record
+      ? { type: record.decl.type, state: record.state, updatedAt: record.updatedAt }
+      : stored.get(decl.id);
     const keep = row !== undefined && row.type === decl.type;
     real.devices.set(decl.id, {
       decl,
       state: keep ? reconcileState(decl, row.state) : initialState(decl),
       updatedAt: keep ? row.updatedAt : null,
     });
-    if (entry) {
+    if (record) {
       real.bindings.forget(decl.id);
       replaced.push(decl.id);
     } else added.push(decl.id);
   }
-  return { added, removed, replaced };
+  if (added.length + removed.length + replaced.length === 0) return false;
+  log.info("Home file reloaded: devices added {added}, removed {removed}, changed {replaced}", {
+    added: added.join(",") || "-",
+    removed: removed.join(",") || "-",
+    replaced: replaced.join(",") || "-",
+  });
+  return true;
+}
+
+/** The bound devices, for the bridge. */
+export function bindingsOf(devices: ReadonlyMap<string, RealRecord>): BindingsChangedPayload {
+  const out: BindingsChangedPayload["devices"][number][] = [];
+  for (const d of devices.values()) {
+    if (d.decl.binding === undefined) continue;
+    out.push({
+      id: d.decl.id,
+      type: d.decl.type,
+      binding: {
+        ...toJsonBinding(d.decl.binding),
+        ...(d.decl.dimmable ? { dimmable: true } : {}),
+        ...(d.decl.metric ? { metric: d.decl.metric } : {}),
+      },
+    });
+  }
+  return { devices: out };
+}
+
+/** A validated binding as plain JSON (it crosses the broker). */
+function toJsonBinding(binding: NonNullable<DeviceDeclaration["binding"]>): DeviceBinding {
+  const out: { scheme: string; [key: string]: Json } = { scheme: binding.scheme };
+  for (const [key, value] of Object.entries(binding)) {
+    if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") {
+      out[key] = value;
+    }
+  }
+  return out;
 }

@@ -13,8 +13,8 @@ import { type BenchRow, failedRow, row } from "./report.ts";
 import { startChild } from "./child_server.ts";
 import { echoedId, type UdpDialect, type UdpFigures, udpLoad } from "./udp_load.ts";
 import { TEST_SECRETS } from "../tests/helpers/hub_fixture.ts";
-import { signingKeyFromHex } from "../protocols/hmac.ts";
-import { type DatagramKind, decodeReply } from "../protocols/udp_datagram.ts";
+import { signingKeyFromHex } from "../protocols/udp/hmac.ts";
+import { type DatagramKind, decodeReply } from "../protocols/udp/udp_datagram.ts";
 
 function hubDialect(principal: string, kind: DatagramKind, body: string): UdpDialect {
   const key = signingKeyFromHex(TEST_SECRETS.udpKeyHex(principal))!;

@@ -7,9 +7,8 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
 import type { DeviceSnapshot, DiscoveredDevice, Refusal, Source } from "../broker/messages.ts";
-import { createCommandPath } from "../domain/command_path.ts";
+import type { CommandPath } from "../domain/command_path.ts";
 import type { Request } from "./command_parser.ts";
 import { escapeEcho } from "./replies.ts";
 
@@ -22,15 +21,15 @@ export type DiscoveryAnswer =
 
 /** Runs one discovery request as `source`. */
 export async function runDiscoveryRequest(
-  broker: Broker,
+  path: CommandPath,
   source: Source,
   request: DiscoveryRequest,
   timeoutMs: number,
 ): Promise<DiscoveryAnswer> {
-  const path = createCommandPath(broker, { timeoutMs });
+  const options = { timeoutMs };
   switch (request.op) {
     case "discovered": {
-      const r = await path.run(source, "device.list_discovered", {});
+      const r = await path.run(source, "device.list_discovered", {}, options);
       return r.ok ? { ok: true, text: textDiscovered(r.value), result: r.value } : r;
     }
     case "adopt": {
@@ -40,11 +39,11 @@ export async function runDiscoveryRequest(
         room: request.room,
         name: request.name,
         ...(request.type === undefined ? {} : { type: request.type }),
-      });
+      }, options);
       return r.ok ? { ok: true, text: textAdopted(request.key, r.value), result: r.value } : r;
     }
     case "remove": {
-      const r = await path.run(source, "device.remove", { device: request.device });
+      const r = await path.run(source, "device.remove", { device: request.device }, options);
       return r.ok ? { ok: true, text: `Removed ${r.value.id}`, result: r.value } : r;
     }
   }

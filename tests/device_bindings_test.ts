@@ -1,13 +1,14 @@
 /**
  * The device actor's pending confirmations (actors/device_bindings.ts), on a
- * test timer: matched reports confirm, silence times out, going offline and
- * send failures fail at once, and the bridge's state gates sending.
+ * test timer: matched reports confirm, silence times out, going offline hands
+ * back the waiting commands, and the bridge's state gates sending.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { confirmationKeys, DeviceBindings, type SetTimer } from "../actors/device_bindings.ts";
-import type { DeviceSnapshot, Outcome } from "../broker/messages.ts";
+import type { Message } from "../broker/messages.ts";
+import { createMessage } from "../broker/envelope.ts";
 
 /** Timers fired by hand. */
 function manualTimers(): { setTimer: SetTimer; fireAll: () => void; count: () => number } {
@@ -29,62 +30,54 @@ function manualTimers(): { setTimer: SetTimer; fireAll: () => void; count: () =>
   };
 }
 
-const snapshot: DeviceSnapshot = {
-  id: "lamp",
-  type: "light",
-  name: "Lamp",
-  room: "r",
-  state: { power: "on", brightness: 40 },
-  updatedAt: null,
-};
+function command(id: string, action: string): Message<"device.command"> {
+  return { ...createMessage("device.command", { device: "lamp", action, args: [] }, SOURCE), id };
+}
+
+const SOURCE = { principal: "admin", channel: "tls" } as const;
 
 Deno.test("device bindings - a report with the asked keys confirms; other keys or values do not", () => {
   const timers = manualTimers();
   const b = new DeviceBindings({ confirmTimeoutMs: 1000, setTimer: timers.setTimer });
   b.setBridge(true);
-  const answers: Outcome<DeviceSnapshot>[] = [];
-  b.await({
-    command: "c1",
-    device: "lamp",
-    action: "brightness",
-    desired: { power: "on", brightness: 40 },
-  }, (o) => answers.push(o));
+  const timedOut: string[] = [];
+  b.await(
+    {
+      message: command("c1", "brightness"),
+      device: "lamp",
+      desired: { power: "on", brightness: 40 },
+    },
+    (id) => timedOut.push(id),
+  );
   assert.deepEqual(b.matched("lamp", { power: "on", brightness: 39 }), []);
   assert.deepEqual(b.matched("other", { power: "on", brightness: 40 }), []);
   const matches = b.matched("lamp", { power: "on", brightness: 40, extra: 1 });
-  assert.deepEqual(matches.map((m) => m.command), ["c1"]);
-  matches[0]!.confirm(snapshot);
-  assert.deepEqual(answers, [{ ok: true, value: snapshot }]);
+  assert.deepEqual(matches.map((m) => m.message.id), ["c1"]);
   assert.equal(timers.count(), 0);
   timers.fireAll();
-  assert.equal(answers.length, 1);
+  assert.deepEqual(timedOut, []);
 });
 
-Deno.test("device bindings - silence times out with device_timeout; offline and send failures answer at once", () => {
+Deno.test("device bindings - silence calls the timeout hook; offline and forget hand back the waiting commands", () => {
   const timers = manualTimers();
   const b = new DeviceBindings({ confirmTimeoutMs: 1000, setTimer: timers.setTimer });
   assert.equal(b.refusal("lamp")?.code, "unavailable");
   b.setBridge(true);
-  const answers: Outcome<DeviceSnapshot>[] = [];
-  const push = (o: Outcome<DeviceSnapshot>) => answers.push(o);
+  const timedOut: string[] = [];
   b.await(
-    { command: "t", device: "lamp", action: "on", desired: { power: "on" }, timeoutMs: 300 },
-    push,
+    { message: command("t", "on"), device: "lamp", desired: { power: "on" }, timeoutMs: 300 },
+    (id) => timedOut.push(id),
   );
   timers.fireAll();
-  assert.equal(answers[0]?.ok, false);
-  if (!answers[0]!.ok) {
-    assert.equal(answers[0]!.error.code, "device_timeout");
-    assert.match(answers[0]!.error.message, /within 300 ms: not applied/);
-  }
-  b.await({ command: "o", device: "lamp", action: "off", desired: { power: "off" } }, push);
-  b.setOnline("lamp", false);
-  assert.equal(answers[1]?.ok === false && answers[1].error.code, "device_offline");
+  assert.deepEqual(timedOut, ["t"]);
+  assert.equal(b.take("t")?.timeoutMs, 300);
+  assert.equal(b.take("t"), undefined);
+  b.await({ message: command("o", "off"), device: "lamp", desired: { power: "off" } }, () => {});
+  assert.deepEqual(b.setOnline("lamp", false).map((p) => p.message.id), ["o"]);
   assert.equal(b.refusal("lamp")?.code, "device_offline");
   b.setOnline("lamp", true);
-  b.await({ command: "s", device: "lamp", action: "on", desired: { power: "on" } }, push);
-  b.sendFailed("s", "the MQTT broker is not connected");
-  assert.equal(answers[2]?.ok === false && answers[2].error.code, "unavailable");
+  b.await({ message: command("s", "on"), device: "lamp", desired: { power: "on" } }, () => {});
+  assert.deepEqual(b.forget("lamp").map((p) => p.message.id), ["s"]);
   assert.equal(b.pending, 0);
   assert.equal(timers.count(), 0);
 });

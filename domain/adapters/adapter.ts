@@ -4,7 +4,7 @@
  * does I/O; the MQTT bridge (protocols/mqtt/) subscribes, publishes and hands
  * the decoded reports to the command path.
  *
- * Hub states, per type (config/device_types.ts): light `{power, brightness}`
+ * Hub states, per type (domain/device_types.ts): light `{power, brightness}`
  * (brightness 0-100), switch `{power}`, cover `{position}` (0 closed .. 100
  * open), lock `{locked}`, thermostat `{target, mode}`, sensor `{<metric>}`.
  *

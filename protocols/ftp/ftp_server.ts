@@ -13,15 +13,16 @@
 import process from "node:process";
 import { FtpSrv } from "ftp-srv";
 import ftpSrvRegistry from "ftp-srv/src/commands/registry.js";
-import type { Broker } from "../broker/broker.ts";
-import { createMessage } from "../broker/envelope.ts";
-import type { AuditAppendPayload, Source } from "../broker/messages.ts";
-import type { Config } from "../config/config.ts";
-import type { CredentialVerifier } from "../persistence/credential_store.ts";
-import type { StorageUser } from "../actors/storage_users.ts";
-import type { PrincipalDeclaration } from "../config/home.ts";
-import { getLogger, type Logger } from "../observability/logger.ts";
-import type { Listener } from "./listener.ts";
+import ftpSrvPackage from "ftp-srv/package.json" with { type: "json" };
+import type { Broker } from "../../broker/broker.ts";
+import { createMessage } from "../../broker/envelope.ts";
+import type { AuditAppendPayload, Source } from "../../broker/messages.ts";
+import type { Config } from "../../config/config.ts";
+import type { CredentialVerifier } from "../../persistence/credential_store.ts";
+import type { StorageUser } from "../../domain/storage_users.ts";
+import type { PrincipalDeclaration } from "../../config/home.ts";
+import { getLogger, type Logger } from "../../observability/logger.ts";
+import type { Listener } from "../listener.ts";
 import {
   type CommandEntry,
   endChannel,
@@ -33,12 +34,36 @@ import {
 import { normaliseAddress, PortCursor } from "./ftp_data_channel.ts";
 import { StorageFileSystem } from "./ftp_file_system.ts";
 import { LoginGuard } from "./ftp_login_guard.ts";
+import type { StorageBytes } from "../../domain/storage_bytes.ts";
 
 const log = getLogger("ftp");
+
+/**
+ * The ftp-srv release this adapter was written and tested against: its
+ * command handlers are replaced and its internals touched, so another
+ * release must be read and tested before the hub uses it.
+ */
+export const SUPPORTED_FTP_SRV_VERSION = "4.6.3";
+
+/** The installed ftp-srv release. */
+export const INSTALLED_FTP_SRV_VERSION: string = ftpSrvPackage.version;
+
+/** Refuses to start on an ftp-srv release the adapter was not written for (a clear message). */
+export function checkFtpSrvVersion(installed: string = INSTALLED_FTP_SRV_VERSION): void {
+  if (installed === SUPPORTED_FTP_SRV_VERSION) return;
+  throw new Error(
+    `ftp-srv ${installed} is installed, but the FTP adapter (protocols/ftp/ftp_server.ts) was ` +
+      `written for ${SUPPORTED_FTP_SRV_VERSION}: pin npm:ftp-srv@${SUPPORTED_FTP_SRV_VERSION} ` +
+      `in deno.json, or review the adapter against the new release and update ` +
+      `SUPPORTED_FTP_SRV_VERSION`,
+  );
+}
 
 /** What the FTP listener needs from the hub. */
 export interface FtpServerDeps {
   readonly broker: Broker;
+  /** The storage side's byte interface (uploads and reads stream through it). */
+  readonly bytes: StorageBytes;
   readonly config: Config;
   readonly verifier: CredentialVerifier;
   readonly users: ReadonlyMap<string, StorageUser>;
@@ -85,6 +110,7 @@ type ServerContext = FtpCommandContext;
 /** Starts the FTP server on FTP_SERVER_IP:FTP_PORT; resolves once it listens. */
 export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
   const { settings, paths } = deps.config;
+  checkFtpSrvVersion();
   if (!handlersInstalled) {
     installCommandHandlers(
       ftpSrvRegistry as Record<string, CommandEntry>,
@@ -146,6 +172,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     cursor: new PortCursor(),
     tls: { cert, key },
     transferTimeoutMs: settings.FTP_TRANSFER_TIMEOUT_MS,
+    bytes: deps.bytes,
     audit,
   };
 
@@ -224,7 +251,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     }
   });
 
-  server.on("login", (
+  server.on("login", async (
     { connection, username, password }: {
       connection: SrvConnection;
       username: string;
@@ -261,7 +288,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     const user = users.get(username);
     // Always verify (a dummy hash for unknown names), so the time taken does not tell which
     // user names exist.
-    const checked = deps.verifier.check(username, "password", password);
+    const checked = await deps.verifier.check(username, "password", password, session.address);
     if (checked === "throttled") {
       return void fail("throttled", "Too many login attempts on the hub right now: retry shortly");
     }
@@ -344,27 +371,41 @@ function loginError(message: string): Error {
   return error;
 }
 
-/** A bunyan-style logger (what ftp-srv's `log` option expects) that writes to our logger. */
-function bunyanAdapter(target: Logger): unknown {
+/**
+ * A bunyan-style logger (what ftp-srv's `log` option expects) that writes to our logger. Levels
+ * map to the same level (trace to debug, fatal to error), except that ftp-srv's chatter (`info`,
+ * one line per command and reply) goes to debug, and a client's broken connection, which ftp-srv
+ * reports as an error, goes to info: it is the client's doing and is counted elsewhere.
+ */
+export function bunyanAdapter(target: Logger): Record<string, unknown> {
   const forward = (level: "debug" | "info" | "warn" | "error") => (...args: unknown[]) => {
+    const effective = level === "error" && args.some(isClientDisconnect) ? "info" : level;
     // ftp-srv logs every command and reply: format only what will be written.
-    if (!target.isEnabledFor(level === "warn" ? "warning" : level)) return;
+    if (!target.isEnabledFor(effective === "warn" ? "warning" : effective)) return;
     const [first, ...rest] = args;
     const text = [first, ...rest].map((a) =>
       a instanceof Error ? a.message : typeof a === "string" ? String(redactPass(a)) : safeJson(a)
     ).join(" ");
-    target[level]("ftp-srv: {text}", { text: text.slice(0, 500) });
+    target[effective]("ftp-srv: {text}", { text: text.slice(0, 500) });
   };
   const adapter: Record<string, unknown> = {
     trace: forward("debug"),
     debug: forward("debug"),
     info: forward("debug"),
-    warn: forward("info"),
-    error: forward("debug"),
+    warn: forward("warn"),
+    error: forward("error"),
     fatal: forward("error"),
     child: () => adapter,
   };
   return adapter;
+}
+
+const CLIENT_DISCONNECTS = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
+
+function isClientDisconnect(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const code = (value as { code?: unknown }).code;
+  return typeof code === "string" && CLIENT_DISCONNECTS.has(code);
 }
 
 function safeJson(value: unknown): string {

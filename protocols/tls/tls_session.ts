@@ -12,8 +12,8 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
-import { createMessage } from "../broker/envelope.ts";
+import { runDiscoveryRequest } from "../discovery_requests.ts";
+import type { Broker } from "../../broker/broker.ts";
 import type {
   DeviceSnapshot,
   ErrorCode,
@@ -21,14 +21,14 @@ import type {
   Outcome,
   Refusal,
   Source,
-} from "../broker/messages.ts";
-import type { PrincipalDeclaration } from "../config/home.ts";
-import { type ParsedRequest, parseRequest, type Request } from "./command_parser.ts";
-import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "./command_executor.ts";
-import { runDiscoveryRequest } from "./discovery_requests.ts";
-import type { RefusalAuditor } from "./refusal_audit.ts";
-import { type FrameEvent, LineFramer } from "./line_framer.ts";
-import type { RateLimiter } from "./rate_limit.ts";
+} from "../../broker/messages.ts";
+import type { PrincipalDeclaration } from "../../config/home.ts";
+import { type ParsedRequest, parseRequest, type Request } from "../command_parser.ts";
+import { auditEvent, refusalEntry } from "../audit_events.ts";
+import type { CommandPath } from "../../domain/command_path.ts";
+import type { RefusalAuditor } from "../refusal_audit.ts";
+import { type FrameEvent, LineFramer } from "../line_framer.ts";
+import type { RateLimiter } from "../rate_limit.ts";
 import {
   errorLine,
   jsonEvent,
@@ -38,17 +38,28 @@ import {
   textDevices,
   textEvent,
   textStatus,
-} from "./replies.ts";
+} from "../replies.ts";
 import type { TlsCounters } from "./tls_counters.ts";
+import { getLogger } from "../../observability/logger.ts";
+
+const log = getLogger("tls");
 
 /** Checks a principal's token (the hub's CredentialVerifier fits). */
 export interface TokenVerifier {
-  check(principal: string, kind: "token", secret: string): "ok" | "wrong" | "throttled";
+  /** `source` is the client's address: hash work is bounded per address and hub-wide. */
+  check(
+    principal: string,
+    kind: "token",
+    secret: string,
+    source: string,
+  ): Promise<"ok" | "wrong" | "throttled">;
 }
 
 /** What every session of one listener shares. */
 export interface SessionContext {
   readonly broker: Broker;
+  /** The one command path device requests go through. */
+  readonly commandPath: CommandPath;
   /** Principals by id (the home's, plus the anonymous one when auth is off). */
   readonly principals: ReadonlyMap<string, PrincipalDeclaration>;
   /** The principal of a connection that has not logged in; null requires login. */
@@ -119,6 +130,8 @@ export class TlsSession {
   #closed = false;
   #sawTerminated = false;
   #failedLogins = 0;
+  /** Settles when the login being checked is answered: later requests wait for it. */
+  #pendingLogin: Promise<void> | undefined;
   #unterminatedTimer: ReturnType<typeof setTimeout> | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #finished = Promise.withResolvers<void>();
@@ -272,12 +285,42 @@ export class TlsSession {
     if (text.trim() === "") return;
     counters.requests++;
     const parsed = parseRequest(text);
-    const answer = this.#answer(parsed, text, event.unterminated);
+    let answer: Answer | Promise<Answer>;
+    try {
+      answer = this.#answerInOrder(parsed, text, event.unterminated);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
     this.#submit(
       answer instanceof Promise
         ? answer.then((a) => this.#finish(event.unterminated, a))
         : this.#finish(event.unterminated, answer),
+      parsed.ok ? parsed.request.op : "unparsed",
     );
+  }
+
+  /**
+   * Answers a request once the login before it (if any) is answered: a client may pipeline
+   * `login` and its first command, and the command must see the login's result.
+   */
+  #answerInOrder(
+    parsed: ParsedRequest,
+    raw: string,
+    unterminated: boolean,
+  ): Answer | Promise<Answer> {
+    const waiting = this.#pendingLogin;
+    if (waiting !== undefined) {
+      return waiting.then(() => this.#answerInOrder(parsed, raw, unterminated));
+    }
+    const answer = this.#answer(parsed, raw, unterminated);
+    if (parsed.ok && parsed.request.op === "login" && answer instanceof Promise) {
+      const settled = answer.then(() => {}, () => {});
+      this.#pendingLogin = settled;
+      void settled.then(() => {
+        if (this.#pendingLogin === settled) this.#pendingLogin = undefined;
+      });
+    }
+    return answer;
   }
 
   /** Adds the line terminator; a seed-style (unterminated) request gets none and closes. */
@@ -355,9 +398,8 @@ export class TlsSession {
       case "discovered":
       case "adopt":
       case "remove":
-        return runDiscoveryRequest(this.#ctx.broker, source, request, this.#ctx.askTimeoutMs).then((
-          r,
-        ) => r.ok ? ok(r.text, r.result) : fail(r.error));
+        return runDiscoveryRequest(this.#ctx.commandPath, source, request, this.#ctx.askTimeoutMs)
+          .then((r) => r.ok ? ok(r.text, r.result) : fail(r.error));
       case "unsubscribe":
         if (request.device === "*") {
           this.#watched.clear();
@@ -381,12 +423,11 @@ export class TlsSession {
     ok: (text: string, result: unknown) => Answer,
   ): Promise<Answer> {
     this.#ctx.counters.commands++;
-    const outcome = await executeCommand(
-      this.#ctx.broker,
+    const outcome = await this.#ctx.commandPath.run(
       source,
+      "device.command",
       { device: request.device, action: request.action, args: request.args },
       { timeoutMs: this.#ctx.askTimeoutMs, waitForRoom: true },
-      this.#ctx.counters,
     );
     if (!outcome.ok) return fail(outcome.error);
     this.#ctx.counters.acknowledged++;
@@ -397,11 +438,11 @@ export class TlsSession {
     return ok(textCommandDone(input.raw.trim(), outcome.value), outcome.value);
   }
 
-  #login(
+  async #login(
     request: Extract<Request, { op: "login" }>,
     fail: (error: Refusal, close?: boolean) => Answer,
     ok: (text: string, result: unknown) => Answer,
-  ): Answer {
+  ): Promise<Answer> {
     const ctx = this.#ctx;
     const source: Source = { principal: request.principal, channel: "tls", address: this.address };
     // Only failed logins spend the address's allowance: they are the ones that cost a full scrypt.
@@ -415,11 +456,11 @@ export class TlsSession {
     }
     const principal = ctx.principals.get(request.principal);
     // Verify even for unknown principals: the time taken does not reveal who exists.
-    const checked = ctx.verifier.check(request.principal, "token", request.token);
+    const checked = await ctx.verifier.check(request.principal, "token", request.token, this.#host);
     if (checked === "throttled") {
       return fail({
         code: "rate_limited",
-        message: "Too many login attempts on the hub right now: retry in a second",
+        message: "Too many login attempts from your address or on the hub: retry in a second",
       });
     }
     if (checked !== "ok" || principal === undefined) {
@@ -459,11 +500,10 @@ export class TlsSession {
     source: Source,
     device: string | null,
   ): Promise<Outcome<readonly DeviceSnapshot[]>> {
-    const asked = await this.#ctx.broker.ask(
-      createMessage("device.query", { device }, source),
-      { timeoutMs: this.#ctx.askTimeoutMs, waitForRoom: true },
-    );
-    return asked.ok ? asked.reply.payload : { ok: false, error: failureRefusal(asked.failure) };
+    return await this.#ctx.commandPath.run(source, "device.query", { device }, {
+      timeoutMs: this.#ctx.askTimeoutMs,
+      waitForRoom: true,
+    });
   }
 
   async #subscribe(
@@ -503,18 +543,27 @@ export class TlsSession {
     );
   }
 
-  #submit(answer: Answer | Promise<Answer>): void {
+  #submit(answer: Answer | Promise<Answer>, op = "framing"): void {
     const slot: Slot = { answer: undefined };
     this.#slots.push(slot);
     this.#inFlight++;
     if (answer instanceof Promise) {
       answer.then(
         (a) => this.#complete(slot, a),
-        () =>
+        (error: unknown) => {
+          // A bug, not a refusal: the client gets a generic line, the log gets the error (never
+          // the request line, which may hold a token).
+          this.#ctx.counters.handlerErrors++;
+          log.error("TLS request handler failed ({op} from {address}): {error}", {
+            op,
+            address: this.address,
+            error,
+          });
           this.#complete(slot, {
             line: errorLine("text", null, { code: "internal", message: "Internal error" }) + "\n",
             close: false,
-          }),
+          });
+        },
       );
     } else this.#complete(slot, answer);
   }

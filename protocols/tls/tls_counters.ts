@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ErrorCode } from "../broker/messages.ts";
+import type { ErrorCode } from "../../broker/messages.ts";
 
 /** Counters of one TLS listener. */
 export class TlsCounters {
@@ -22,6 +22,8 @@ export class TlsCounters {
   bytesIn = 0;
   bytesOut = 0;
   auditDropped = 0;
+  /** Requests whose handler threw (a bug): answered "Internal error" and logged. */
+  handlerErrors = 0;
   readonly #rejected = new Map<ErrorCode, number>();
 
   /** Counts one refused request by its code. */
@@ -52,6 +54,7 @@ export class TlsCounters {
       bytes_in_total: this.bytesIn,
       bytes_out_total: this.bytesOut,
       audit_dropped_total: this.auditDropped,
+      handler_errors_total: this.handlerErrors,
     };
     for (const [code, count] of this.#rejected) out[`rejected_total{reason="${code}"}`] = count;
     return out;
