@@ -10,8 +10,12 @@
  *
  * Consumes: `device.command`, `device.reading`, `device.query` (requests),
  * `device.snapshot_stored` (event from the storage actor),
- * `config.principals_changed`.
- * Emits: `device.state_changed`.
+ * `config.principals_changed`; for real devices (issue 11, device_real.ts,
+ * device_lifecycle.ts): `device.report`, `device.adopt`, `device.remove`,
+ * `device.list_discovered` (requests), `device.confirm_timeout`,
+ * `device.discovered`, `mqtt.connection_changed`, `config.devices_changed`.
+ * Emits: `device.state_changed`, and `device.adapter_command` and
+ * `device.bindings_changed` for the MQTT bridge.
  *
  * @module
  */
@@ -38,19 +42,21 @@ import { commandEntry, snapshotEntry } from "./device_journal_entries.ts";
 import { AdoptedDeviceStore } from "../persistence/adopted_device_store.ts";
 import { DeviceBindings, type SetTimer } from "./device_bindings.ts";
 import {
-  applyDeclared,
-  bindingsOf,
-  listDiscovered,
   type RealBatch,
   type RealDeviceState,
   type RealRecord,
-  setDiscovered,
-  takeAdopt,
   takeBoundCommand,
-  takeRemove,
   takeReport,
   takeTimeout,
 } from "./device_real.ts";
+import {
+  applyDeclared,
+  bindingsOf,
+  listDiscovered,
+  setDiscovered,
+  takeAdopt,
+  takeRemove,
+} from "./device_lifecycle.ts";
 
 /** The kinds the device actor consumes. */
 export const DEVICE_TOPICS = [
