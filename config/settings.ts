@@ -91,6 +91,21 @@ export const VARIABLES = {
   ),
   TLS_MAX_CONNECTIONS: v(positiveInt, "1024", "Most TLS connections at once."),
   TLS_MAX_CONNECTIONS_PER_IP: v(positiveInt, "64", "Most TLS connections from one address."),
+  TLS_LOGIN_TIMEOUT_MS: v(
+    positiveInt,
+    "10000",
+    "Time from connect to login; past it the connection is closed whatever it sends (ping included).",
+  ),
+  TLS_PRELOGIN_MAX_CONNECTIONS: v(
+    positiveInt,
+    "256",
+    "Most connections not logged in (below TLS_MAX_CONNECTIONS); when full, a newcomer closes the oldest.",
+  ),
+  TLS_PRELOGIN_MAX_CONNECTIONS_PER_IP: v(
+    positiveInt,
+    "32",
+    "Most connections not logged in from one address.",
+  ),
   TLS_COMMANDS_PER_SECOND: v(
     positiveInt,
     "200",
@@ -167,6 +182,26 @@ export const VARIABLES = {
   ),
   FTP_MAX_CONNECTIONS: v(positiveInt, "64", "Most FTP control connections at once."),
   FTP_MAX_CONNECTIONS_PER_IP: v(positiveInt, "8", "Most FTP control connections from one address."),
+  FTP_MAX_LINE_BYTES: v(
+    positiveInt,
+    "4096",
+    "Longest control command line; a longer one gets 500 and the connection is closed.",
+  ),
+  FTP_LOGIN_TIMEOUT_MS: v(
+    positiveInt,
+    "15000",
+    "Time from connect to login; past it the connection is closed whatever it sends (NOOP included).",
+  ),
+  FTP_PRELOGIN_MAX_CONNECTIONS: v(
+    positiveInt,
+    "16",
+    "Most control connections not logged in (below FTP_MAX_CONNECTIONS); when full, a newcomer closes the oldest.",
+  ),
+  FTP_PRELOGIN_MAX_CONNECTIONS_PER_IP: v(
+    positiveInt,
+    "4",
+    "Most control connections not logged in from one address.",
+  ),
   FTP_MAX_LOGIN_FAILURES: v(
     positiveInt,
     "5",
@@ -313,6 +348,14 @@ export function parseSettings(
   if ((out.MQTT_USERNAME === undefined) !== (out.MQTT_PASSWORD === undefined)) {
     if (out.MQTT_URL !== undefined) {
       lines.push("MQTT_USERNAME and MQTT_PASSWORD go together: set both or neither");
+    }
+  }
+  for (const channel of ["TLS", "FTP"] as const) {
+    const share = Number(out[`${channel}_PRELOGIN_MAX_CONNECTIONS`]);
+    if (share >= Number(out[`${channel}_MAX_CONNECTIONS`])) {
+      lines.push(
+        `${channel}_PRELOGIN_MAX_CONNECTIONS must be below ${channel}_MAX_CONNECTIONS (logged-in clients keep the rest)`,
+      );
     }
   }
   if (lines.length) return { ok: false, error: { kind: "settings", lines } };

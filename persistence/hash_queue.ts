@@ -2,10 +2,10 @@
  * A bound on the hub's slow hash work (scrypt), shared fairly between
  * source addresses: at most `concurrency` hashes run at once, a bounded
  * number wait, and each source may hold only a few of the places. Waiting
- * work is started round-robin by source, so a source that sends many wrong
- * secrets delays another source's check by at most one hash per active
- * source, never by its whole backlog. Work beyond the bounds is refused at
- * once (`throttled`) and costs nothing.
+ * work is started round-robin by source, sources with fewer hashes running
+ * first, so a source that sends many wrong secrets delays another source's
+ * check by at most the hash that frees a place, never by its backlog. Work
+ * beyond the bounds is refused at once (`throttled`) and costs nothing.
  *
  * @example Two hashes at a time, eight waiting, two places per address
  * ```ts
@@ -48,6 +48,8 @@ export class HashQueue {
   readonly #waiting = new Map<string, Job[]>();
   /** Places held (running and waiting) per source. */
   readonly #held = new Map<string, number>();
+  /** Hashes running per source. */
+  readonly #runningBy = new Map<string, number>();
   #running = 0;
   #waitingCount = 0;
   #refused = 0;
@@ -98,9 +100,11 @@ export class HashQueue {
     const job: Job = {
       start: () => {
         this.#running++;
+        this.#runningBy.set(source, (this.#runningBy.get(source) ?? 0) + 1);
         work().then(resolve, reject).finally(() => {
           this.#running--;
-          this.#release(source);
+          decrement(this.#runningBy, source);
+          decrement(this.#held, source);
           this.#next();
         });
       },
@@ -115,18 +119,22 @@ export class HashQueue {
     return promise;
   }
 
-  #release(source: string): void {
-    const held = (this.#held.get(source) ?? 1) - 1;
-    if (held <= 0) this.#held.delete(source);
-    else this.#held.set(source, held);
-  }
-
-  /** Starts the next waiting job, taking sources in turn. */
+  /**
+   * Starts the next waiting jobs: sources in turn, and among them first those with the fewest
+   * hashes running, so that a source with nothing running does not wait behind a busy one.
+   */
   #next(): void {
     while (this.#running < this.#options.concurrency && this.#waitingCount > 0) {
-      const first = this.#waiting.entries().next();
-      if (first.done) return;
-      const [source, list] = first.value;
+      let pick: [string, Job[]] | undefined;
+      let fewest = Infinity;
+      // At most maxWaiting sources wait, so this scan is bounded.
+      for (const entry of this.#waiting) {
+        const running = this.#runningBy.get(entry[0]) ?? 0;
+        if (running < fewest) [pick, fewest] = [entry, running];
+        if (running === 0) break;
+      }
+      if (pick === undefined) return;
+      const [source, list] = pick;
       const job = list.shift();
       this.#waiting.delete(source);
       // The source goes to the back of the turn order when it has more waiting.
@@ -136,4 +144,10 @@ export class HashQueue {
       job.start();
     }
   }
+}
+
+function decrement(counts: Map<string, number>, key: string): void {
+  const left = (counts.get(key) ?? 1) - 1;
+  if (left <= 0) counts.delete(key);
+  else counts.set(key, left);
 }

@@ -105,3 +105,29 @@ Deno.test("HashQueue starts waiting work round-robin by source", async () => {
   await Promise.all(all);
   assert.deepEqual(order, ["a1", "a2", "b1", "a3", "a4"]);
 });
+
+Deno.test("HashQueue starts a source with nothing running before a busy one's next job", async () => {
+  const queue = new HashQueue({ concurrency: 2, maxWaiting: 10, maxPerSource: 4 });
+  const order: string[] = [];
+  const gates = new Map<string, () => void>();
+  const job = (name: string) => () =>
+    new Promise<string>((resolve) => {
+      order.push(name);
+      gates.set(name, () => resolve(name));
+    });
+  const all = ["a1", "a2", "a3", "a4"].map((n) => queue.run("a", job(n)));
+  all.push(queue.run("b", job("b1")));
+  assert.deepEqual(order, ["a1", "a2"]);
+  gates.get("a1")!();
+  await all[0];
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(order, ["a1", "a2", "b1"], "b (nothing running) goes before a3");
+  for (const name of ["a2", "b1", "a3"]) {
+    gates.get(name)!();
+    await new Promise((resolve) => setTimeout(resolve, 0));
+  }
+  gates.get("a4")!();
+  assert.deepEqual(await Promise.all(all), ["a1", "a2", "a3", "a4", "b1"]);
+  assert.deepEqual(order, ["a1", "a2", "b1", "a3", "a4"]);
+  assert.equal(queue.running + queue.waiting, 0);
+});

@@ -12,6 +12,8 @@ export class TlsCounters {
   handshakeFailures = 0;
   refusedConnections = 0;
   idleClosed = 0;
+  /** Pings refused before login (over the keep-alive budget). */
+  preLoginPingsRefused = 0;
   slowClients = 0;
   requests = 0;
   commands = 0;
@@ -44,6 +46,7 @@ export class TlsCounters {
       handshake_failures_total: this.handshakeFailures,
       connections_refused_total: this.refusedConnections,
       idle_closed_total: this.idleClosed,
+      prelogin_pings_refused_total: this.preLoginPingsRefused,
       slow_clients_total: this.slowClients,
       requests_total: this.requests,
       commands_total: this.commands,

@@ -43,6 +43,7 @@ import type { TlsCounters } from "./tls_counters.ts";
 import { getLogger } from "../../observability/logger.ts";
 
 const log = getLogger("tls");
+import { PRE_LOGIN_KEEPALIVES } from "../pre_auth.ts";
 
 /** Checks a principal's token (the hub's CredentialVerifier fits). */
 export interface TokenVerifier {
@@ -132,6 +133,9 @@ export class TlsSession {
   #failedLogins = 0;
   /** Settles when the login being checked is answered: later requests wait for it. */
   #pendingLogin: Promise<void> | undefined;
+  /** Pings answered before login (at most PRE_LOGIN_KEEPALIVES). */
+  #preLoginPings = 0;
+  readonly #onLogin: (() => void) | undefined;
   #unterminatedTimer: ReturnType<typeof setTimeout> | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #finished = Promise.withResolvers<void>();
@@ -140,8 +144,18 @@ export class TlsSession {
   #watchAll: ReadonlySet<string> | undefined;
   #pushJson = false;
 
-  /** @param conn a handshaken TLS connection; `host` its address without port */
-  constructor(conn: Deno.Conn, host: string, address: string, ctx: SessionContext) {
+  /**
+   * @param conn a handshaken TLS connection; `host` its address without port
+   * @param onLogin called after each good login (the listener's pre-login share lets it go)
+   */
+  constructor(
+    conn: Deno.Conn,
+    host: string,
+    address: string,
+    ctx: SessionContext,
+    onLogin?: () => void,
+  ) {
+    this.#onLogin = onLogin;
     this.#conn = conn;
     this.#host = host;
     this.address = address;
@@ -349,6 +363,15 @@ export class TlsSession {
     });
     switch (request.op) {
       case "ping":
+        // Before login a ping keeps nothing alive (the login deadline runs on), and only a few
+        // are answered.
+        if (this.#principal === null && ++this.#preLoginPings > PRE_LOGIN_KEEPALIVES) {
+          counters.preLoginPingsRefused++;
+          return fail({
+            code: "unauthenticated",
+            message: "Log in first: login <principal> <token>",
+          });
+        }
         return ok("pong", { pong: true });
       case "quit":
         return ok("Bye", { bye: true }, true);
@@ -491,6 +514,7 @@ export class TlsSession {
       return fail({ code: "forbidden", message: `${principal.id} may not use the TLS channel` });
     }
     this.#principal = principal;
+    this.#onLogin?.();
     ctx.counters.logins++;
     auditEvent(ctx.broker, source, { action: "auth.login", outcome: "ok" });
     return ok(`Logged in as ${principal.id}`, { principal: principal.id });
@@ -538,7 +562,12 @@ export class TlsSession {
     // Within a budget one entry each; past it (a flood) counted into summaries.
     this.#ctx.refusals.refuse(
       source,
-      refusalEntry({ device: request.device, action: request.action, args: request.args }, error),
+      refusalEntry(
+        { device: request.device, action: request.action, args: request.args },
+        error,
+        "device.command",
+        source,
+      ),
       this.#host,
     );
   }
