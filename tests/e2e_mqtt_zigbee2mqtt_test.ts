@@ -167,3 +167,62 @@ Deno.test("zigbee2mqtt - a TLS command reaches the bulb as its /set JSON and is 
     await fixture.stop();
   }
 });
+
+Deno.test("zigbee2mqtt - a cover is confirmed only when it reaches the position; a sensor's readings become its state", async () => {
+  await using broker = await startMosquitto();
+  const fixture = await startBoundHub(
+    broker,
+    boundHome([
+      {
+        id: "blind",
+        type: "cover",
+        name: "Blind",
+        room: "living",
+        binding: { scheme: "zigbee2mqtt", friendlyName: "living/blind" },
+      },
+      {
+        id: "climate",
+        type: "sensor",
+        metric: "temperature",
+        unit: "°C",
+        name: "Climate",
+        room: "living",
+        binding: { scheme: "zigbee2mqtt", friendlyName: "living/climate" },
+      },
+    ]),
+  );
+  const device = await simClient(broker, "z2m");
+  try {
+    // A blind that moves in steps, reporting each position on the way, as covers do.
+    await device.subscribeAsync("zigbee2mqtt/living/blind/set", { qos: 1 });
+    device.on("message", (topic, payload) => {
+      if (topic !== "zigbee2mqtt/living/blind/set") return;
+      const target = JSON.parse(payload.toString()).position as number;
+      for (const position of [20, 40, target]) {
+        device.publish("zigbee2mqtt/living/blind", JSON.stringify({ position, linkquality: 80 }));
+      }
+    });
+    await using c = await admin(fixture);
+    assert.match(
+      await c.ask("blind position 70"),
+      /^Command 'blind position 70' received and executed\..*position=70/,
+    );
+    const reports = auditRows(fixture, "blind").filter((r) => r.action === "device.report");
+    assert.deepEqual(reports.map((r) => r.detail?.by), ["device", "device", "confirmation"]);
+
+    await device.publishAsync(
+      "zigbee2mqtt/living/climate",
+      JSON.stringify({ temperature: 21.5, humidity: 40 }),
+    );
+    await until("the reading", async () => /temperature=21\.5/.test(await c.ask("status climate")));
+    await device.publishAsync("zigbee2mqtt/living/climate", JSON.stringify({ temperature: "hot" }));
+    await until(
+      "the refusal",
+      () => auditRows(fixture).some((r) => r.action === "mqtt.refused" && r.device === "climate"),
+    );
+    assert.match(await c.ask("status climate"), /temperature=21\.5/);
+  } finally {
+    await device.endAsync();
+    await fixture.stop();
+  }
+});
