@@ -145,6 +145,12 @@ Deno.test("mqtt bridge - hostile broker input is refused, counted and audited, c
     );
     assert.ok(refused >= 8 + 250, `refused ${refused}: ${JSON.stringify(m)}`);
     assert.equal(await c.ask("status plug"), before);
+    const metrics =
+      await (await fetch(`http://127.0.0.1:${listenerPort(fixture.hub, "http")}/metrics`))
+        .text();
+    assert.match(metrics, /^hub_mqtt_refused_total\{reason="too_large"\} 1$/m);
+    assert.match(metrics, /^hub_mqtt_refused_total\{reason="not_utf8"\} 1$/m);
+    assert.match(metrics, /^hub_mqtt_refused_total\{reason="rate_limited"\} \d{3}$/m);
     await until(
       "the refusals' audit entries",
       () => auditRows(fixture).filter((r) => r.action === "mqtt.refused").length >= 8,

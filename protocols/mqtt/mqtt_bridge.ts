@@ -55,6 +55,15 @@ export interface MqttBridgeOptions extends MqttConnectionOptions {
 const HA_TOPICS = [`${HA_PREFIX}/+/+/config`, `${HA_PREFIX}/+/+/+/config`];
 const MAX_SHELLY_REQUESTS = 1024;
 
+/** A bounded label for /metrics: the kind of refusal (the audit entry keeps the whole reason). */
+function refusalKind(reason: string, device: string | undefined): string {
+  if (reason.startsWith("too large")) return "too_large";
+  if (reason.startsWith("malformed: not UTF-8")) return "not_utf8";
+  if (reason.startsWith("device list")) return "device_list";
+  if (reason.startsWith("discovery config")) return "discovery_config";
+  return device === undefined ? "other" : "invalid_report";
+}
+
 /** The running bridge. */
 export interface MqttBridge extends Listener {
   /** Whether the broker is connected now. */
@@ -96,9 +105,7 @@ export function startMqttBridge(
   const brokerAddress = `${hostname}:${port}`;
 
   const refuse = (topic: string, reason: string, device?: string) => {
-    count(
-      `refused_total{reason="${reason.split(":")[0]!.replace(/[^a-z_ ]/gi, "").slice(0, 40)}"}`,
-    );
+    count(`refused_total{reason="${refusalKind(reason, device)}"}`);
     auditor.refuse({ principal: null, channel: "mqtt", address: brokerAddress }, {
       action: "mqtt.refused",
       ...(device === undefined ? {} : { device }),
@@ -221,7 +228,7 @@ export function startMqttBridge(
       const devices = index.get(topic);
       const onDiscoveryTopic = devices === undefined;
       if (!perTopic.take(topic)) {
-        count(`refused_total{reason="rate limited"}`);
+        count(`refused_total{reason="rate_limited"}`);
         auditor.summarise(topic.slice(0, 200), "rate_limited");
         return;
       }
