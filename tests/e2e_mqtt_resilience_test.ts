@@ -189,3 +189,34 @@ Deno.test("mqtt bridge - hostile broker input is refused, counted and audited, c
     await fixture.stop();
   }
 });
+
+Deno.test("mqtt bridge - a fast series of commands all confirm although their reports exceed the per-topic rate", async () => {
+  await using broker = await startMosquitto({ noDelay: true });
+  const fixture = await startBoundHub(broker, PLUG_HOME, { env: { MQTT_REPORTS_PER_SECOND: "5" } });
+  const device = await simClient(broker, "plug");
+  try {
+    await plug(device, "hall_plug");
+    await using c = await admin(fixture);
+    for (let i = 0; i < 40; i++) {
+      const action = i % 2 ? "off" : "on";
+      assert.match(
+        await c.ask(`plug ${action}`),
+        new RegExp(`^Command 'plug ${action}' received and executed\\.`),
+      );
+    }
+    // Reports nobody asked for are still held to the rate.
+    await Promise.all(
+      Array.from(
+        { length: 40 },
+        () => device.publishAsync("stat/hall_plug/POWER", "ON", { qos: 0 }),
+      ),
+    );
+    await until(
+      "the unasked reports to be limited",
+      () => (bridgeMetrics(fixture)['refused_total{reason="rate_limited"}'] ?? 0) >= 20,
+    );
+  } finally {
+    await device.endAsync();
+    await fixture.stop();
+  }
+});

@@ -52,6 +52,10 @@ export interface MqttBridgeOptions extends MqttConnectionOptions {
   readonly clock?: Clock;
 }
 
+/** Reports each sent command may bring past the per-topic rate, and the most a topic keeps. */
+const CREDIT_PER_COMMAND = 3;
+const CREDIT_MAX = 6;
+
 const HA_TOPICS = [`${HA_PREFIX}/+/+/config`, `${HA_PREFIX}/+/+/+/config`];
 const MAX_SHELLY_REQUESTS = 1024;
 
@@ -227,7 +231,7 @@ export function startMqttBridge(
       }
       const devices = index.get(topic);
       const onDiscoveryTopic = devices === undefined;
-      if (!perTopic.take(topic)) {
+      if (!spendCredit(topic) && !perTopic.take(topic)) {
         count(`refused_total{reason="rate_limited"}`);
         auditor.summarise(topic.slice(0, 200), "rate_limited");
         return;
@@ -254,6 +258,26 @@ export function startMqttBridge(
     }
   };
 
+  /**
+   * Reports a command asks for are not held to the per-topic rate: each command sent gives its
+   * device's topics a few reports' credit (bounded), so fast command series still confirm while
+   * a flood nobody asked for is refused.
+   */
+  const credits = new Map<string, number>();
+  const grantCredit = (device: BoundDevice) => {
+    for (const topic of topicsOf(device, options.clientId)) {
+      if (credits.size >= 4096 && !credits.has(topic)) credits.clear();
+      credits.set(topic, Math.min(CREDIT_MAX, (credits.get(topic) ?? 0) + CREDIT_PER_COMMAND));
+    }
+  };
+  const spendCredit = (topic: string): boolean => {
+    const left = credits.get(topic) ?? 0;
+    if (left <= 0) return false;
+    if (left === 1) credits.delete(topic);
+    else credits.set(topic, left - 1);
+    return true;
+  };
+
   const sendCommand = (p: DeviceAdapterCommandPayload) => {
     const device = boundDeviceOf({ id: p.device, type: p.deviceType, binding: p.binding });
     const fail = (reason: string) => {
@@ -268,6 +292,7 @@ export function startMqttBridge(
       requestId,
     });
     if (!encoded.ok) return fail(encoded.reason);
+    grantCredit(device);
     if (device.binding.scheme === "shelly") {
       if (shellyRequests.size >= MAX_SHELLY_REQUESTS) {
         shellyRequests.delete(shellyRequests.keys().next().value!);

@@ -14,6 +14,8 @@ import { writeDevCertificate } from "../../certs/dev_certificate.ts";
 /** Options for {@linkcode startMosquitto}. */
 export interface MosquittoOptions {
   readonly tls?: boolean;
+  /** `set_tcp_nodelay true`: no Nagle delay on the broker's sends (off by default in Mosquitto). */
+  readonly noDelay?: boolean;
   /** User name and password the broker requires (anonymous clients are refused). */
   readonly user?: { readonly name: string; readonly password: string };
 }
@@ -53,6 +55,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Mo
     "log_type error",
     `message_size_limit ${4 * 1024 * 1024}`,
   ];
+  if (options.noDelay) lines.push("set_tcp_nodelay true");
   // Mosquitto drops to the `mosquitto` user when started as root, unless told to stay.
   if (Deno.uid() === 0) lines.push("user root");
   let caPath: string | undefined;
