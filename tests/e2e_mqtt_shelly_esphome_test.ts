@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import type { MqttClient } from "mqtt";
 import { startMosquitto } from "./helpers/mosquitto.ts";
 import {
+  admin,
   boundHome,
   Inbox,
   proveSchemeFlows,
@@ -189,6 +190,46 @@ Deno.test("esphome - a light command is its JSON on /command, confirmed by /stat
   } finally {
     await device.endAsync();
     await spy.endAsync();
+    await fixture.stop();
+  }
+});
+
+Deno.test("shelly - an RPC error reply fails the command at once with the device's words", async () => {
+  await using broker = await startMosquitto();
+  const fixture = await startBoundHub(
+    broker,
+    boundHome([{
+      id: "relay",
+      type: "switch",
+      name: "Relay",
+      room: "hall",
+      binding: { scheme: "shelly", prefix: "shellypro4pm-c0ffee", switchId: 3 },
+    }]),
+  );
+  const device = await simClient(broker, "shelly");
+  try {
+    // A device without switch:3 answers as Shelly's RPC does: an error with a code and a message.
+    await device.subscribeAsync("shellypro4pm-c0ffee/rpc", { qos: 1 });
+    device.on("message", (_topic, payload) => {
+      const request = JSON.parse(payload.toString());
+      device.publish(
+        `${request.src}/rpc`,
+        JSON.stringify({
+          id: request.id,
+          src: "shellypro4pm-c0ffee",
+          dst: request.src,
+          error: { code: -105, message: "Argument 'id', value 3 not found!" },
+        }),
+      );
+    });
+    await using c = await admin(fixture);
+    assert.equal(
+      await c.ask("relay on"),
+      "Error unavailable: Not sent to relay: the device answered: Argument 'id', value 3 not found!",
+    );
+    assert.match(await c.ask("status relay"), /power=off/);
+  } finally {
+    await device.endAsync();
     await fixture.stop();
   }
 });
