@@ -27,6 +27,8 @@ export function boundHome(devices: Home["devices"]): Home {
       grants: [{ devices: ["*"], actions: ["*"] }],
       channels: ["tls"],
     }],
+    rules: [],
+    scenes: [],
   };
 }
 
