@@ -25,8 +25,13 @@ export interface ChildServer extends AsyncDisposable {
 
 /** How to start a child server. */
 export interface ChildOptions {
-  /** Module to run, relative to the repository. */
+  /** Module to run, relative to the repository (with `deno run`, or with `command` when given). */
   readonly entry: string;
+  /**
+   * Another program to run instead of `deno run` (a peer server: `/usr/bin/python3`); it gets
+   * `entry` (as a path) and `args`, and must speak the same stdin/stdout control protocol.
+   */
+  readonly command?: string;
   readonly args?: readonly string[];
   readonly env?: Record<string, string>;
   /** Deno permission flags, least privilege. */
@@ -39,14 +44,11 @@ const REPO = new URL("../", import.meta.url);
 
 /** Starts a child server and waits for its ready line. */
 export async function startChild(options: ChildOptions): Promise<ChildServer> {
-  const command = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--quiet",
-      ...options.permissions,
-      new URL(options.entry, REPO).pathname,
-      ...(options.args ?? []),
-    ],
+  const entry = new URL(options.entry, REPO).pathname;
+  const command = new Deno.Command(options.command ?? "deno", {
+    args: options.command === undefined
+      ? ["run", "--quiet", ...options.permissions, entry, ...(options.args ?? [])]
+      : [entry, ...(options.args ?? [])],
     cwd: REPO.pathname,
     env: options.env ?? {},
     stdin: "piped",
