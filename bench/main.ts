@@ -133,7 +133,11 @@ export async function runBenchmark(
   const add = (more: readonly BenchRow[]) => {
     for (const r of more) {
       rows.push(r);
-      log(`  ${r.workload}: hub ${r.hub ?? "-"} ${r.baselineName} ${r.baseline ?? "-"} ${r.error ?? ""}`);
+      log(
+        `  ${r.workload}: hub ${r.hub ?? "-"} ${r.baselineName} ${r.baseline ?? "-"} ${
+          r.error ?? ""
+        }`,
+      );
     }
   };
   try {

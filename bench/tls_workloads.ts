@@ -61,14 +61,19 @@ export async function runTlsWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
   if (port === undefined) return [failedRow("tls", "cmd/s", "The hub has no tls listener")];
   const hub: TlsTarget = { port, caCert: ctx.caCert };
   const bounds = { maxRequests: ctx.mode.maxRequests, seconds: ctx.mode.seconds };
-  const fresh = { ...bounds, maxRequests: Math.min(bounds.maxRequests, ctx.mode.maxFreshConnections) };
+  const fresh = {
+    ...bounds,
+    maxRequests: Math.min(bounds.maxRequests, ctx.mode.maxFreshConnections),
+  };
   const rows: BenchRow[] = [];
   const mosquitto = await startMosquitto(ctx.dir, ctx.certPath, ctx.keyPath);
   const seed = await startSeedPeer("tls", [ctx.certPath, ctx.keyPath]);
   try {
     const mq = "unavailable" in mosquitto ? undefined : mosquitto as MosquittoPeer;
     const mqTarget = mq && { port: mq.port, caCert: ctx.caCert };
-    const mqttUnavailable = { unavailable: "unavailable" in mosquitto ? mosquitto.unavailable : "" };
+    const mqttUnavailable = {
+      unavailable: "unavailable" in mosquitto ? mosquitto.unavailable : "",
+    };
     for (const c of [1, 16]) {
       const peers: PeerFigure[] = [];
       peers.push(peerFigure(
@@ -84,16 +89,20 @@ export async function runTlsWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
       ));
       peers.push(peerFigure(
         "mosquitto",
-        mq === undefined ? mqttUnavailable : await guarded(() =>
-          nodeStyleConnectPerCommand(mqTarget!, (i) => mqttExchange(i, mq.login), c, fresh)
-        ),
+        mq === undefined
+          ? mqttUnavailable
+          : await guarded(() =>
+            nodeStyleConnectPerCommand(mqTarget!, (i) => mqttExchange(i, mq.login), c, fresh)
+          ),
       ));
       const h = await nodeStyleConnectPerCommand(hub, () => hubOnce, c, fresh);
       rows.push(peerRow(`tls.connect_per_command node-style c=${c}`, "cmd/s", hubFigure(h), peers, {
         minRatio: 1,
       }));
       const own = await connectPerCommand(hub, HUB_DIALECT, c, fresh);
-      rows.push(peerRow(`tls.connect_per_command hub-client c=${c}`, "cmd/s", hubFigure(own), peers));
+      rows.push(
+        peerRow(`tls.connect_per_command hub-client c=${c}`, "cmd/s", hubFigure(own), peers),
+      );
     }
     for (const [c, depth] of PERSISTENT_SHAPES) {
       const peer = peerFigure(

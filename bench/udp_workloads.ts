@@ -81,10 +81,12 @@ export async function runUdpWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
     for (const outstanding of [1, 16]) {
       const peer = await seedRun(outstanding);
       const plain = await udpPlainLoad(compatPort, outstanding, bounds);
-      rows.push(peerRow(`udp.compat outstanding=${outstanding}`, "cmd/s", hubFigure(plain), [peer], {
-        minRatio: 1,
-        details: detailsOf(plain),
-      }));
+      rows.push(
+        peerRow(`udp.compat outstanding=${outstanding}`, "cmd/s", hubFigure(plain), [peer], {
+          minRatio: 1,
+          details: detailsOf(plain),
+        }),
+      );
       for (const [name, dialect] of signed) {
         const h = await udpLoad(port, dialect, outstanding, bounds);
         rows.push(peerRow(`${name} outstanding=${outstanding}`, "cmd/s", hubFigure(h), [peer], {

@@ -61,7 +61,10 @@ export async function startMosquitto(
     args: ["-b", "-c", passwd, login.username, login.password],
     stdout: "null",
     stderr: "piped",
-  }).output().catch((e: Error) => ({ success: false, stderr: new TextEncoder().encode(e.message) }));
+  }).output().catch((e: Error) => ({
+    success: false,
+    stderr: new TextEncoder().encode(e.message),
+  }));
   if (!made.success) {
     return { unavailable: `mosquitto_passwd failed: ${new TextDecoder().decode(made.stderr)}` };
   }

@@ -11,7 +11,8 @@ export const SYSTEM_PYTHON = "/usr/bin/python3";
 
 /** VmRSS and VmHWM of `pid` in MiB; NaN when unreadable. */
 export async function peerMemory(pid: number): Promise<{ rssMiB: number; peakMiB: number }> {
-  const script = `import sys\nf={l.split(':')[0]:l.split()[1] for l in open('/proc/${pid}/status') if l.startswith('Vm')}\n` +
+  const script =
+    `import sys\nf={l.split(':')[0]:l.split()[1] for l in open('/proc/${pid}/status') if l.startswith('Vm')}\n` +
     `print(int(f['VmRSS'])/1024, int(f['VmHWM'])/1024)`;
   try {
     const out = await new Deno.Command(SYSTEM_PYTHON, { args: ["-c", script], stderr: "null" })
