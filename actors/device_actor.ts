@@ -24,7 +24,7 @@ import {
   initialState,
   readingValue,
   reconcileState,
-} from "../config/device_types.ts";
+} from "../domain/device_types.ts";
 import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { DeviceStore, type StoredDevice } from "../persistence/device_store.ts";
 import { getLogger } from "../observability/logger.ts";

@@ -34,7 +34,7 @@ import {
   PARTIAL_FOLDER,
   type PathComponents,
   toVirtualPath,
-} from "../protocols/ftp_paths.ts";
+} from "../domain/storage_paths.ts";
 import type { ActorBehaviour, ActorContext, Handled } from "./actor.ts";
 import type { StorageUser } from "./storage_users.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import { type DatagramKind, encodeRequest } from "../protocols/udp_datagram.ts";
-import type { SigningKey } from "../protocols/hmac.ts";
+import { type DatagramKind, encodeRequest } from "../protocols/udp/udp_datagram.ts";
+import type { SigningKey } from "../protocols/udp/hmac.ts";
 import { LatencyRecorder, type LoopFigures, summarise } from "./latency.ts";
 
 /** UDP figures: closed-loop figures plus lost requests. */

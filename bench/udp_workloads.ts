@@ -22,8 +22,8 @@ import { type UdpDialect, type UdpFigures, udpLoad } from "./udp_load.ts";
 import { udpPlainLoad } from "./udp_plain_load.ts";
 import { startSeedPeer } from "./peers/seed_peer.ts";
 import { TEST_SECRETS } from "../tests/helpers/hub_fixture.ts";
-import { signingKeyFromHex } from "../protocols/hmac.ts";
-import { type DatagramKind, decodeReply } from "../protocols/udp_datagram.ts";
+import { signingKeyFromHex } from "../protocols/udp/hmac.ts";
+import { type DatagramKind, decodeReply } from "../protocols/udp/udp_datagram.ts";
 
 function hubDialect(principal: string, kind: DatagramKind, body: string): UdpDialect {
   const key = signingKeyFromHex(TEST_SECRETS.udpKeyHex(principal))!;

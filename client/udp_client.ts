@@ -14,13 +14,13 @@
  *
  * @module
  */
-import { type SigningKey, signingKeyFromHex } from "../protocols/hmac.ts";
+import { type SigningKey, signingKeyFromHex } from "../protocols/udp/hmac.ts";
 import {
   type DatagramKind,
   decodeReply,
   encodeRequest,
   type ReplyStatus,
-} from "../protocols/udp_datagram.ts";
+} from "../protocols/udp/udp_datagram.ts";
 
 /** Options for {@linkcode UdpClient.open}. */
 export interface UdpClientOptions {

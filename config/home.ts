@@ -6,7 +6,7 @@
  * @module
  */
 import { z } from "zod";
-import { parseHomeFolder } from "../protocols/ftp_paths.ts";
+import { parseHomeFolder } from "../domain/storage_paths.ts";
 
 const ID = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, {
   message: "must be 1-48 characters of a-z, 0-9, '-' or '_', starting with a letter or digit",

@@ -15,7 +15,7 @@ import {
   whenHandled,
 } from "./helpers/ftp_clients.ts";
 import { createMessage } from "../broker/envelope.ts";
-import { PARTIAL_FOLDER } from "../protocols/ftp_paths.ts";
+import { PARTIAL_FOLDER } from "../domain/storage_paths.ts";
 
 const PLAIN = {
   FTP_REQUIRE_TLS: "false",

@@ -8,15 +8,15 @@ import assert from "node:assert/strict";
 import { UdpClient } from "../client/udp_client.ts";
 import { openDatabase } from "../persistence/database.ts";
 import { type AuditEntry, queryAudit } from "../persistence/audit_store.ts";
-import { signingKeyFromHex } from "../protocols/hmac.ts";
-import { decodeReply, encodeRequest, type UdpRequest } from "../protocols/udp_datagram.ts";
+import { signingKeyFromHex } from "../protocols/udp/hmac.ts";
+import { decodeReply, encodeRequest, type UdpRequest } from "../protocols/udp/udp_datagram.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { DeviceSnapshot } from "../broker/messages.ts";
 import type { Hub } from "../hub.ts";
 import { InProcessBroker } from "../broker/in_process_broker.ts";
 import type { ActorBehaviour } from "../actors/actor.ts";
 import { createAuditActor } from "../actors/audit_actor.ts";
-import { startUdpListener } from "../protocols/udp_listener.ts";
+import { startUdpListener } from "../protocols/udp/udp_listener.ts";
 import {
   type HubFixture,
   listenerPort,

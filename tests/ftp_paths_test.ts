@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { listingPath } from "../protocols/ftp_commands.ts";
+import { listingPath } from "../protocols/ftp/ftp_commands.ts";
 import {
   isInside,
   parseHomeFolder,
   parseVirtualPath,
   resolveVirtualPath,
-} from "../protocols/ftp_paths.ts";
+} from "../domain/storage_paths.ts";
 
 Deno.test("resolveVirtualPath joins relative paths to the working folder and drops dots", () => {
   assert.deepEqual(resolveVirtualPath("/a/b", "c/./d"), {

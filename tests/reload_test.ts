@@ -21,8 +21,8 @@ import demoHome from "../config/demo_home.json" with { type: "json" };
 import { generateDevCertificate } from "../certs/dev_certificate.ts";
 import { loadConfig } from "../config/config.ts";
 import { TextLineStream } from "../bench/text_lines.ts";
-import { signingKeyFromHex } from "../protocols/hmac.ts";
-import { encodeRequest } from "../protocols/udp_datagram.ts";
+import { signingKeyFromHex } from "../protocols/udp/hmac.ts";
+import { encodeRequest } from "../protocols/udp/udp_datagram.ts";
 
 const encoder = new TextEncoder();
 

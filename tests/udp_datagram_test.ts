@@ -4,7 +4,7 @@
  * own `hmac` module.
  */
 import assert from "node:assert/strict";
-import { signingKeyFromHex } from "../protocols/hmac.ts";
+import { signingKeyFromHex } from "../protocols/udp/hmac.ts";
 import {
   decodeReply,
   decodeRequest,
@@ -15,9 +15,9 @@ import {
   truncateUtf8,
   type UdpRequest,
   verifyRequest,
-} from "../protocols/udp_datagram.ts";
-import { ReplayCache } from "../protocols/replay_cache.ts";
-import { ReplyCache } from "../protocols/udp_reply_cache.ts";
+} from "../protocols/udp/udp_datagram.ts";
+import { ReplayCache } from "../protocols/udp/replay_cache.ts";
+import { ReplyCache } from "../protocols/udp/udp_reply_cache.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -9,7 +9,12 @@
  *
  * @module
  */
-import type { AuditAppendPayload, Json, Outcome, StorageUploadTicket } from "../broker/messages.ts";
+import type {
+  AuditAppendPayload,
+  Json,
+  Outcome,
+  StorageUploadTicket,
+} from "../../broker/messages.ts";
 import {
   ActiveChannel,
   type DataChannel,

@@ -16,7 +16,7 @@
  * @module
  */
 import type { DeviceState, Outcome, Refusal } from "../broker/messages.ts";
-import type { DeviceDeclaration, DeviceType } from "./home.ts";
+import type { DeviceDeclaration, DeviceType } from "../config/home.ts";
 
 /** Thermostat target range when the home file does not give one (°C). */
 export const DEFAULT_TARGET_RANGE = { min: 5, max: 30 } as const;

@@ -6,8 +6,8 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
-import { describeFailure } from "../broker/errors.ts";
+import type { Broker } from "../../broker/broker.ts";
+import { describeFailure } from "../../broker/errors.ts";
 import type {
   AuditAppendPayload,
   DeviceSnapshot,
@@ -15,7 +15,7 @@ import type {
   Message,
   Outcome,
   Source,
-} from "../broker/messages.ts";
+} from "../../broker/messages.ts";
 
 /** One datagram being handled: where it came from and its bytes. */
 export interface DatagramContext {

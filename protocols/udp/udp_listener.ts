@@ -18,18 +18,24 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
-import { type Clock, createMessage, systemClock } from "../broker/envelope.ts";
-import { describeFailure } from "../broker/errors.ts";
-import type { AuditAppendPayload, ErrorCode, Json, Outcome, Source } from "../broker/messages.ts";
-import type { PrincipalDeclaration } from "../config/home.ts";
-import { getLogger } from "../observability/logger.ts";
-import { addressHost, addressText } from "./connection_counter.ts";
-import { parseTextRequest } from "./command_parser.ts";
+import type { Broker } from "../../broker/broker.ts";
+import { type Clock, createMessage, systemClock } from "../../broker/envelope.ts";
+import { describeFailure } from "../../broker/errors.ts";
+import type {
+  AuditAppendPayload,
+  ErrorCode,
+  Json,
+  Outcome,
+  Source,
+} from "../../broker/messages.ts";
+import type { PrincipalDeclaration } from "../../config/home.ts";
+import { getLogger } from "../../observability/logger.ts";
+import { addressHost, addressText } from "../connection_counter.ts";
+import { parseTextRequest } from "../command_parser.ts";
 import { type SigningKey, signingKey } from "./hmac.ts";
-import type { Listener, ListenerReload } from "./listener.ts";
-import { RateLimiter } from "./rate_limit.ts";
-import { RefusalAuditor } from "./refusal_audit.ts";
+import type { Listener, ListenerReload } from "../listener.ts";
+import { RateLimiter } from "../rate_limit.ts";
+import { RefusalAuditor } from "../refusal_audit.ts";
 import { ReplayCache } from "./replay_cache.ts";
 import { ReplyCache } from "./udp_reply_cache.ts";
 import {
@@ -41,7 +47,7 @@ import {
   parseReadingBody,
   verifyRequest,
 } from "./udp_datagram.ts";
-import { formatState } from "./replies.ts";
+import { formatState } from "../replies.ts";
 import { handlePlainDatagram } from "./udp_plain.ts";
 import {
   askDevice,

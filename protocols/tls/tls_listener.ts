@@ -14,19 +14,19 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
-import type { Message } from "../broker/messages.ts";
-import type { PrincipalDeclaration } from "../config/home.ts";
-import { getLogger } from "../observability/logger.ts";
-import { addressHost, addressText, ConnectionCounter } from "./connection_counter.ts";
-import type { Listener, ListenerReload } from "./listener.ts";
+import type { Broker } from "../../broker/broker.ts";
+import type { Message } from "../../broker/messages.ts";
+import type { PrincipalDeclaration } from "../../config/home.ts";
+import { getLogger } from "../../observability/logger.ts";
+import { addressHost, addressText, ConnectionCounter } from "../connection_counter.ts";
+import type { Listener, ListenerReload } from "../listener.ts";
 import { listenTlsReloadable, rebindTls } from "./tls_rebind.ts";
-import { RateLimiter } from "./rate_limit.ts";
-import { RefusalAuditor } from "./refusal_audit.ts";
-import { systemClock } from "../broker/envelope.ts";
+import { RateLimiter } from "../rate_limit.ts";
+import { RefusalAuditor } from "../refusal_audit.ts";
+import { systemClock } from "../../broker/envelope.ts";
 import { TlsCounters } from "./tls_counters.ts";
 import { type SessionContext, TlsSession, type TokenVerifier } from "./tls_session.ts";
-import { errorLine } from "./replies.ts";
+import { errorLine } from "../replies.ts";
 
 /** Options for {@linkcode startTlsListener}; the limits come from `TLS_*` settings. */
 export interface TlsListenerOptions {

@@ -13,15 +13,15 @@
 import process from "node:process";
 import { FtpSrv } from "ftp-srv";
 import ftpSrvRegistry from "ftp-srv/src/commands/registry.js";
-import type { Broker } from "../broker/broker.ts";
-import { createMessage } from "../broker/envelope.ts";
-import type { AuditAppendPayload, Source } from "../broker/messages.ts";
-import type { Config } from "../config/config.ts";
-import type { CredentialVerifier } from "../persistence/credential_store.ts";
-import type { StorageUser } from "../actors/storage_users.ts";
-import type { PrincipalDeclaration } from "../config/home.ts";
-import { getLogger, type Logger } from "../observability/logger.ts";
-import type { Listener } from "./listener.ts";
+import type { Broker } from "../../broker/broker.ts";
+import { createMessage } from "../../broker/envelope.ts";
+import type { AuditAppendPayload, Source } from "../../broker/messages.ts";
+import type { Config } from "../../config/config.ts";
+import type { CredentialVerifier } from "../../persistence/credential_store.ts";
+import type { StorageUser } from "../../actors/storage_users.ts";
+import type { PrincipalDeclaration } from "../../config/home.ts";
+import { getLogger, type Logger } from "../../observability/logger.ts";
+import type { Listener } from "../listener.ts";
 import {
   type CommandEntry,
   endChannel,

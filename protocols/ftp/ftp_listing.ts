@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { StorageEntry } from "../broker/messages.ts";
+import type { StorageEntry } from "../../broker/messages.ts";
 
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 const HALF_YEAR_MS = 182 * 86_400_000;

@@ -9,9 +9,9 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
-import { describeFailure } from "../broker/errors.ts";
-import { createMessage } from "../broker/envelope.ts";
+import type { Broker } from "../../broker/broker.ts";
+import { describeFailure } from "../../broker/errors.ts";
+import { createMessage } from "../../broker/envelope.ts";
 import type {
   ErrorCode,
   Outcome,
@@ -24,8 +24,8 @@ import type {
   StorageReadTicket,
   StorageUploadTicket,
   StoredFile,
-} from "../broker/messages.ts";
-import { resolveVirtualPath, toVirtualPath } from "./ftp_paths.ts";
+} from "../../broker/messages.ts";
+import { resolveVirtualPath, toVirtualPath } from "../../domain/storage_paths.ts";
 
 /** How long one storage request may take before the client gets an error. */
 const STORAGE_TIMEOUT_MS = 30_000;

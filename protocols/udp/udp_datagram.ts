@@ -17,7 +17,7 @@
  *
  * @module
  */
-import type { ErrorCode, Outcome } from "../broker/messages.ts";
+import type { ErrorCode, Outcome } from "../../broker/messages.ts";
 import { hmacSha256, MAC_BYTES, type SigningKey, verifyHmacSha256 } from "./hmac.ts";
 
 /** First field of every signed request. */

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import type { Broker } from "../broker/broker.ts";
-import { createMessage } from "../broker/envelope.ts";
+import type { Broker } from "../../broker/broker.ts";
+import { createMessage } from "../../broker/envelope.ts";
 import type {
   DeviceSnapshot,
   ErrorCode,
@@ -21,13 +21,13 @@ import type {
   Outcome,
   Refusal,
   Source,
-} from "../broker/messages.ts";
-import type { PrincipalDeclaration } from "../config/home.ts";
-import { type ParsedRequest, parseRequest, type Request } from "./command_parser.ts";
-import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "./command_executor.ts";
-import type { RefusalAuditor } from "./refusal_audit.ts";
-import { type FrameEvent, LineFramer } from "./line_framer.ts";
-import type { RateLimiter } from "./rate_limit.ts";
+} from "../../broker/messages.ts";
+import type { PrincipalDeclaration } from "../../config/home.ts";
+import { type ParsedRequest, parseRequest, type Request } from "../command_parser.ts";
+import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "../command_executor.ts";
+import type { RefusalAuditor } from "../refusal_audit.ts";
+import { type FrameEvent, LineFramer } from "../line_framer.ts";
+import type { RateLimiter } from "../rate_limit.ts";
 import {
   errorLine,
   jsonEvent,
@@ -37,7 +37,7 @@ import {
   textDevices,
   textEvent,
   textStatus,
-} from "./replies.ts";
+} from "../replies.ts";
 import type { TlsCounters } from "./tls_counters.ts";
 
 /** Checks a principal's token (the hub's CredentialVerifier fits). */

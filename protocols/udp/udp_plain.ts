@@ -11,11 +11,11 @@
  *
  * @module
  */
-import { ANONYMOUS_PRINCIPAL_ID } from "../actors/device_actor.ts";
-import type { Source } from "../broker/messages.ts";
-import { parseTextRequest } from "./command_parser.ts";
-import { auditRefusal, executeCommand } from "./command_executor.ts";
-import { escapeEcho } from "./replies.ts";
+import { ANONYMOUS_PRINCIPAL_ID } from "../../actors/device_actor.ts";
+import type { Source } from "../../broker/messages.ts";
+import { parseTextRequest } from "../command_parser.ts";
+import { auditRefusal, executeCommand } from "../command_executor.ts";
+import { escapeEcho } from "../replies.ts";
 import { decodeText, truncateUtf8 } from "./udp_datagram.ts";
 import type { DatagramContext, UdpServices } from "./udp_services.ts";
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ErrorCode } from "../broker/messages.ts";
+import type { ErrorCode } from "../../broker/messages.ts";
 
 /** Counters of one TLS listener. */
 export class TlsCounters {

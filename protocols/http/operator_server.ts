@@ -7,11 +7,11 @@
  *
  * @module
  */
-import type { Listener } from "../protocols/listener.ts";
-import { checkHealth } from "./health.ts";
-import { type MetricSources, renderMetrics } from "./hub_metrics.ts";
-import { PROMETHEUS_CONTENT_TYPE } from "./prometheus.ts";
-import { getLogger } from "./logger.ts";
+import type { Listener } from "../listener.ts";
+import { checkHealth } from "../../observability/health.ts";
+import { type MetricSources, renderMetrics } from "../../observability/hub_metrics.ts";
+import { PROMETHEUS_CONTENT_TYPE } from "../../observability/prometheus.ts";
+import { getLogger } from "../../observability/logger.ts";
 
 const log = getLogger("http");
 
