@@ -135,7 +135,7 @@ export async function startHub(config: Config): Promise<Hub> {
     );
     listeners.set(
       "tls",
-      startTlsListener(broker, {
+      await startTlsListener(broker, {
         hostname: settings.TCP_SERVER_IP,
         port: settings.TCP_SERVER_PORT,
         cert: Deno.readTextFileSync(paths.cert),

@@ -28,6 +28,7 @@ import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "../com
 import type { RefusalAuditor } from "../refusal_audit.ts";
 import { type FrameEvent, LineFramer } from "../line_framer.ts";
 import type { RateLimiter } from "../rate_limit.ts";
+import type { SessionConn } from "./node_tls_conn.ts";
 import {
   errorLine,
   jsonEvent,
@@ -96,7 +97,7 @@ export class TlsSession {
   readonly address: string;
   /** Time of the last byte received (ms since epoch). */
   lastActivity = Date.now();
-  readonly #conn: Deno.Conn;
+  readonly #conn: SessionConn;
   readonly #ctx: SessionContext;
   readonly #framer: LineFramer;
   readonly #host: string;
@@ -127,7 +128,7 @@ export class TlsSession {
   #pushJson = false;
 
   /** @param conn a handshaken TLS connection; `host` its address without port */
-  constructor(conn: Deno.Conn, host: string, address: string, ctx: SessionContext) {
+  constructor(conn: SessionConn, host: string, address: string, ctx: SessionContext) {
     this.#conn = conn;
     this.#host = host;
     this.address = address;
