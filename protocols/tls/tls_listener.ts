@@ -197,8 +197,8 @@ class TlsListener implements Listener {
    * to the certificate), stale sessions are closed, and new connections get the new certificate
    * while open ones carry on.
    */
-  async reload(update: ListenerReload): Promise<string | undefined> {
-    if (!this.#listening) return "The TLS listener is closed";
+  reload(update: ListenerReload): Promise<string | undefined> {
+    if (!this.#listening) return Promise.resolve("The TLS listener is closed");
     const principals = this.#context.principals as Map<string, PrincipalDeclaration>;
     const before = new Map(principals);
     principals.clear();
@@ -209,9 +209,9 @@ class TlsListener implements Listener {
     this.#endStaleSessions(before, principals);
     const refused = this.#server?.reload(update.cert, update.key);
     if (refused !== undefined) {
-      return `Principals reloaded, but kept the previous certificate: ${refused}`;
+      return Promise.resolve(`Principals reloaded, but kept the previous certificate: ${refused}`);
     }
-    return undefined;
+    return Promise.resolve(undefined);
   }
 
   get listening(): boolean {

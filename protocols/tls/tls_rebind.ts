@@ -109,7 +109,6 @@ export class ReloadableTlsServer {
     const probe = Deno.listen({ hostname: binding.hostname, port: binding.port });
     const port = (probe.addr as Deno.NetAddr).port;
     probe.close();
-    let self: ReloadableTlsServer | undefined;
     // Half-open: a client may end its side right after its requests and still read every reply.
     const server = net.createServer({ allowHalfOpen: true }, (raw) => {
       // Before any byte is written: replies leave at once instead of waiting for delayed ACKs.
@@ -119,11 +118,11 @@ export class ReloadableTlsServer {
       onConnection({
         host,
         address: `${host.includes(":") ? `[${host}]` : host}:${raw.remotePort ?? 0}`,
-        handshake: () => secure(raw, self!.#context, binding.handshakeTimeoutMs),
+        handshake: () => secure(raw, self.#context, binding.handshakeTimeoutMs),
         drop: () => raw.destroy(),
       });
     });
-    self = new ReloadableTlsServer(server, context, binding.hostname, port);
+    const self = new ReloadableTlsServer(server, context, binding.hostname, port);
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(port, binding.hostname, () => {
