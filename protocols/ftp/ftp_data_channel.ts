@@ -291,7 +291,12 @@ export async function receiveToFile(
         if (watchdog.fired) return timeout(options.idleTimeoutMs);
         return { ok: false, reason: "broken", message: `Data connection failed: ${brief(error)}` };
       }
-      if (n === null) break;
+      if (n === null) {
+        // The client sent everything: close now, before the file is recorded, so that a client
+        // waiting for the TLS shutdown (Python's unwrap()) gets it at once. The reply is 226.
+        closeQuietly(conn);
+        break;
+      }
       watchdog.progress();
       bytes += n;
       if (options.maxBytes > 0 && options.offset + bytes > options.maxBytes) {
