@@ -1,6 +1,6 @@
 /**
- * A `node:tls` server-side socket seen as the small `read`/`write`/`close`
- * connection a {@linkcode TlsSession} uses (the shape of `Deno.Conn`).
+ * A `node:tls` server-side socket seen as the small `readChunk`/`write`/`close`
+ * connection a `TlsSession` uses.
  *
  * Why `node:tls` and not `Deno.listenTls`: an accepted `Deno.TlsConn` has no
  * `setNoDelay`, so Nagle's algorithm holds a reply written while the TLS
@@ -14,14 +14,20 @@
  * per connection. Writes resolve once the socket accepted the bytes (at
  * once, or at `drain`).
  *
+ * Known Deno 2.9.6 defect (docs/upstream/deno_tls_end_repro.ts): a paused
+ * server-side `node:tls` socket never reports the client's end of stream.
+ * Only a client that sends more than 64 KiB the session has not yet read and
+ * then closes meets it; its session then ends at the idle timeout
+ * (`TLS_IDLE_TIMEOUT_MS`) instead of at once. Memory stays bounded either way.
+ *
  * @module
  */
 import type { TLSSocket } from "node:tls";
 
-/** The connection interface a session needs (a subset of `Deno.Conn`). */
+/** The connection interface a session needs. */
 export interface SessionConn {
-  /** Reads into `p`; the count, or null at end of stream. */
-  read(p: Uint8Array): Promise<number | null>;
+  /** The next bytes received (the caller may keep them), or null at end of stream. */
+  readChunk(): Promise<Uint8Array | null>;
   /** Writes all of `p` (which must not change until written); resolves to its length. */
   write(p: Uint8Array): Promise<number>;
   /** Sends what was written, then ends the connection (TLS close_notify and FIN). */
@@ -87,6 +93,27 @@ export class NodeTlsConn implements SessionConn {
     wake?.();
   }
 
+  async readChunk(): Promise<Uint8Array | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#ended || this.#closed) return null;
+      await new Promise<void>((resolve) => (this.#wake = resolve));
+    }
+    let chunk = this.#chunks.shift()!;
+    if (this.#head > 0) chunk = chunk.subarray(this.#head);
+    this.#head = 0;
+    this.#queued -= chunk.length;
+    this.#resumeIfLow();
+    return chunk;
+  }
+
+  #resumeIfLow(): void {
+    if (this.#paused && this.#queued < HIGH_WATER / 2) {
+      this.#paused = false;
+      this.#socket.resume();
+    }
+  }
+
+  /** Reads into `p`; the count, or null at end of stream. */
   async read(p: Uint8Array): Promise<number | null> {
     while (this.#chunks.length === 0) {
       if (this.#ended || this.#closed) return null;
@@ -101,10 +128,7 @@ export class NodeTlsConn implements SessionConn {
       this.#chunks.shift();
       this.#head = 0;
     }
-    if (this.#paused && this.#queued < HIGH_WATER / 2) {
-      this.#paused = false;
-      this.#socket.resume();
-    }
+    this.#resumeIfLow();
     return n;
   }
 
