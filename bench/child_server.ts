@@ -8,6 +8,16 @@
  */
 import { TextLineStream } from "./text_lines.ts";
 
+/** A child's memory in MiB (the heap figures only from Deno children). */
+export interface MemoryFigures {
+  readonly rssMiB: number;
+  readonly peakMiB: number;
+  /** V8 heap in use and reserved, and memory outside it held by JS objects (buffers). */
+  readonly heapUsedMiB?: number;
+  readonly heapTotalMiB?: number;
+  readonly externalMiB?: number;
+}
+
 /** A running child server. */
 export interface ChildServer extends AsyncDisposable {
   readonly pid: number;
@@ -18,7 +28,7 @@ export interface ChildServer extends AsyncDisposable {
    * (the child samples itself every 20 ms; reading /proc/<pid> of another
    * process needs --allow-all in Deno).
    */
-  memory(): Promise<{ rssMiB: number; peakMiB: number }>;
+  memory(): Promise<MemoryFigures>;
   /** Stops the child and waits for it; returns its exit code. Idempotent. */
   stop(): Promise<number>;
 }
@@ -81,7 +91,7 @@ export async function startChild(options: ChildOptions): Promise<ChildServer> {
   const memory = async () => {
     const answer = new Promise<string>((resolve) => waiters.push(resolve));
     await writer.write(new TextEncoder().encode("memory\n"));
-    return JSON.parse(await answer) as { rssMiB: number; peakMiB: number };
+    return JSON.parse(await answer) as MemoryFigures;
   };
   let stopped: Promise<number> | undefined;
   const stop = (): Promise<number> => {
@@ -144,8 +154,15 @@ export async function serveControl(): Promise<void> {
   try {
     for await (const line of lines) {
       if (line.trim() !== "memory") continue;
-      const rss = mib();
-      const answer = { rssMiB: rss, peakMiB: Math.max(peak, rss) };
+      const usage = Deno.memoryUsage();
+      const rss = usage.rss / (1024 * 1024);
+      const answer = {
+        rssMiB: rss,
+        peakMiB: Math.max(peak, rss),
+        heapUsedMiB: usage.heapUsed / (1024 * 1024),
+        heapTotalMiB: usage.heapTotal / (1024 * 1024),
+        externalMiB: usage.external / (1024 * 1024),
+      };
       peak = rss;
       Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(answer) + "\n"));
     }

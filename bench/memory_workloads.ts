@@ -81,9 +81,20 @@ export async function runMemoryIdle(ctx: BenchContext): Promise<BenchRow[]> {
 
 /** RSS `mode.settleSeconds` after the last load, against the idle figure plus the margin. */
 export async function runMemoryAfterLoad(ctx: BenchContext, idleMiB: number): Promise<BenchRow[]> {
+  const loaded = await ctx.hub.memory();
   await pause(ctx.mode.settleSeconds * 1000);
-  const mib = (await ctx.hub.memory()).rssMiB;
+  const after = await ctx.hub.memory();
   const limit = idleMiB * (1 + SETTLE_MARGIN);
-  const row = limitRow(`memory.after_load+${ctx.mode.settleSeconds}s`, mib, limit);
-  return [{ ...row, details: { idle_mib: idleMiB } }];
+  const row = limitRow(`memory.after_load+${ctx.mode.settleSeconds}s`, after.rssMiB, limit);
+  // Where the memory is: V8's heap (used / reserved) and buffers, at the end of the load and after.
+  const heap = (m: typeof after, when: string) => ({
+    [`${when}_rss_mib`]: m.rssMiB,
+    [`${when}_heap_used_mib`]: m.heapUsedMiB ?? Number.NaN,
+    [`${when}_heap_total_mib`]: m.heapTotalMiB ?? Number.NaN,
+    [`${when}_external_mib`]: m.externalMiB ?? Number.NaN,
+  });
+  return [{
+    ...row,
+    details: { idle_mib: idleMiB, ...heap(loaded, "end"), ...heap(after, "settled") },
+  }];
 }
