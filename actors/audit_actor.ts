@@ -14,7 +14,7 @@ import type { DatabaseSync } from "node:sqlite";
 import type { Message } from "../broker/messages.ts";
 import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { type AuditEntryInput, AuditWriter } from "../persistence/audit_store.ts";
-import type { ActorBehaviour } from "./actor.ts";
+import type { ActorBehaviour, ActorContext } from "./actor.ts";
 import type { AuditMetrics } from "../observability/audit_metrics.ts";
 
 /** The kinds the audit actor consumes. */
@@ -40,13 +40,17 @@ export interface AuditActorOptions {
 export function createAuditActor(
   options: AuditActorOptions,
 ): ActorBehaviour<AuditState, AuditTopic> {
-  const writeBatch = (state: AuditState, messages: readonly Message<AuditTopic>[]) => {
+  const writeBatch = (
+    state: AuditState,
+    messages: readonly Message<AuditTopic>[],
+    ctx: ActorContext,
+  ): AuditState => {
     const written = state.writer.append(messages.map(toEntry));
     options.metrics?.recordCommit(messages.length);
-    return {
-      state,
-      replies: messages.map((m, i) => (m.type === "audit.append" ? written[i] : undefined)),
-    };
+    messages.forEach((m, i) => {
+      if (m.type === "audit.append") ctx.reply(m, written[i]!);
+    });
+    return state;
   };
   return {
     name: "audit",
@@ -55,12 +59,11 @@ export function createAuditActor(
       const db = openDatabase(options.databasePath, { sync: options.sync });
       return { db, writer: new AuditWriter(db) };
     },
-    handle(state, message) {
-      const { replies } = writeBatch(state, [message]);
-      return replies[0] === undefined ? { state } : { state, reply: replies[0] } as never;
+    handle(state, message, ctx) {
+      return { state: writeBatch(state, [message], ctx) };
     },
-    handleBatch(state, messages) {
-      return Promise.resolve(writeBatch(state, messages) as never);
+    handleBatch(state, messages, ctx) {
+      return writeBatch(state, messages, ctx);
     },
     terminate(state) {
       state.db.close();
