@@ -11,6 +11,7 @@ left out (terminal output would be measured, not the server). Binds
 with {"rssMiB", "peakMiB"}; stops when stdin closes.
 """
 import json
+import os
 import socket
 import ssl
 import sys
@@ -78,8 +79,9 @@ def main():
     else:
         sys.stderr.write("Usage: seed_server.py tls CERT KEY | udp\n")
         return 2
+    port = sock.getsockname()[1]  # before serving: wrap_socket detaches `sock`
     threading.Thread(target=serve, daemon=True).start()
-    print(json.dumps({"port": sock.getsockname()[1], "pid": __import__("os").getpid()}), flush=True)
+    print(json.dumps({"port": port, "pid": os.getpid()}), flush=True)
     peak = 0.0
     for line in sys.stdin:
         if line.strip() == "memory":
