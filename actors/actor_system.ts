@@ -4,8 +4,8 @@
  * itself a {@linkcode Broker} (every messaging call is the broker's), so
  * code that spawns and code that only sends can share one object.
  *
- * Lifecycle events (`system.actor_failed`, `system.dead_lettered`,
- * `system.actor_gave_up`) are published for failures on ordinary messages
+ * Lifecycle events (`system.dead_lettered`, `system.actor_gave_up`, both
+ * recorded by the audit actor) are published for failures on ordinary messages
  * only: a failure on a lifecycle message is logged, never republished, so a
  * consumer that fails on them cannot start a loop.
  *
@@ -48,7 +48,7 @@ export interface ActorSystemOptions {
   readonly broker?: Broker;
 }
 
-type LifecycleType = "system.actor_failed" | "system.dead_lettered" | "system.actor_gave_up";
+type LifecycleType = "system.dead_lettered" | "system.actor_gave_up";
 
 const log = getLogger("actors");
 
@@ -86,18 +86,8 @@ export class ActorSystem implements Broker {
       onBatch: (messages) => {
         if (this.#observers.size > 0) this.#emit({ kind: "batch", actor: name, messages });
       },
-      onFailed: (message, error, attempt) => {
-        this.#emit({ kind: "failed", actor: name, message, error });
-        this.#lifecycle(
-          message,
-          this.#event("system.actor_failed", {
-            actor: name,
-            messageType: message.type,
-            error,
-            attempt,
-          }),
-        );
-      },
+      // Each failure is logged by the runner and counted in its stats (`/metrics`).
+      onFailed: (message, error) => this.#emit({ kind: "failed", actor: name, message, error }),
       onDeadLettered: (message, error, attempts) => {
         log.error("Dead-lettered {type} {id} in {actor} after {attempts} attempts: {error}", {
           type: message.type,

@@ -6,7 +6,8 @@
  * one per command. It also records dead letters, so a given-up message is
  * never lost silently.
  *
- * Consumes: `audit.append` (request), `system.dead_lettered` (event).
+ * Consumes: `audit.append` (request), `system.dead_lettered` and
+ * `system.actor_gave_up` (events).
  *
  * @module
  */
@@ -18,7 +19,11 @@ import type { ActorBehaviour, ActorContext } from "./actor.ts";
 import type { AuditMetrics } from "../observability/audit_metrics.ts";
 
 /** The kinds the audit actor consumes. */
-export const AUDIT_TOPICS = ["audit.append", "system.dead_lettered"] as const;
+export const AUDIT_TOPICS = [
+  "audit.append",
+  "system.dead_lettered",
+  "system.actor_gave_up",
+] as const;
 
 type AuditTopic = (typeof AUDIT_TOPICS)[number];
 
@@ -80,6 +85,16 @@ export function toEntry(message: Message<AuditTopic>): AuditEntryInput {
     channel: message.source.channel,
     address: message.source.address ?? null,
   };
+  if (message.type === "system.actor_gave_up") {
+    return {
+      ...base,
+      action: "system.actor_gave_up",
+      device: null,
+      outcome: "failed",
+      code: "unavailable",
+      detail: JSON.stringify(message.payload),
+    };
+  }
   if (message.type === "system.dead_lettered") {
     const p = message.payload;
     return {

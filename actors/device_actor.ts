@@ -92,78 +92,13 @@ export function createDeviceActor(
     messages: readonly Message<DeviceTopic>[],
     ctx: ActorContext,
   ): DeviceActorState => {
-    const now = new Date(ctx.clock.now()).toISOString();
-    const before = new Map<string, { state: DeviceState; updatedAt: string | null }>();
-    const entries: AuditEntryInput[] = [];
-    const changes: PendingChange[] = [];
-    const answers: (() => void)[] = [];
-    const change = (cause: Message<DeviceTopic>, device: DeviceRecord, next: DeviceState) => {
-      if (!before.has(device.decl.id)) {
-        before.set(device.decl.id, { state: device.state, updatedAt: device.updatedAt });
-      }
-      changes.push({ cause, device: device.decl.id, state: next, previous: device.state });
-      device.state = next;
-      device.updatedAt = now;
-    };
-
+    const batch = new DeviceBatch(state, principals, ctx);
     for (const message of messages) {
-      if (message.type === "config.principals_changed") {
-        // Grants change from the next message on; devices are fixed until a restart.
-        setPrincipals(message.payload.principals);
-        continue;
-      }
-      if (message.type === "device.snapshot_stored") {
-        const camera = state.devices.get(message.payload.device);
-        if (camera === undefined || camera.decl.type !== "camera") {
-          log.warn("Snapshot stored for {device}, which is not a camera: ignored", {
-            device: message.payload.device,
-          });
-          continue;
-        }
-        const p = message.payload;
-        change(message, camera, {
-          ...camera.state,
-          lastSnapshot: p.path,
-          snapshotSize: p.size,
-          snapshotSha256: p.sha256,
-          snapshotAt: message.at,
-        });
-        entries.push(snapshotEntry(message));
-        continue;
-      }
-      const decision = decide(state.devices, principals, message);
-      if (decision.kind === "refused") {
-        if (message.type !== "device.query") {
-          entries.push(commandEntry(message, { refused: decision.error }));
-        }
-        answers.push(() => ctx.reply(message, { ok: false, error: decision.error }));
-      } else if (decision.kind === "visible") {
-        if (message.type !== "device.query") continue;
-        const value = decision.devices.map(snapshotOf);
-        answers.push(() => ctx.reply(message, { ok: true, value }));
-      } else if (message.type !== "device.query") {
-        change(message, decision.device, decision.next);
-        const snapshot = snapshotOf(decision.device);
-        entries.push(commandEntry(message, { state: decision.next as Json }));
-        answers.push(() => ctx.reply(message, { ok: true, value: snapshot }));
-      }
+      // Grants change from the next message on; devices are fixed until a restart.
+      if (message.type === "config.principals_changed") setPrincipals(message.payload.principals);
+      else batch.take(message);
     }
-
-    if (entries.length > 0) {
-      const rows: StoredDevice[] = [...before.keys()].map((id) => {
-        const d = state.devices.get(id)!;
-        return { id, type: d.decl.type, state: d.state, updatedAt: d.updatedAt };
-      });
-      try {
-        state.journal.commit(entries, rows);
-        options.metrics?.recordCommit(entries.length);
-      } catch (error) {
-        rollBack(state, before, messages, principals, ctx, error);
-        return state;
-      }
-    }
-    for (const answer of answers) answer();
-    for (const c of changes) publishChange(ctx, c);
+    batch.commit(messages, options.metrics);
     return state;
   };
 
@@ -196,6 +131,99 @@ export function createDeviceActor(
       state.db.close();
     },
   };
+}
+
+/** One batch: decided request by request, then committed (or rolled back) as a whole. */
+class DeviceBatch {
+  readonly #state: DeviceActorState;
+  readonly #principals: ReadonlyMap<string, PrincipalDeclaration>;
+  readonly #ctx: ActorContext;
+  readonly #now: string;
+  /** Each changed device's state before the batch (for a rollback). */
+  readonly #before = new Map<string, { state: DeviceState; updatedAt: string | null }>();
+  readonly #entries: AuditEntryInput[] = [];
+  readonly #changes: PendingChange[] = [];
+  readonly #answers: (() => void)[] = [];
+
+  constructor(
+    state: DeviceActorState,
+    principals: ReadonlyMap<string, PrincipalDeclaration>,
+    ctx: ActorContext,
+  ) {
+    this.#state = state;
+    this.#principals = principals;
+    this.#ctx = ctx;
+    this.#now = new Date(ctx.clock.now()).toISOString();
+  }
+
+  /** Decides one message; its answer waits for the commit. */
+  take(message: Exclude<Message<DeviceTopic>, Message<"config.principals_changed">>): void {
+    if (message.type === "device.snapshot_stored") return this.#snapshot(message);
+    const decision = decide(this.#state.devices, this.#principals, message);
+    const ctx = this.#ctx;
+    if (decision.kind === "refused") {
+      if (message.type !== "device.query") {
+        this.#entries.push(commandEntry(message, { refused: decision.error }));
+      }
+      this.#answers.push(() => ctx.reply(message, { ok: false, error: decision.error }));
+    } else if (decision.kind === "visible") {
+      if (message.type !== "device.query") return;
+      const value = decision.devices.map(snapshotOf);
+      this.#answers.push(() => ctx.reply(message, { ok: true, value }));
+    } else if (message.type !== "device.query") {
+      this.#change(message, decision.device, decision.next);
+      const snapshot = snapshotOf(decision.device);
+      this.#entries.push(commandEntry(message, { state: decision.next as Json }));
+      this.#answers.push(() => ctx.reply(message, { ok: true, value: snapshot }));
+    }
+  }
+
+  /** Journals the batch in one transaction, then answers and publishes; or rolls it back. */
+  commit(messages: readonly Message<DeviceTopic>[], metrics: AuditMetrics | undefined): void {
+    if (this.#entries.length > 0) {
+      const rows: StoredDevice[] = [...this.#before.keys()].map((id) => {
+        const d = this.#state.devices.get(id)!;
+        return { id, type: d.decl.type, state: d.state, updatedAt: d.updatedAt };
+      });
+      try {
+        this.#state.journal.commit(this.#entries, rows);
+        metrics?.recordCommit(this.#entries.length);
+      } catch (error) {
+        rollBack(this.#state, this.#before, messages, this.#principals, this.#ctx, error);
+        return;
+      }
+    }
+    for (const answer of this.#answers) answer();
+    for (const c of this.#changes) publishChange(this.#ctx, c);
+  }
+
+  #snapshot(message: Message<"device.snapshot_stored">): void {
+    const p = message.payload;
+    const camera = this.#state.devices.get(p.device);
+    if (camera === undefined || camera.decl.type !== "camera") {
+      log.warn("Snapshot stored for {device}, which is not a camera: ignored", {
+        device: p.device,
+      });
+      return;
+    }
+    this.#change(message, camera, {
+      ...camera.state,
+      lastSnapshot: p.path,
+      snapshotSize: p.size,
+      snapshotSha256: p.sha256,
+      snapshotAt: message.at,
+    });
+    this.#entries.push(snapshotEntry(message));
+  }
+
+  #change(cause: Message<DeviceTopic>, device: DeviceRecord, next: DeviceState): void {
+    if (!this.#before.has(device.decl.id)) {
+      this.#before.set(device.decl.id, { state: device.state, updatedAt: device.updatedAt });
+    }
+    this.#changes.push({ cause, device: device.decl.id, state: next, previous: device.state });
+    device.state = next;
+    device.updatedAt = this.#now;
+  }
 }
 
 /** Undoes a batch whose commit failed and refuses its requests: nothing was applied. */

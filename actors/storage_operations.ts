@@ -10,6 +10,7 @@ import fs from "node:fs";
 import { join } from "node:path";
 import type {
   Outcome,
+  Refusal,
   StorageEntry,
   StoragePermission,
   StorageReadTicket,
@@ -27,6 +28,7 @@ import type { ActorContext } from "./actor.ts";
 import type { StorageUser } from "../domain/storage_users.ts";
 
 import {
+  type PendingUpload,
   type Resolved,
   type StorageActorOptions,
   type StorageState,
@@ -181,38 +183,10 @@ export class Operations {
       return refuse("internal", "The upload was not written to the end: nothing stored");
     }
     const { size, sha256 } = written;
-    let actual: number;
-    try {
-      actual = Deno.statSync(upload.tempPath).size;
-    } catch {
-      return refuse("internal", "The upload's temporary file is gone");
-    }
-    if (actual !== size) {
+    const unfit = this.#unfitForCommit(upload, size);
+    if (unfit) {
       removeQuietly(upload.tempPath);
-      return refuse("internal", `Upload size mismatch (${actual} on disk, ${size} written)`);
-    }
-    if (upload.maxBytes > 0 && size > upload.maxBytes) {
-      removeQuietly(upload.tempPath);
-      return refuse(
-        "quota_exceeded",
-        `The file is larger than the ${upload.maxBytes} bytes allowed`,
-      );
-    }
-    if (this.#hasQuota()) {
-      // Another upload may have used the quota meanwhile: check again before the rename.
-      const limit = this.#limit(upload.relPath, fs.existsSync(upload.fsPath));
-      if (!limit.ok || (limit.value > 0 && size > limit.value)) {
-        removeQuietly(upload.tempPath);
-        return limit.ok ? refuse("quota_exceeded", "Quota exceeded") : limit;
-      }
-    }
-    if (!parentIsFolder(upload.fsPath)) {
-      removeQuietly(upload.tempPath);
-      return refuse("not_found", `The folder of ${upload.virtualPath} is gone`);
-    }
-    if (safeLstat(upload.fsPath)?.isDirectory) {
-      removeQuietly(upload.tempPath);
-      return refuse("exists", `${upload.virtualPath} is a folder now: nothing stored`);
+      return unfit;
     }
     try {
       fs.renameSync(upload.tempPath, upload.fsPath);
@@ -246,6 +220,39 @@ export class Operations {
       }, source));
     }
     return ok(stored);
+  }
+
+  /** Why a finished upload may not be renamed into place (its temporary file is then removed). */
+  #unfitForCommit(upload: PendingUpload, size: number): { ok: false; error: Refusal } | undefined {
+    let actual: number;
+    try {
+      actual = Deno.statSync(upload.tempPath).size;
+    } catch {
+      return refuse("internal", "The upload's temporary file is gone");
+    }
+    if (actual !== size) {
+      return refuse("internal", `Upload size mismatch (${actual} on disk, ${size} written)`);
+    }
+    if (upload.maxBytes > 0 && size > upload.maxBytes) {
+      return refuse(
+        "quota_exceeded",
+        `The file is larger than the ${upload.maxBytes} bytes allowed`,
+      );
+    }
+    if (this.#hasQuota()) {
+      // Another upload may have used the quota meanwhile: check again before the rename.
+      const limit = this.#limit(upload.relPath, fs.existsSync(upload.fsPath));
+      if (!limit.ok || (limit.value > 0 && size > limit.value)) {
+        return limit.ok ? refuse("quota_exceeded", "Quota exceeded") : limit;
+      }
+    }
+    if (!parentIsFolder(upload.fsPath)) {
+      return refuse("not_found", `The folder of ${upload.virtualPath} is gone`);
+    }
+    if (safeLstat(upload.fsPath)?.isDirectory) {
+      return refuse("exists", `${upload.virtualPath} is a folder now: nothing stored`);
+    }
+    return undefined;
   }
 
   abort(uploadId: string): Outcome<null> {

@@ -32,7 +32,7 @@ export interface RunnerHooks {
   onHandled(message: Message, ms: number): void;
   /** A batch was handled by `handleBatch` (one call, one group commit). */
   onBatch(messages: readonly Message[]): void;
-  onFailed(message: Message, error: string, attempt: number): void;
+  onFailed(message: Message, error: string): void;
   onDeadLettered(message: Message, error: string, attempts: number): void;
   /** The restart intensity was exceeded: the actor is failed for good. */
   onGaveUp(reason: string): void;
@@ -250,7 +250,7 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
         lastError = errorText(error);
         delivery.attempts++;
         this.#failed++;
-        this.#hooks.onFailed(delivery.message as Message, lastError, delivery.attempts);
+        this.#hooks.onFailed(delivery.message as Message, lastError);
         this.#log.error("{actor} failed on {type} (attempt {attempt}): {error}", {
           actor: this.name,
           type: delivery.message.type,

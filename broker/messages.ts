@@ -142,14 +142,6 @@ export interface PrincipalsChangedPayload {
   readonly principals: readonly PrincipalDeclaration[];
 }
 
-/** Lifecycle: an actor's handler threw. */
-export interface ActorFailedPayload {
-  readonly actor: string;
-  readonly messageType: string;
-  readonly error: string;
-  readonly attempt: number;
-}
-
 /** Lifecycle: a message was given up on after repeated failures. */
 export interface DeadLetteredPayload {
   readonly actor: string;
@@ -275,7 +267,6 @@ export interface Payloads {
   "audit.append": AuditAppendPayload;
   "audit.append_result": AuditAppendResultPayload;
   "config.principals_changed": PrincipalsChangedPayload;
-  "system.actor_failed": ActorFailedPayload;
   "system.dead_lettered": DeadLetteredPayload;
   "system.actor_gave_up": ActorGaveUpPayload;
   "system.mailbox_pressure": MailboxPressurePayload;
