@@ -72,8 +72,6 @@ export interface SessionContext {
 export const MAX_IN_FLIGHT = 256;
 /** Most unsent output bytes a connection may hold before it counts as too slow. */
 export const MAX_PENDING_OUTPUT = 1 << 20;
-/** Longest time an answer waits for the other answers of its connection (see `#emit`). */
-export const COALESCE_MS = 2;
 /** Output that is written at once, whatever is still being handled. */
 export const COALESCE_BYTES = 16 * 1024;
 /** Failed logins on one connection before it is closed. */
@@ -110,7 +108,8 @@ export class TlsSession {
   #out: string[] = [];
   #outBytes = 0;
   #writing = false;
-  #coalesceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A flush is queued as a microtask (answers of one batch leave in one write). */
+  #flushQueued = false;
   /** True while the requests of one read are being parsed and submitted. */
   #framing = false;
   #closing = false;
@@ -186,7 +185,6 @@ export class TlsSession {
     this.#closed = true;
     clearTimeout(this.#unterminatedTimer);
     clearTimeout(this.#graceTimer);
-    clearTimeout(this.#coalesceTimer);
     try {
       this.#conn.close();
     } catch {
@@ -535,12 +533,12 @@ export class TlsSession {
   }
 
   /**
-   * Queues output and starts writing it. Answers (`hold`) wait while other
-   * requests of this connection are still being handled, up to
-   * {@linkcode COALESCE_MS} or {@linkcode COALESCE_BYTES}, so that they
-   * leave in one write: `Deno.listenTls` connections cannot turn Nagle's
-   * algorithm off, and a second small write then waits for the client's
-   * delayed ACK (about 40 ms; issue 6, connect-per-command benchmark).
+   * Queues output and starts writing it. Answers (`hold`) ready while other
+   * requests of this connection are still being handled wait until the
+   * current microtasks ran (the device actor answers a whole batch at once),
+   * up to {@linkcode COALESCE_BYTES}, so that a pipelining client gets one
+   * TLS record per batch. No timer: with TCP_NODELAY a second small write
+   * no longer waits for a delayed ACK, and a timer costs a wake-up.
    */
   #emit(text: string, hold = false): void {
     if (this.#closed) return;
@@ -554,20 +552,18 @@ export class TlsSession {
     if (this.#writing) return;
     const othersPending = this.#framing || this.#inFlight > 0;
     if (hold && othersPending && this.#outBytes < COALESCE_BYTES && !this.#closing) {
-      this.#coalesceTimer ??= setTimeout(() => {
-        this.#coalesceTimer = undefined;
+      if (this.#flushQueued) return;
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
         if (!this.#writing && this.#out.length > 0) void this.#writeLoop();
-      }, COALESCE_MS);
+      });
       return;
     }
     this.#startWrite();
   }
 
   #startWrite(): void {
-    if (this.#coalesceTimer !== undefined) {
-      clearTimeout(this.#coalesceTimer);
-      this.#coalesceTimer = undefined;
-    }
     void this.#writeLoop();
   }
 
