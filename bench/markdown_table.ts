@@ -12,7 +12,9 @@ import type { BenchReport, BenchRow } from "./report.ts";
 
 function num(value: number | null | undefined): string {
   if (value === null || value === undefined || Number.isNaN(value)) return "-";
-  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US").replaceAll(",", " ");
+  if (Math.abs(value) >= 1000) {
+    return Math.round(value).toLocaleString("en-US").replaceAll(",", " ");
+  }
   if (Math.abs(value) >= 10) return value.toFixed(1);
   return value.toFixed(2);
 }

@@ -69,11 +69,10 @@ export async function runTlsWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
   const mosquitto = await startMosquitto(ctx.dir, ctx.certPath, ctx.keyPath);
   const seed = await startSeedPeer("tls", [ctx.certPath, ctx.keyPath]);
   try {
-    const mq = "unavailable" in mosquitto ? undefined : mosquitto as MosquittoPeer;
-    const mqTarget = mq && { port: mq.port, caCert: ctx.caCert };
-    const mqttUnavailable = {
-      unavailable: "unavailable" in mosquitto ? mosquitto.unavailable : "",
-    };
+    const mqtt = (run: (peer: MosquittoPeer, target: TlsTarget) => Promise<LoopFigures>) =>
+      "unavailable" in mosquitto
+        ? Promise.resolve({ unavailable: mosquitto.unavailable })
+        : guarded(() => run(mosquitto, { port: mosquitto.port, caCert: ctx.caCert }));
     for (const c of [1, 16]) {
       const peers: PeerFigure[] = [];
       peers.push(peerFigure(
@@ -89,11 +88,9 @@ export async function runTlsWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
       ));
       peers.push(peerFigure(
         "mosquitto",
-        mq === undefined
-          ? mqttUnavailable
-          : await guarded(() =>
-            nodeStyleConnectPerCommand(mqTarget!, (i) => mqttExchange(i, mq.login), c, fresh)
-          ),
+        await mqtt((mq, target) =>
+          nodeStyleConnectPerCommand(target, (i) => mqttExchange(i, mq.login), c, fresh)
+        ),
       ));
       const h = await nodeStyleConnectPerCommand(hub, () => hubOnce, c, fresh);
       rows.push(peerRow(`tls.connect_per_command node-style c=${c}`, "cmd/s", hubFigure(h), peers, {
@@ -107,9 +104,7 @@ export async function runTlsWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
     for (const [c, depth] of PERSISTENT_SHAPES) {
       const peer = peerFigure(
         "mosquitto QoS 1",
-        mq === undefined
-          ? mqttUnavailable
-          : await guarded(() => mqttPipelined(mqTarget!, mq.login, c, depth, bounds)),
+        await mqtt((mq, target) => mqttPipelined(target, mq.login, c, depth, bounds)),
       );
       const h = await pipelined(hub, HUB_DIALECT, c, depth, bounds);
       rows.push(peerRow(`tls.persistent ${c}x${depth}`, "cmd/s", hubFigure(h), [peer], {
