@@ -65,6 +65,7 @@ function secure(
       clearTimeout(timer);
       socket.off("error", failed);
       socket.off("close", failed);
+      socket.off("end", failed);
       if (!ok) socket.destroy();
       resolve(ok ? socket : undefined);
     };
@@ -73,6 +74,8 @@ function secure(
     socket.once("secure", () => done(true));
     socket.once("error", failed);
     socket.once("close", failed);
+    // A client that closes before its handshake shows only as the end of stream (Deno 2.9.6).
+    socket.once("end", failed);
   });
 }
 
