@@ -43,7 +43,6 @@ const END_GRACE_MS = 5000;
 export class NodeTlsConn implements SessionConn {
   readonly #socket: TLSSocket;
   readonly #chunks: Uint8Array[] = [];
-  #head = 0;
   #queued = 0;
   #paused = false;
   #ended = false;
@@ -51,7 +50,7 @@ export class NodeTlsConn implements SessionConn {
   #wake: (() => void) | undefined;
   #drained: (() => void) | undefined;
 
-  /** @param socket a socket whose handshake is done (`secureConnection`) */
+  /** @param socket a server-side socket whose handshake is done (its `secure` event) */
   constructor(socket: TLSSocket) {
     this.#socket = socket;
     socket.setNoDelay(true);
@@ -78,15 +77,6 @@ export class NodeTlsConn implements SessionConn {
     socket.on("drain", () => this.#drained?.());
   }
 
-  /** The client's address and port. */
-  get remoteAddr(): Deno.NetAddr {
-    return {
-      transport: "tcp",
-      hostname: this.#socket.remoteAddress ?? "",
-      port: this.#socket.remotePort ?? 0,
-    };
-  }
-
   #notify(): void {
     const wake = this.#wake;
     this.#wake = undefined;
@@ -98,9 +88,7 @@ export class NodeTlsConn implements SessionConn {
       if (this.#ended || this.#closed) return null;
       await new Promise<void>((resolve) => (this.#wake = resolve));
     }
-    let chunk = this.#chunks.shift()!;
-    if (this.#head > 0) chunk = chunk.subarray(this.#head);
-    this.#head = 0;
+    const chunk = this.#chunks.shift()!;
     this.#queued -= chunk.length;
     this.#resumeIfLow();
     return chunk;
@@ -111,25 +99,6 @@ export class NodeTlsConn implements SessionConn {
       this.#paused = false;
       this.#socket.resume();
     }
-  }
-
-  /** Reads into `p`; the count, or null at end of stream. */
-  async read(p: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
-      if (this.#ended || this.#closed) return null;
-      await new Promise<void>((resolve) => (this.#wake = resolve));
-    }
-    const chunk = this.#chunks[0]!;
-    const n = Math.min(p.length, chunk.length - this.#head);
-    p.set(chunk.subarray(this.#head, this.#head + n));
-    this.#head += n;
-    this.#queued -= n;
-    if (this.#head === chunk.length) {
-      this.#chunks.shift();
-      this.#head = 0;
-    }
-    this.#resumeIfLow();
-    return n;
   }
 
   async write(p: Uint8Array): Promise<number> {
