@@ -289,14 +289,22 @@ class TlsListener implements Listener {
     let ended = false;
     // Before login (pre_auth.ts): a deadline from now, and a place in the pre-login share.
     const admitted = gate?.admit(host, (why) => {
-      held.release();
       const message = preAuthEndMessage(why, gate.loginDeadlineMs);
-      if (session) session.close(why === "deadline" ? "timeout" : "busy", message);
-      else if (conn) closeQuietly(conn);
-      else {
-        ended = true;
-        pending.drop();
-      }
+      // Not yet handshaken: drop the TCP connection (the handshake then fails and ends the task).
+      const closeUnstarted = () => {
+        if (conn) closeQuietly(conn);
+        else {
+          ended = true;
+          pending.drop();
+        }
+      };
+      if (why === "evicted") {
+        // Its slot goes to the newcomer at once; the connection closes in a moment.
+        held.release();
+        if (session) session.close("busy", message);
+        else closeUnstarted();
+      } else if (session) session.loginDeadlinePassed(message);
+      else closeUnstarted();
     });
     const ticket = admitted?.ok ? admitted.ticket : undefined;
     try {
