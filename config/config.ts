@@ -26,6 +26,8 @@ export interface Config {
     readonly homeConfig: string;
     readonly cert: string;
     readonly key: string;
+    /** MQTT_CA resolved, when set (issue 11). */
+    readonly mqttCa?: string;
   };
 }
 
@@ -82,6 +84,15 @@ export function loadConfig(
       ),
     };
   }
+  const bound = home.value.devices.find((d) => d.binding !== undefined);
+  if (bound && s.MQTT_URL === undefined) {
+    return {
+      ok: false,
+      error: new ConfigError(
+        `${paths.homeConfig}: device "${bound.id}" › binding: bound to a real device, but MQTT_URL is not set: set MQTT_URL to your broker (or remove the binding)`,
+      ),
+    };
+  }
   const config: Config = { ...base.value, home: deepFreeze(home.value) };
   return { ok: true, value: Object.freeze(config) };
 }
@@ -113,6 +124,7 @@ export function loadSettings(
     homeConfig: s.HOME_CONFIG === undefined ? DEMO_HOME_NAME : resolve(cwd, s.HOME_CONFIG),
     cert: resolve(cwd, s.SSL_CERT),
     key: resolve(cwd, s.SSL_KEY),
+    ...(s.MQTT_CA === undefined ? {} : { mqttCa: resolve(cwd, s.MQTT_CA) }),
   });
   return { ok: true, value: { settings: s, paths } };
 }
