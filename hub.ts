@@ -26,6 +26,9 @@ import { AuditMetrics } from "./observability/audit_metrics.ts";
 import { StorageByteStore } from "./actors/storage_bytes.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { HUB_CHILDREN, type HubParts, type Stoppable } from "./hub_children.ts";
+import { certificateProblem } from "./certs/check_certificate.ts";
+import { StartFailure } from "./startup_failure.ts";
+import { auditRetentionOf, describeAuditRetention } from "./audit_retention.ts";
 import type { Clock } from "./broker/envelope.ts";
 
 const log = getLogger("hub");
@@ -64,16 +67,27 @@ export interface HubOptions {
 export async function startHub(config: Config, options: HubOptions = {}): Promise<Hub> {
   const { paths, settings } = config;
   const generatedCertificate = await prepareFolders(config);
+  const problem = certificateProblem(
+    Deno.readTextFileSync(paths.cert),
+    Deno.readTextFileSync(paths.key),
+    { cert: settings.SSL_CERT, key: settings.SSL_KEY },
+  );
+  if (problem) throw new StartFailure(problem);
   const db: DatabaseSync = openDatabase(paths.database, { sync: settings.AUDIT_SYNC });
   const generatedCredentials = await provisionCredentials(db, config.home, {
     username: settings.FTP_USERNAME,
     password: settings.FTP_PASSWORD,
   });
-  const removed = applyAuditRetention(db, {
-    maxAgeDays: settings.AUDIT_RETENTION_DAYS,
-    maxEntries: settings.AUDIT_RETENTION_ENTRIES,
-  });
+  log.info(describeAuditRetention(settings));
+  const removed = applyAuditRetention(db, auditRetentionOf(settings));
   if (removed > 0) log.info("Audit retention removed {removed} entries", { removed });
+  if (settings.FTP_PASSWORD !== undefined) {
+    log.info(
+      "FTP_PASSWORD is set: the FTP user {user} logs in with it instead of the stored password, " +
+        "which is kept and works again once FTP_PASSWORD is removed",
+      { user: settings.FTP_USERNAME },
+    );
+  }
 
   const actors = new ActorSystem(options.clock ? { clock: options.clock } : {});
   let currentHome = config.home;
@@ -83,7 +97,11 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     db,
     actors,
     commandPath: createCommandPath(actors, { timeoutMs: 10_000 }),
-    verifier: new CredentialVerifier(db),
+    verifier: new CredentialVerifier(db, {
+      overrides: settings.FTP_PASSWORD === undefined
+        ? {}
+        : { [settings.FTP_USERNAME]: settings.FTP_PASSWORD },
+    }),
     auditMetrics: new AuditMetrics(),
     storageBytes: new StorageByteStore(),
     listeners,
@@ -94,6 +112,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
   /** Listeners and services started so far, in start order. */
   const started: Stoppable[] = [];
   let stopped: Promise<void> | undefined;
+  let running = false;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
       await stage("close listeners and services", settings.SHUTDOWN_TIMEOUT_MS, async () => {
@@ -101,7 +120,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
       });
       await stage("drain mailboxes", settings.SHUTDOWN_TIMEOUT_MS, () => actors.drain());
       db.close();
-      log.info("Hub stopped");
+      if (running) log.info("Hub stopped");
     })();
     return stopped;
   };
@@ -120,6 +139,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
     await stop();
     throw error;
   }
+  running = true;
 
   return {
     config,

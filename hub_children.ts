@@ -28,6 +28,7 @@ import { createHttpListener } from "./protocols/http/operator_server.ts";
 import { startTlsListener } from "./protocols/tls/tls_listener.ts";
 import { startUdpListener } from "./protocols/udp/udp_listener.ts";
 import { bindingAs } from "./protocols/listen_error.ts";
+import { startAuditRetention } from "./audit_retention.ts";
 
 // The variables a bind failure names (port taken: exit 2 with a line naming the variable).
 const TLS_ADDRESS = { port: "TCP_SERVER_PORT", host: "TCP_SERVER_IP" } as const;
@@ -317,6 +318,14 @@ const operatorHttp: ChildSpec = {
 };
 
 /** The hub's children in start order; stopped in reverse. */
+const auditRetention: ChildSpec = {
+  kind: "service",
+  name: "audit-retention",
+  start({ config, db }) {
+    return Promise.resolve(startAuditRetention(db, config.settings));
+  },
+};
+
 export const HUB_CHILDREN: readonly ChildSpec[] = [
   auditActor,
   mqttBridge,
@@ -326,6 +335,7 @@ export const HUB_CHILDREN: readonly ChildSpec[] = [
   udpListener,
   storageActor,
   storageRetention,
+  auditRetention,
   ftpServer,
   operatorHttp,
 ];

@@ -9,6 +9,7 @@ import { loadConfig, readEnv } from "./config/config.ts";
 import { configureLogging, getLogger } from "./observability/logger.ts";
 import { type Hub, startHub } from "./hub.ts";
 import { formatGeneratedCredentials } from "./persistence/credential_banner.ts";
+import { StartFailure } from "./startup_failure.ts";
 import { ListenError } from "./protocols/listen_error.ts";
 
 const encoder = new TextEncoder();
@@ -66,8 +67,9 @@ async function main(): Promise<number> {
   try {
     hub = await starting.hub;
   } catch (error) {
-    // A port taken (or an address not on this machine): one line naming the variable, exit 2.
-    if (!(error instanceof ListenError)) throw error;
+    // A port taken, an address not on this machine, a certificate that does not fit: one line
+    // naming the variable, exit 2.
+    if (!(error instanceof ListenError || error instanceof StartFailure)) throw error;
     for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
     Deno.removeSignalListener("SIGHUP", onHangup);
     Deno.stderr.writeSync(encoder.encode(`Configuration error: ${error.message}\n`));

@@ -24,7 +24,14 @@ import { type ChildServer, startChild } from "./child_server.ts";
 import { runAuditWorkloads } from "./audit_bench.ts";
 import { runMapWorkloads } from "./map_bench.ts";
 import { type BenchMode, FULL, QUICK } from "./mode.ts";
-import { type BenchReport, type BenchRow, failedRow, formatTable } from "./report.ts";
+import {
+  type BenchReport,
+  type BenchRow,
+  cpuModelOf,
+  failedRow,
+  formatTable,
+  progressLine,
+} from "./report.ts";
 import { runTlsWorkloads } from "./tls_workloads.ts";
 import { runUdpWorkloads } from "./udp_workloads.ts";
 import { runFtpWorkloads } from "./ftp_workloads.ts";
@@ -110,10 +117,9 @@ export function startBenchHub(
 }
 
 function machine(): BenchReport["machine"] {
-  let cpuModel = "unknown";
+  let cpuModel = `${Deno.build.arch}, model not reported`;
   try {
-    const info = Deno.readTextFileSync("/proc/cpuinfo");
-    cpuModel = info.match(/^model name\s*:\s*(.+)$/m)?.[1]?.trim() ?? cpuModel;
+    cpuModel = cpuModelOf(Deno.readTextFileSync("/proc/cpuinfo")) ?? cpuModel;
   } catch { /* not Linux */ }
   return {
     cpus: navigator.hardwareConcurrency,
@@ -138,11 +144,7 @@ export async function runBenchmark(
   const add = (more: readonly BenchRow[]) => {
     for (const r of more) {
       rows.push(r);
-      log(
-        `  ${r.workload}: hub ${r.hub ?? "-"} ${r.baselineName} ${r.baseline ?? "-"} ${
-          r.error ?? ""
-        }`,
-      );
+      log(progressLine(r));
     }
   };
   try {

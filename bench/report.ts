@@ -170,6 +170,29 @@ export function failedRow(workload: string, unit: string, error: string): BenchR
   };
 }
 
+/** A figure as the report prints it: whole above 1000, one decimal above 10, else two. */
+export function formatFigure(value: number | null | undefined): string {
+  return num(value);
+}
+
+/** The progress line printed as each row is measured. */
+export function progressLine(r: BenchRow): string {
+  const error = r.error ? ` (${r.error})` : "";
+  return `  ${r.workload}: hub ${num(r.hub)} ${r.unit}, ${r.baselineName} ${
+    num(r.baseline)
+  }${error}`;
+}
+
+/** The CPU's name from /proc/cpuinfo text (x86 `model name`, ARM `Hardware`/`Model`), or undefined. */
+export function cpuModelOf(cpuinfo: string): string | undefined {
+  for (const field of ["model name", "Hardware", "Model", "cpu model", "Processor"]) {
+    const value = new RegExp(`^${field}\\s*:\\s*(.+)$`, "m").exec(cpuinfo)?.[1]?.trim();
+    if (value) return value;
+  }
+  const vendor = /^vendor_id\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim();
+  return vendor || undefined;
+}
+
 function num(value: number | null | undefined): string {
   if (value === null || value === undefined || Number.isNaN(value)) return "-";
   if (Math.abs(value) >= 1000) return Math.round(value).toString();

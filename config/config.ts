@@ -50,7 +50,7 @@ export function parseHome(
 ): { ok: true; value: Home } | { ok: false; error: ConfigError } {
   const parsed = homeSchema.safeParse(data);
   if (!parsed.success) {
-    return { ok: false, error: new ConfigError(formatIssues(file, parsed.error.issues)) };
+    return { ok: false, error: new ConfigError(formatIssues(file, parsed.error.issues, data)) };
   }
   return { ok: true, value: parsed.data };
 }
@@ -66,6 +66,48 @@ export function loadConfig(
   env: Readonly<Record<string, string | undefined>>,
   cwd: string = Deno.cwd(),
 ): { ok: true; value: Config } | { ok: false; error: ConfigError } {
+  const base = loadSettings(env, cwd);
+  if (!base.ok) return base;
+  const { settings: s, paths } = base.value;
+  const data = s.HOME_CONFIG === undefined
+    ? demoHome
+    : readHomeFile(paths.homeConfig, s.HOME_CONFIG);
+  if (data instanceof ConfigError) return { ok: false, error: data };
+  const home = parseHome(structuredClone(data), paths.homeConfig);
+  if (!home.ok) return home;
+  const clash = home.value.principals.find((p) => p.id === s.FTP_USERNAME && p.ftp);
+  if (clash) {
+    return {
+      ok: false,
+      error: new ConfigError(
+        `${paths.homeConfig}: principal "${clash.id}" is also FTP_USERNAME, the seed's FTP user: rename one`,
+      ),
+    };
+  }
+  const bound = home.value.devices.find((d) => d.binding !== undefined);
+  if (bound && s.MQTT_URL === undefined) {
+    return {
+      ok: false,
+      error: new ConfigError(
+        `${paths.homeConfig}: device "${bound.id}" › binding: bound to a real device, but MQTT_URL is not set: set MQTT_URL to your broker (or remove the binding)`,
+      ),
+    };
+  }
+  const config: Config = { ...base.value, home: deepFreeze(home.value) };
+  return { ok: true, value: Object.freeze(config) };
+}
+
+/** The settings and paths alone: what the launcher needs to derive permissions. */
+export type SettingsAndPaths = Pick<Config, "settings" | "paths">;
+
+/**
+ * Validates the variables and resolves every path, without reading the home file (the
+ * launcher runs before it may read it: the hub process it starts gets that permission).
+ */
+export function loadSettings(
+  env: Readonly<Record<string, string | undefined>>,
+  cwd: string = Deno.cwd(),
+): { ok: true; value: SettingsAndPaths } | { ok: false; error: ConfigError } {
   const settings = parseSettings(env);
   if (!settings.ok) {
     return {
@@ -74,44 +116,17 @@ export function loadConfig(
     };
   }
   const s = settings.value;
-  const homeConfig = s.HOME_CONFIG === undefined ? DEMO_HOME_NAME : resolve(cwd, s.HOME_CONFIG);
-  const data = s.HOME_CONFIG === undefined ? demoHome : readHomeFile(homeConfig, s.HOME_CONFIG);
-  if (data instanceof ConfigError) return { ok: false, error: data };
-  const home = parseHome(structuredClone(data), homeConfig);
-  if (!home.ok) return home;
-  const clash = home.value.principals.findIndex((p) => p.id === s.FTP_USERNAME && p.ftp);
-  if (clash >= 0) {
-    return {
-      ok: false,
-      error: new ConfigError(
-        `${homeConfig}: principals.${clash}.id: ${s.FTP_USERNAME} is also FTP_USERNAME, the seed's FTP user: rename one`,
-      ),
-    };
-  }
-  const bound = home.value.devices.findIndex((d) => d.binding !== undefined);
-  if (bound >= 0 && s.MQTT_URL === undefined) {
-    return {
-      ok: false,
-      error: new ConfigError(
-        `${homeConfig}: devices.${bound}.binding: bound to a real device, but MQTT_URL is not set: set MQTT_URL to your broker (or remove the binding)`,
-      ),
-    };
-  }
   const dataDir = resolve(cwd, s.DATA_DIR);
-  const config: Config = {
-    settings: s,
-    home: deepFreeze(home.value),
-    paths: Object.freeze({
-      dataDir,
-      database: resolve(dataDir, "hub.db"),
-      uploadFolder: resolve(cwd, s.UPLOAD_FOLDER),
-      homeConfig,
-      cert: resolve(cwd, s.SSL_CERT),
-      key: resolve(cwd, s.SSL_KEY),
-      ...(s.MQTT_CA === undefined ? {} : { mqttCa: resolve(cwd, s.MQTT_CA) }),
-    }),
-  };
-  return { ok: true, value: Object.freeze(config) };
+  const paths = Object.freeze({
+    dataDir,
+    database: resolve(dataDir, "hub.db"),
+    uploadFolder: resolve(cwd, s.UPLOAD_FOLDER),
+    homeConfig: s.HOME_CONFIG === undefined ? DEMO_HOME_NAME : resolve(cwd, s.HOME_CONFIG),
+    cert: resolve(cwd, s.SSL_CERT),
+    key: resolve(cwd, s.SSL_KEY),
+    ...(s.MQTT_CA === undefined ? {} : { mqttCa: resolve(cwd, s.MQTT_CA) }),
+  });
+  return { ok: true, value: { settings: s, paths } };
 }
 
 /**
@@ -137,8 +152,23 @@ function readHomeFile(path: string, asGiven: string): unknown {
   try {
     return JSON.parse(text);
   } catch (error) {
-    return new ConfigError(`${path}: not valid JSON: ${(error as Error).message}`);
+    return new ConfigError(
+      `${path}: not valid JSON: ${jsonPosition(text, (error as Error).message)}`,
+    );
   }
+}
+
+/** A JSON.parse message with the line and column of the mistake (and that line, shown). */
+function jsonPosition(text: string, message: string): string {
+  const at = /at position (\d+)/.exec(message);
+  const clean = message.replace(/ in JSON at position \d+( \(line \d+ column \d+\))?/, "");
+  if (!at) return message;
+  const offset = Number(at[1]);
+  const before = text.slice(0, offset).split("\n");
+  const line = before.length;
+  const column = before[before.length - 1]!.length + 1;
+  const shown = (text.split("\n")[line - 1] ?? "").trim().slice(0, 80);
+  return `line ${line}, column ${column}: ${clean} (near: ${shown})`;
 }
 
 function deepFreeze<T>(value: T): T {

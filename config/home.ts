@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { parseHomeFolder } from "../domain/storage_paths.ts";
+import { actionsOf } from "../domain/device_types.ts";
 import { bindingProblem, bindingSchema } from "./device_binding.ts";
 import { ruleSchema, sceneSchema } from "../domain/automation/rule_schema.ts";
 import { validateRules } from "../domain/automation/rule_validation.ts";
@@ -169,7 +170,7 @@ export const homeSchema = z.object({
         message: `unknown device ${p.device}`,
       });
     }
-    p.grants.forEach((g, j) =>
+    p.grants.forEach((g, j) => {
       g.devices.forEach((d, k) => {
         if (d !== "*" && !ids.has(d)) {
           ctx.addIssue({
@@ -178,15 +179,28 @@ export const homeSchema = z.object({
             message: `unknown device ${d}`,
           });
         }
-      })
-    );
+      });
+      const known = grantableActions(home.devices, g.devices);
+      g.actions.forEach((action, k) => {
+        if (action !== "*" && !known.includes(action)) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["principals", i, "grants", j, "actions", k],
+            message: `"${action}" is not an action of ${
+              g.devices.includes("*") ? "any device" : g.devices.join(", ")
+            }: use one of ${known.join(", ")} or "*"`,
+          });
+        }
+      });
+    });
     if (p.ftp) {
       const folder = parseHomeFolder(p.ftp.home);
       if (!folder.ok) {
         ctx.addIssue({
           code: "custom",
           path: ["principals", i, "ftp", "home"],
-          message: folder.error.message,
+          message: `${JSON.stringify(p.ftp.home)} must be a folder inside UPLOAD_FOLDER ` +
+            `(relative, without ".." or a leading "/"), e.g. "cameras/porch"`,
         });
       }
     }
@@ -209,10 +223,80 @@ export type Home = z.infer<typeof homeSchema>;
 /** A home file as written, before defaults (`rules`, `scenes`, `grants` may be left out). */
 export type HomeInput = z.input<typeof homeSchema>;
 
-/** Formats zod issues as `file: field.path: message` lines. */
-export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
-  return issues.map((issue) => {
-    const path = issue.path.length ? issue.path.join(".") : "(root)";
-    return `${file}: ${path}: ${issue.message}`;
-  }).join("\n");
+/**
+ * The actions a grant on `granted` (device ids, or `"*"`) can name: every action of those
+ * devices' types, `status` (always), and `snapshot` for cameras.
+ */
+export function grantableActions(
+  devices: readonly DeviceDeclaration[],
+  granted: readonly string[],
+): string[] {
+  const actions = new Set(["status"]);
+  for (const device of devices) {
+    if (!granted.includes("*") && !granted.includes(device.id)) continue;
+    for (const action of actionsOf(device)) actions.add(action);
+    if (device.type === "camera") actions.add("snapshot");
+  }
+  return [...actions].sort();
+}
+
+/**
+ * Formats zod issues as `file: where: message` lines, naming devices and principals by id
+ * (`principal "kitchen-panel" › grant 2 › actions`) rather than by position.
+ *
+ * @param data the parsed file, to look the ids up
+ */
+export function formatIssues(
+  file: string,
+  issues: readonly z.core.$ZodIssue[],
+  data?: unknown,
+): string {
+  return issues.map((issue) => `${file}: ${describePath(issue.path, data)}: ${issueText(issue)}`)
+    .join("\n");
+}
+
+function issueText(issue: z.core.$ZodIssue): string {
+  if (issue.code === "invalid_type" && /received undefined$/.test(issue.message)) {
+    return `required (${issue.expected})`;
+  }
+  return issue.message;
+}
+
+/** What one item of each list in the home file is called in messages. */
+const ITEM_NOUNS: Readonly<Record<string, string>> = {
+  devices: "device",
+  principals: "principal",
+  grants: "grant",
+  rules: "rule",
+  scenes: "scene",
+  actions: "action",
+  conditions: "condition",
+  targets: "target",
+};
+
+function describePath(path: readonly PropertyKey[], data: unknown): string {
+  if (path.length === 0) return "(top level)";
+  const parts: string[] = [];
+  let node: unknown = data;
+  for (let i = 0; i < path.length; i++) {
+    const key = path[i]!;
+    const next = path[i + 1];
+    const list = (node as Record<PropertyKey, unknown> | undefined)?.[key];
+    if (typeof next === "number" && Array.isArray(list)) {
+      const item: unknown = list[next];
+      const id = (item as { id?: unknown } | undefined)?.id;
+      const noun = i === 0 || key !== "devices"
+        ? (ITEM_NOUNS[String(key)] ?? String(key))
+        : "devices";
+      parts.push(
+        typeof id === "string" && i === 0 ? `${noun} "${id}"` : `${noun} ${next + 1}`,
+      );
+      node = item;
+      i++;
+      continue;
+    }
+    parts.push(String(key));
+    node = list;
+  }
+  return parts.join(" › ");
 }

@@ -8,7 +8,7 @@
  * @module
  */
 import { dirname } from "node:path";
-import type { Config } from "./config.ts";
+import type { SettingsAndPaths as Config } from "./config.ts";
 import { DEMO_HOME_NAME } from "./config.ts";
 import { VARIABLE_NAMES } from "./settings.ts";
 

@@ -14,7 +14,15 @@ const positiveInt = z.coerce.number().int().positive();
 const nonNegativeInt = z.coerce.number().int().nonnegative();
 const host = z.string().min(1).regex(/^[A-Za-z0-9.:_-]+$/, {
   message: "must be a host name or an IP address",
+}).refine((value) => !/^[0-9.]+$/.test(value) || isIpv4(value), {
+  message: "is not an IPv4 address (four numbers 0-255, e.g. 127.0.0.1)",
 });
+
+/** True for a dotted-quad IPv4 address with every part 0-255. */
+function isIpv4(value: string): boolean {
+  const parts = value.split(".");
+  return parts.length === 4 && parts.every((p) => /^\d{1,3}$/.test(p) && Number(p) <= 255);
+}
 const path = z.string().min(1);
 const bool = z.enum(["true", "false", "1", "0", "yes", "no"]).transform((v) =>
   v === "true" || v === "1" || v === "yes"
@@ -237,8 +245,13 @@ export const VARIABLES = {
   ),
   AUDIT_RETENTION_DAYS: v(
     nonNegativeInt,
-    "0",
-    "Delete audit entries older than N days (0 = keep).",
+    "365",
+    "Delete audit entries older than N days (0 = keep them however old).",
+  ),
+  AUDIT_RETENTION_MB: v(
+    nonNegativeInt,
+    "1024",
+    "Delete the oldest audit entries when the database uses more than N MiB (0 = no cap).",
   ),
   AUDIT_RETENTION_ENTRIES: v(nonNegativeInt, "0", "Keep at most N audit entries (0 = keep all)."),
   // Real devices over MQTT (issue 11): off when MQTT_URL is unset
@@ -332,7 +345,12 @@ export function parseSettings(
   const out: Record<string, unknown> = {};
   for (const name of VARIABLE_NAMES) {
     const spec: VariableSpec = VARIABLES[name];
-    const raw = env[name] === "" ? undefined : env[name] ?? spec.default;
+    if (env[name] !== undefined && env[name]!.trim() === "") {
+      const fallback = spec.default === undefined ? "" : ` (default ${spec.default})`;
+      lines.push(`${name} is set but empty: give it a value or unset it${fallback}`);
+      continue;
+    }
+    const raw = env[name] ?? spec.default;
     if (raw === undefined) {
       out[name] = undefined;
       continue;
@@ -372,6 +390,50 @@ export function parseSettings(
       );
     }
   }
+  if (lines.length === 0) lines.push(...portClashes(out));
   if (lines.length) return { ok: false, error: { kind: "settings", lines } };
   return { ok: true, value: Object.freeze(out) as Settings };
+}
+
+/** TCP listeners by the variable that names their port, with the variable naming their address. */
+const TCP_LISTENERS = [
+  ["TCP_SERVER_PORT", "TCP_SERVER_IP"],
+  ["FTP_PORT", "FTP_SERVER_IP"],
+  ["HTTP_PORT", "HTTP_IP"],
+] as const;
+
+/** Lines for two TCP listeners set on the same address and port (UDP has its own ports). */
+function portClashes(values: Record<string, unknown>): string[] {
+  const taken: { variable: string; host: string; port: number }[] = [];
+  for (const [portName, hostName] of TCP_LISTENERS) {
+    taken.push({
+      variable: portName,
+      host: String(values[hostName]),
+      port: Number(values[portName]),
+    });
+  }
+  const pasvMin = Number(values.FTP_PASV_MIN);
+  const pasvMax = Number(values.FTP_PASV_MAX);
+  const lines: string[] = [];
+  const overlaps = (a: string, b: string) =>
+    a === b || [a, b].some((h) => h === "0.0.0.0" || h === "::" || h === "[::]");
+  taken.forEach((a, i) => {
+    if (a.port === 0) return;
+    for (const b of taken.slice(i + 1)) {
+      if (b.port === a.port && overlaps(a.host, b.host)) {
+        lines.push(
+          `${a.variable}=${a.port} and ${b.variable}=${b.port}: two listeners cannot share one port: change one of them`,
+        );
+      }
+    }
+    if (
+      pasvMax > 0 && a.port >= pasvMin && a.port <= pasvMax &&
+      overlaps(a.host, String(values.FTP_SERVER_IP))
+    ) {
+      lines.push(
+        `${a.variable}=${a.port} is inside the FTP passive range FTP_PASV_MIN..FTP_PASV_MAX (${pasvMin}-${pasvMax}): change one of them`,
+      );
+    }
+  });
+  return lines;
 }

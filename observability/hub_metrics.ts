@@ -6,11 +6,13 @@
  *
  * @module
  */
+import { databaseBytesInUse, oldestAuditEntry } from "../persistence/audit_store.ts";
 import type { DatabaseSync } from "node:sqlite";
 import type { ActorStats } from "../actors/actor.ts";
 import type { Home } from "../config/home.ts";
 import type { Listener } from "../protocols/listener.ts";
 import type { AuditMetrics } from "./audit_metrics.ts";
+import { deviceFamilies } from "./device_metrics.ts";
 import { PrometheusWriter, type Sample, sanitizeName } from "./prometheus.ts";
 import { getLogger } from "./logger.ts";
 
@@ -143,6 +145,23 @@ function auditFamilies(w: PrometheusWriter, sources: MetricSources): void {
       head = row?.seq ?? 0;
     } catch { /* no audit table yet */ }
     w.gauge("hub_audit_entries", "Sequence number of the newest audit entry", [{ value: head }]);
+    w.gauge(
+      "hub_audit_database_bytes",
+      "Bytes of the hub database in use (audit log, state, file index)",
+      [{
+        value: databaseBytesInUse(sources.db),
+      }],
+    );
+    const oldest = oldestAuditEntry(sources.db);
+    if (oldest !== undefined) {
+      w.gauge(
+        "hub_audit_oldest_entry_timestamp_seconds",
+        "Time of the oldest audit entry kept (Unix seconds)",
+        [{
+          value: Math.floor(Date.parse(oldest) / 1000),
+        }],
+      );
+    }
   }
   const audit = sources.audit;
   if (!audit) return;
@@ -242,5 +261,7 @@ export function renderMetrics(sources: MetricSources): string {
   storageFamilies(w, sources);
   automationFamilies(w, sources);
   hashFamilies(w, sources);
+  const home = sources.home?.();
+  if (sources.db && home) deviceFamilies(w, sources.db, home);
   return w.text();
 }

@@ -2,7 +2,10 @@
  * The append-only audit log: one row per event, each carrying the SHA-256
  * of the previous row (a hash chain), so a changed, removed or inserted row
  * is detected by {@linkcode verifyAuditChain}. Retention deletes the oldest
- * rows and keeps the last deleted hash as the chain's anchor.
+ * rows and keeps the last deleted hash as the chain's anchor. The newest
+ * entry's seq and hash are also kept outside the log (`audit_head`, written
+ * in the same transaction as the entries), so deleting the newest entries
+ * (a truncated log) is detected too.
  *
  * @module
  */
@@ -60,6 +63,11 @@ export function ensureAuditSchema(db: DatabaseSync): void {
     seq INTEGER NOT NULL,
     hash TEXT NOT NULL
   ) STRICT;
+  CREATE TABLE IF NOT EXISTS audit_head (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL
+  ) STRICT;
   CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
   BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;`);
 }
@@ -101,6 +109,7 @@ export class AuditWriter {
   readonly #db: DatabaseSync;
   readonly #insert;
   readonly #head;
+  readonly #setHead;
 
   /** Prepares the statements on `db` (creating the tables when missing). */
   constructor(db: DatabaseSync) {
@@ -110,6 +119,12 @@ export class AuditWriter {
       (seq, at, message_id, principal, channel, address, action, device, outcome, code, detail, prev_hash, hash)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.#head = db.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    this.#setHead = db.prepare(
+      "INSERT OR REPLACE INTO audit_head (id, seq, hash) VALUES (1, ?, ?)",
+    );
+    // A log written before the head record existed: its newest entry becomes the head.
+    const newest = this.#head.get() as { seq: number; hash: string } | undefined;
+    if (newest && !readHead(db)) this.#setHead.run(newest.seq, newest.hash);
   }
 
   /** Appends all entries in one transaction (group commit); returns their seq and hash, in order. */
@@ -117,13 +132,17 @@ export class AuditWriter {
     return transaction(this.#db, () => this.appendInTransaction(entries));
   }
 
-  /** Appends within the caller's open write transaction (committed or rolled back by the caller). */
+  /**
+   * Appends within the caller's open write transaction (committed or rolled back by the caller).
+   * The head record outside the log is updated in the same transaction, so a log whose newest
+   * entries were deleted no longer verifies.
+   */
   appendInTransaction(entries: readonly AuditEntryInput[]): { seq: number; hash: string }[] {
     const head = this.#head.get() as { seq: number; hash: string } | undefined;
     const anchor = head === undefined ? readAnchor(this.#db) : undefined;
     let seq = head?.seq ?? anchor?.seq ?? 0;
     let hash = head?.hash ?? anchor?.hash ?? GENESIS_HASH;
-    return entries.map((e) => {
+    const rows = entries.map((e) => {
       const prev = hash;
       seq++;
       const fields = hashedFields(seq, e);
@@ -131,12 +150,25 @@ export class AuditWriter {
       this.#insert.run(...fields, prev, hash);
       return { seq, hash };
     });
+    if (rows.length > 0) this.#setHead.run(seq, hash);
+    return rows;
   }
 }
 
 /** True when the audit tables exist (readers never create them: they may be read-only). */
 function hasAuditLog(db: DatabaseSync): boolean {
   return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_anchor'")
+    .get() !== undefined;
+}
+
+function readHead(db: DatabaseSync): { seq: number; hash: string } | undefined {
+  return db.prepare("SELECT seq, hash FROM audit_head WHERE id = 1").get() as
+    | { seq: number; hash: string }
+    | undefined;
+}
+
+function hasHeadTable(db: DatabaseSync): boolean {
+  return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'audit_head'")
     .get() !== undefined;
 }
 
@@ -191,7 +223,25 @@ export function verifyAuditChain(db: DatabaseSync): ChainVerdict {
     expectedSeq++;
     checked++;
   }
-  return { ok: true, entries: checked, lastSeq: expectedSeq - 1 };
+  const lastSeq = expectedSeq - 1;
+  const head = hasHeadTable(db) ? readHead(db) : undefined;
+  if (head && (head.seq !== lastSeq || head.hash !== prevHash)) {
+    return head.seq > lastSeq
+      ? {
+        ok: false,
+        seq: lastSeq + 1,
+        reason: `entries ${lastSeq + 1} to ${head.seq} are missing: the newest entries were ` +
+          `deleted (the head record says the log ends at ${head.seq})`,
+        checked,
+      }
+      : {
+        ok: false,
+        seq: head.seq,
+        reason: `the log does not end where its head record says (entry ${head.seq})`,
+        checked,
+      };
+  }
+  return { ok: true, entries: checked, lastSeq };
 }
 
 /** Filters for {@linkcode queryAudit}. */
@@ -229,7 +279,12 @@ export function queryAudit(db: DatabaseSync, query: AuditQuery = {}): AuditEntry
 export interface AuditRetention {
   readonly maxAgeDays: number;
   readonly maxEntries: number;
+  /** Most bytes the database may use (pages in use, not the file's size); 0 = no cap. */
+  readonly maxBytes?: number;
 }
+
+/** Rows deleted per transaction, so that the audit actor's commits never wait long. */
+const RETENTION_CHUNK = 5000;
 
 /** Deletes entries beyond the retention limits; returns how many were deleted. */
 export function applyAuditRetention(
@@ -238,11 +293,36 @@ export function applyAuditRetention(
   now = Date.now(),
 ): number {
   ensureAuditSchema(db);
-  let cutoffSeq = 0;
-  if (retention.maxEntries > 0) {
-    const row = db.prepare("SELECT MAX(seq) AS max FROM audit_log").get() as { max: number | null };
-    cutoffSeq = Math.max(cutoffSeq, (row.max ?? 0) - retention.maxEntries);
+  const cutoffSeq = retentionCutoff(db, retention, now);
+  let removed = 0;
+  while (true) {
+    const chunk = transaction(db, () => {
+      const last = db.prepare(
+        "SELECT seq, hash FROM audit_log WHERE seq <= ? ORDER BY seq LIMIT 1 OFFSET ?",
+      ).get(cutoffSeq, RETENTION_CHUNK - 1) as { seq: number; hash: string } | undefined ??
+        db.prepare("SELECT seq, hash FROM audit_log WHERE seq <= ? ORDER BY seq DESC LIMIT 1")
+          .get(cutoffSeq) as { seq: number; hash: string } | undefined;
+      if (!last) return 0;
+      db.prepare("INSERT OR REPLACE INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?)").run(
+        last.seq,
+        last.hash,
+      );
+      return Number(db.prepare("DELETE FROM audit_log WHERE seq <= ?").run(last.seq).changes);
+    });
+    removed += chunk;
+    if (chunk < RETENTION_CHUNK) return removed;
   }
+}
+
+/** The newest seq that retention deletes up to (0: nothing to delete). */
+function retentionCutoff(db: DatabaseSync, retention: AuditRetention, now: number): number {
+  let cutoffSeq = 0;
+  const bounds = db.prepare("SELECT MIN(seq) AS min, MAX(seq) AS max FROM audit_log").get() as {
+    min: number | null;
+    max: number | null;
+  };
+  if (bounds.max === null || bounds.min === null) return 0;
+  if (retention.maxEntries > 0) cutoffSeq = Math.max(cutoffSeq, bounds.max - retention.maxEntries);
   if (retention.maxAgeDays > 0) {
     const cutoff = new Date(now - retention.maxAgeDays * 86_400_000).toISOString();
     const row = db.prepare("SELECT MAX(seq) AS max FROM audit_log WHERE at < ?").get(cutoff) as {
@@ -250,19 +330,31 @@ export function applyAuditRetention(
     };
     cutoffSeq = Math.max(cutoffSeq, row.max ?? 0);
   }
-  if (cutoffSeq <= 0) return 0;
-  return transaction(db, () => {
-    const last = db.prepare(
-      "SELECT seq, hash FROM audit_log WHERE seq <= ? ORDER BY seq DESC LIMIT 1",
-    )
-      .get(cutoffSeq) as { seq: number; hash: string } | undefined;
-    if (!last) return 0;
-    db.prepare("INSERT OR REPLACE INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?)").run(
-      last.seq,
-      last.hash,
-    );
-    return Number(db.prepare("DELETE FROM audit_log WHERE seq <= ?").run(last.seq).changes);
-  });
+  const maxBytes = retention.maxBytes ?? 0;
+  const used = databaseBytesInUse(db);
+  if (maxBytes > 0 && used > maxBytes) {
+    // Keep the newest share of entries that fits in 90% of the cap (freed pages are reused).
+    const count = bounds.max - bounds.min + 1;
+    const keep = Math.floor(count * (0.9 * maxBytes) / used);
+    cutoffSeq = Math.max(cutoffSeq, bounds.max - keep);
+  }
+  return cutoffSeq;
+}
+
+/** Bytes of the database's pages in use (the file may be larger: free pages are reused). */
+export function databaseBytesInUse(db: DatabaseSync): number {
+  const pragma = (name: string) =>
+    Number(Object.values(db.prepare(`PRAGMA ${name}`).get() ?? {})[0] ?? 0);
+  return (pragma("page_count") - pragma("freelist_count")) * pragma("page_size");
+}
+
+/** The time of the oldest entry kept, or undefined when the log is empty. */
+export function oldestAuditEntry(db: DatabaseSync): string | undefined {
+  if (!hasAuditLog(db)) return undefined;
+  const row = db.prepare("SELECT at FROM audit_log ORDER BY seq LIMIT 1").get() as
+    | { at: string }
+    | undefined;
+  return row?.at;
 }
 
 function rowToEntry(row: Record<string, SQLInputValue>): AuditEntry {

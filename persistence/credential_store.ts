@@ -69,15 +69,9 @@ export async function provisionCredentials(
       needed.push({ principal: principal.id, kind: "password" });
     }
   }
-  if (seedUser.password !== undefined) {
-    const row = db.prepare(
-      "SELECT value FROM credentials WHERE principal = ? AND kind = 'password'",
-    )
-      .get(seedUser.username) as { value: string } | undefined;
-    if (!row || !(await verifySecretAsync(seedUser.password, row.value))) {
-      insert.run(seedUser.username, "password", await hashSecretAsync(seedUser.password), now);
-    }
-  } else {
+  // FTP_PASSWORD, while set, is checked instead of the stored password (the verifier's
+  // `overrides`) and never written over it: removing it brings the stored one back.
+  if (seedUser.password === undefined) {
     needed.push({ principal: seedUser.username, kind: "password" });
   }
   for (const { principal, kind } of needed) {
@@ -117,6 +111,11 @@ export type CheckResult = "ok" | "wrong" | "throttled";
 export interface CredentialVerifierOptions {
   /** The bound on concurrent hash work (shared by every channel); defaults to the hub's. */
   readonly hashQueue?: HashQueue;
+  /**
+   * Passwords checked instead of the stored ones, by principal (FTP_PASSWORD for the seed
+   * user): hashed once here, kept in memory only.
+   */
+  readonly overrides?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -136,12 +135,16 @@ export class CredentialVerifier {
   /** Bumped by clearCache. */
   #generation = 0;
   #selectSecret: StatementSync | undefined;
+  readonly #overrides = new Map<string, string>();
 
   /** @param db the hub database (credentials table) */
   constructor(db: DatabaseSync, options: CredentialVerifierOptions = {}) {
     this.#db = db;
     this.#queue = options.hashQueue ?? new HashQueue(DEFAULT_HASH_QUEUE);
     ensureCredentialSchema(db);
+    for (const [principal, password] of Object.entries(options.overrides ?? {})) {
+      this.#overrides.set(principal, hashSecret(password));
+    }
   }
 
   /** True when `secret` is `principal`'s current credential of `kind`. */
@@ -164,16 +167,22 @@ export class CredentialVerifier {
     source = "local",
   ): Promise<CheckResult> {
     const slot = `${kind}\u0000${principal}`;
-    const digest = createHmac("sha256", this.#cacheKey).update(secret).digest();
+    const stored = this.#storedHash(principal, kind);
+    // Keyed by the stored hash too: a secret replaced with `cli credentials set` stops working
+    // at once on a running hub, without a SIGHUP.
+    const digest = createHmac("sha256", this.#cacheKey).update(secret).update("\u0000")
+      .update(stored ?? "").digest();
     const cached = this.#verified.get(slot);
-    if (cached && timingSafeEqual(cached, digest)) return Promise.resolve("ok");
+    if (stored !== undefined && cached && timingSafeEqual(cached, digest)) {
+      return Promise.resolve("ok");
+    }
     // The same secret already being checked (many connections logging in at once) shares that
     // check instead of taking more of the hash work.
     const sameKey = slot + "\u0000" + digest.toString("hex");
     const same = this.#checking.get(sameKey);
     if (same) return same;
     const generation = this.#generation;
-    const checking = this.#fullCheck(principal, kind, secret, source).then((result) => {
+    const checking = this.#fullCheck(stored, secret, source).then((result) => {
       // A check that began before a reload (clearCache) must not refill the cache.
       if (result === "ok" && generation === this.#generation) this.#verified.set(slot, digest);
       return result;
@@ -184,16 +193,23 @@ export class CredentialVerifier {
     return checking;
   }
 
-  async #fullCheck(
-    principal: string,
-    kind: "token" | "password",
-    secret: string,
-    source: string,
-  ): Promise<CheckResult> {
+  /** The hash a secret is checked against: an override, else the stored one. */
+  #storedHash(principal: string, kind: "token" | "password"): string | undefined {
+    const override = kind === "password" ? this.#overrides.get(principal) : undefined;
+    if (override !== undefined) return override;
     this.#selectSecret ??= this.#db.prepare(
       "SELECT value FROM credentials WHERE principal = ? AND kind = ?",
     );
     const row = this.#selectSecret.get(principal, kind) as { value: string } | undefined;
+    return row?.value;
+  }
+
+  async #fullCheck(
+    stored: string | undefined,
+    secret: string,
+    source: string,
+  ): Promise<CheckResult> {
+    const row = stored === undefined ? undefined : { value: stored };
     const matched = await this.#queue.run(source, async () => {
       // Unknown principals cost the same as a real check: timing does not reveal who exists.
       const good = await verifySecretAsync(secret, row?.value ?? await dummyHash());

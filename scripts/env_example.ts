@@ -1,6 +1,6 @@
 /**
  * Prints `.env.example` from the table of variables in config/settings.ts,
- * so the example and the code never disagree (`deno task env-example`).
+ * so the example and the code never disagree (`deno task docs`).
  *
  * @module
  */
@@ -10,7 +10,7 @@ import { VARIABLES } from "../config/settings.ts";
 export function envExample(): string {
   const lines = [
     "# Smart-home hub settings. Copy to .env and edit; every line is optional.",
-    "# Generated from config/settings.ts by `deno task env-example`.",
+    "# Generated from config/settings.ts by `deno task docs`.",
     "",
   ];
   for (const [name, spec] of Object.entries(VARIABLES)) {

@@ -13,8 +13,8 @@
  * @module
  */
 import { fileURLToPath } from "node:url";
-import process from "node:process";
-import { loadConfig, readEnv } from "../config/config.ts";
+import { loadSettings, readEnv } from "../config/config.ts";
+import { loadDotEnv } from "../config/dotenv.ts";
 import { permissionFlags, permissionNotes } from "../config/permissions.ts";
 
 const encoder = new TextEncoder();
@@ -38,8 +38,15 @@ export function hubCommand(mode: "start" | "compile", flags: readonly string[]):
 
 async function launch(args: readonly string[]): Promise<number> {
   const mode = args[0] === "compile" ? "compile" : "start";
-  loadDotEnv();
-  const loaded = loadConfig(readEnv());
+  const dotEnv = loadDotEnv(".env");
+  if (!dotEnv.ok) {
+    say(`Configuration error: ${dotEnv.error}`);
+    return 2;
+  }
+  for (const warning of dotEnv.value.warnings) say(`Warning: ${warning}`);
+  // The home file is read and validated by the hub process, which gets read access to it here:
+  // this launcher may read only .env.
+  const loaded = loadSettings(readEnv());
   if (!loaded.ok) {
     say(`Configuration error:\n${loaded.error.message}`);
     return 2;
@@ -57,7 +64,7 @@ async function launch(args: readonly string[]): Promise<number> {
     env: { MALLOC_MMAP_THRESHOLD_: Deno.env.get("MALLOC_MMAP_THRESHOLD_") ?? "131072" },
     stdin: "inherit",
     stdout: "inherit",
-    stderr: "inherit",
+    stderr: mode === "compile" ? "piped" : "inherit",
   }).spawn();
   const forwarded: Deno.Signal[] = ["SIGINT", "SIGTERM", "SIGHUP"];
   // The handlers stay until exit: a repeated signal during shutdown must not kill the launcher.
@@ -70,24 +77,36 @@ async function launch(args: readonly string[]): Promise<number> {
       }
     });
   }
-  const status = await child.status;
-  if (mode === "compile" && status.code !== 0 && !Deno.env.get("DENORT_BIN")) {
-    say(
-      "deno compile needs its runtime binary (denort); offline, point DENORT_BIN at a denort of this Deno version",
-    );
-  }
-  return status.code;
+  if (mode === "compile") return await compiled(child);
+  return (await child.status).code;
 }
 
-/** Loads `.env` from the working folder when it exists; set variables win over it. */
-function loadDotEnv(): void {
-  try {
-    process.loadEnvFile(".env");
-  } catch (error) {
-    if (
-      (error as { code?: string }).code !== "ENOENT" && !(error instanceof Deno.errors.NotFound)
-    ) throw error;
+/** Waits for `deno compile`; on failure says where a runtime comes from and removes an empty dist/. */
+async function compiled(child: Deno.ChildProcess): Promise<number> {
+  const errors = await new Response(child.stderr).text();
+  const status = await child.status;
+  if (status.code === 0) {
+    Deno.stderr.writeSync(encoder.encode(errors));
+    return 0;
   }
+  // The cause lines ("1: error sending request ...") say what failed; the rest is a backtrace.
+  const cause = errors.split("\n").map((l) => l.trim()).find((l) => /^1: /.test(l))?.slice(3) ??
+    errors.split("\n").find((l) => l.startsWith("error:")) ?? `exit code ${status.code}`;
+  say(`deno compile failed: ${cause}`);
+  if (!Deno.env.get("DENORT_BIN")) {
+    say(
+      `deno compile needs Deno's runtime binary (denort ${Deno.version.deno}) and downloads it; ` +
+        `offline, download denort-${Deno.build.target}.zip of Deno ${Deno.version.deno} from ` +
+        `https://github.com/denoland/deno/releases on a connected machine, unzip it, and set ` +
+        `DENORT_BIN=/path/to/denort`,
+    );
+  }
+  try {
+    Deno.removeSync(`${ROOT}dist`); // Only when empty: a folder with files in it stays.
+  } catch {
+    // Not there, or not empty.
+  }
+  return status.code === 0 ? 0 : 2;
 }
 
 if (import.meta.main) {

@@ -21,6 +21,18 @@ export function withConfigReference(readme: string, table: string): string {
 
 if (import.meta.main) {
   const readme = await Deno.readTextFile("README.md");
-  await Deno.writeTextFile("README.md", withConfigReference(readme, configReference()));
-  await Deno.writeTextFile(".env.example", envExample());
+  const newReadme = withConfigReference(readme, configReference());
+  const newExample = envExample();
+  const oldExample = await Deno.readTextFile(".env.example").catch(() => "");
+  await Deno.writeTextFile("README.md", newReadme);
+  await Deno.writeTextFile(".env.example", newExample);
+  const said = (file: string, changed: boolean) =>
+    `${file}: ${changed ? "updated" : "already up to date"}`;
+  Deno.stdout.writeSync(
+    new TextEncoder().encode(
+      `${said("README.md (configuration reference)", newReadme !== readme)}\n${
+        said(".env.example", newExample !== oldExample)
+      }\n`,
+    ),
+  );
 }

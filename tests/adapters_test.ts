@@ -278,7 +278,7 @@ Deno.test("home file - a binding that cannot drive its device type names the fie
   if (!parsed.ok) {
     assert.match(
       parsed.error.message,
-      /home\.json: devices\.0\.binding: tasmota bindings drive light, switch, sensor, not cover/,
+      /home\.json: device "plug" › binding: tasmota bindings drive light, switch, sensor, not cover/,
     );
   }
   const wild = parseHome({

@@ -7,6 +7,8 @@ import { openDatabase } from "../persistence/database.ts";
 import {
   applyAuditRetention,
   AuditWriter,
+  databaseBytesInUse,
+  oldestAuditEntry,
   queryAudit,
   verifyAuditChain,
 } from "../persistence/audit_store.ts";
@@ -193,6 +195,73 @@ Deno.test("every acknowledged append survives a SIGKILL of the process, and the 
       n: number;
     };
     assert.equal(Number(present.n), max);
+    db.close();
+  });
+});
+
+Deno.test("verifyAuditChain() detects that the newest entries were deleted (a truncated log)", async () => {
+  await withTempDb((path) => {
+    const db = openDatabase(path);
+    new AuditWriter(db).append(Array.from({ length: 10 }, (_, i) => entry(i)));
+    assert.equal(verifyAuditChain(db).ok, true);
+    db.exec("DELETE FROM audit_log WHERE seq > 7");
+    const truncated = verifyAuditChain(db);
+    assert.ok(!truncated.ok);
+    assert.equal(truncated.seq, 8);
+    assert.match(truncated.reason, /entries 8 to 10 are missing: the newest entries were deleted/);
+    db.close();
+  });
+});
+
+Deno.test("the head record is written with the entries: a reopened writer continues and verifies", async () => {
+  await withTempDb((path) => {
+    const db = openDatabase(path);
+    new AuditWriter(db).append([entry(1), entry(2)]);
+    new AuditWriter(db).append([entry(3)]);
+    const verdict = verifyAuditChain(db);
+    assert.deepEqual(verdict, { ok: true, entries: 3, lastSeq: 3 });
+    db.close();
+  });
+});
+
+Deno.test("audit retention by size keeps the newest entries under the cap, and the chain still verifies", async () => {
+  await withTempDb((path) => {
+    const db = openDatabase(path);
+    const writer = new AuditWriter(db);
+    for (let batch = 0; batch < 20; batch++) {
+      writer.append(Array.from({ length: 500 }, (_, i) => ({
+        ...entry(batch * 500 + i),
+        detail: JSON.stringify({ padding: "x".repeat(400) }),
+      })));
+    }
+    const before = databaseBytesInUse(db);
+    const cap = Math.floor(before / 2);
+    const removed = applyAuditRetention(db, { maxAgeDays: 0, maxEntries: 0, maxBytes: cap });
+    assert.ok(removed > 4000 && removed < 10_000, `removed ${removed}`);
+    const verdict = verifyAuditChain(db);
+    assert.ok(verdict.ok);
+    assert.equal(verdict.lastSeq, 10_000);
+    // Freed pages are reused: the entries kept fit in the cap.
+    const kept = verdict.entries;
+    assert.ok(kept * (before / 10_000) <= cap, `kept ${kept} entries`);
+    db.close();
+  });
+});
+
+Deno.test("audit retention by age deletes only entries older than the limit", async () => {
+  await withTempDb((path) => {
+    const db = openDatabase(path);
+    const now = Date.parse("2026-12-01T00:00:00Z");
+    const old = new Date(now - 400 * 86_400_000).toISOString();
+    const recent = new Date(now - 10 * 86_400_000).toISOString();
+    new AuditWriter(db).append([
+      { ...entry(1), at: old },
+      { ...entry(2), at: old },
+      { ...entry(3), at: recent },
+    ]);
+    assert.equal(applyAuditRetention(db, { maxAgeDays: 365, maxEntries: 0 }, now), 2);
+    assert.equal(oldestAuditEntry(db), recent);
+    assert.ok(verifyAuditChain(db).ok);
     db.close();
   });
 });

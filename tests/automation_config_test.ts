@@ -42,7 +42,7 @@ Deno.test("rules - a rule whose principal lacks the grant is refused at load, na
   }]));
   assert.equal(
     text,
-    "home.json: rules.0.actions.0.action: rule unlock-at-night: principal automations may not unlock front-door (add a grant)",
+    `home.json: rule "unlock-at-night" › action 1 › action: rule unlock-at-night: principal automations may not unlock front-door (add a grant)`,
   );
 });
 
@@ -94,14 +94,14 @@ Deno.test("rules - unknown devices, actions the type lacks, bad values, unknown 
     },
   ]));
   assert.deepEqual(text.split("\n"), [
-    "home.json: rules.0.actions.0.device: rule a: unknown device attic",
-    "home.json: rules.1.actions.0.action: rule b: porch-light (switch) has no action 'brightness': it accepts on, off, toggle",
-    "home.json: rules.2.actions.0.args: rule c: thermostat target must be 5-30, got 99",
-    "home.json: rules.3.actions.0.scene: rule d: unknown scene party",
-    "home.json: rules.4.trigger.device: rule e: a button trigger needs a sensor, porch-light is a switch",
-    'home.json: rules.5.principal: rule f: admin is a controller; rules act as a principal of kind "automation"',
-    "home.json: rules.6.trigger.attribute: rule g: thermostat has no state 'colour': it has target, mode",
-    'home.json: rules.7.conditions.0.device: rule h: principal automations has no grant on lamp (add one, e.g. action "status")',
+    `home.json: rule "a" › action 1 › device: rule a: unknown device attic`,
+    `home.json: rule "b" › action 1 › action: rule b: porch-light (switch) has no action 'brightness': it accepts on, off, toggle`,
+    `home.json: rule "c" › action 1 › args: rule c: thermostat target must be 5-30, got 99`,
+    `home.json: rule "d" › action 1 › scene: rule d: unknown scene party`,
+    `home.json: rule "e" › trigger › device: rule e: a button trigger needs a sensor, porch-light is a switch`,
+    'home.json: rule "f" › principal: rule f: admin is a controller; rules act as a principal of kind "automation"',
+    `home.json: rule "g" › trigger › attribute: rule g: thermostat has no state 'colour': it has target, mode`,
+    'home.json: rule "h" › condition 1 › device: rule h: principal automations has no grant on lamp (add one, e.g. action "status")',
   ]);
 });
 
@@ -119,8 +119,8 @@ Deno.test("rules - a scene target the rule's principal may not do is refused; sc
     ],
   ));
   assert.deepEqual(text.split("\n"), [
-    "home.json: scenes.1.targets.0.action: scene broken: garage (cover) has no action 'toggle': it accepts open, close, position",
-    "home.json: rules.0.actions.0.scene: rule evening: scene evening: principal automations may not lock front-door (add a grant)",
+    `home.json: scene "broken" › target 1 › action: scene broken: garage (cover) has no action 'toggle': it accepts open, close, position`,
+    `home.json: rule "evening" › action 1 › scene: rule evening: scene evening: principal automations may not lock front-door (add a grant)`,
   ]);
 });
 
@@ -140,9 +140,9 @@ Deno.test("rules - schema problems name the field: a bad time, an unknown trigge
     },
     { id: "v", principal: "automations", trigger: button, actions: [] },
   ]));
-  assert.match(text, /^home\.json: rules\.0\.trigger\.at: must be a 24-hour time HH:MM/m);
-  assert.match(text, /^home\.json: rules\.1\.trigger\.kind: /m);
-  assert.match(text, /^home\.json: rules\.2\.actions: /m);
+  assert.match(text, /^home\.json: rule "t" › trigger › at: must be a 24-hour time HH:MM/m);
+  assert.match(text, /^home\.json: rule "u" › trigger › kind: /m);
+  assert.match(text, /^home\.json: rule "v" › actions: /m);
 });
 
 Deno.test("rules - the hub does not start with an invalid rule, and says which", async () => {
@@ -159,7 +159,7 @@ Deno.test("rules - the hub does not start with an invalid rule, and says which",
     assert.ok(!loaded.ok);
     assert.match(
       loaded.error.message,
-      /rules\.0\.actions\.0\.action: rule bad: principal automations may not unlock front-door/,
+      /rule "bad" › action 1 › action: rule bad: principal automations may not unlock front-door/,
     );
     await assert.rejects(() => startTestHub({ home: home as Home, dir }), /rule bad/);
   } finally {

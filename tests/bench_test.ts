@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { REPO_ROOT } from "./helpers/hub_fixture.ts";
-import type { BenchReport } from "../bench/report.ts";
+import { type BenchReport, type BenchRow, cpuModelOf, progressLine } from "../bench/report.ts";
 
 const EXPECTED = [
   "audit.append sync=full batch=64",
@@ -93,4 +93,25 @@ Deno.test("deno task bench --quick prints the table and writes every figure as J
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("bench progress lines round figures and the header names the CPU from /proc/cpuinfo", () => {
+  const line = progressLine(
+    {
+      workload: "tls one-shot",
+      unit: "cmd/s",
+      hub: 1234.56789,
+      baseline: 12.3456,
+      ratio: 100,
+      target: null,
+      details: {},
+      baselineName: "seed-style server",
+      peers: [],
+    } satisfies BenchRow,
+  );
+  assert.equal(line, "  tls one-shot: hub 1235 cmd/s, seed-style server 12.3");
+  assert.equal(cpuModelOf("processor\t: 0\nmodel name\t: AMD EPYC\n"), "AMD EPYC");
+  assert.equal(cpuModelOf("processor\t: 0\nHardware\t: BCM2835\n"), "BCM2835");
+  assert.equal(cpuModelOf("processor\t: 0\nvendor_id\t: GenuineIntel\n"), "GenuineIntel");
+  assert.equal(cpuModelOf("processor\t: 0\n"), undefined);
 });

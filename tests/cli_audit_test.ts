@@ -58,6 +58,8 @@ Deno.test("cli audit tail shows the newest entries and filters by device and pri
     const parsed = garage.out.trim().split("\n").map((l) => JSON.parse(l));
     assert.equal(parsed.length, 4);
     assert.ok(parsed.every((e) => e.device === "garage"));
+    // detail is the JSON object itself, not a string holding JSON.
+    assert.deepEqual(parsed[0].detail, { command: "garage on" });
     const panel = await cli(
       ["audit", "tail", "--principal", "kitchen-panel", "--data-dir", dir],
       {},

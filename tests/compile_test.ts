@@ -50,3 +50,37 @@ Deno.test({
     assert.equal(status.code, 0);
   },
 });
+
+Deno.test({
+  name:
+    "deno task compile without a runtime offline names DENORT_BIN, says where denort comes from, and leaves no dist/",
+  // Only meaningful where the runtime cannot be downloaded (this machine has no network).
+  ignore: Deno.env.get("DENORT_BIN") !== undefined || Deno.env.get("HUB_TEST_ONLINE") === "1",
+  async fn() {
+    const env: Record<string, string> = {};
+    for (const [name, value] of Object.entries(Deno.env.toObject())) {
+      if (name !== "DENORT_BIN") env[name] = value;
+    }
+    const dist = join(REPO_ROOT, "dist");
+    const hadDist = await Deno.stat(dist).then(() => true, () => false);
+    const result = await new Deno.Command(Deno.execPath(), {
+      args: ["task", "compile"],
+      cwd: REPO_ROOT,
+      env: { ...env, NO_COLOR: "1" },
+      clearEnv: true,
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(result.stderr);
+    if (result.code === 0) return; // Online after all: nothing to check.
+    assert.equal(result.code, 2, text);
+    assert.match(text, /deno compile failed: /);
+    assert.match(
+      text,
+      /denort-[a-z0-9_-]+\.zip of Deno \d+\.\d+\.\d+ from https:\/\/github\.com\/denoland\/deno\/releases/,
+    );
+    assert.match(text, /set DENORT_BIN=\/path\/to\/denort/);
+    assert.doesNotMatch(text, /Stack backtrace/);
+    if (!hadDist) assert.equal(await Deno.stat(dist).then(() => true, () => false), false);
+  },
+});

@@ -92,7 +92,10 @@ Deno.test("a home file error names the file and the field", async () => {
   await withHomeFile(JSON.stringify(home), (path) => {
     const loaded = loadConfig({ HOME_CONFIG: path });
     assert.ok(!loaded.ok);
-    assert.ok(loaded.error.message.startsWith(`${path}: devices.2.type:`), loaded.error.message);
+    assert.ok(
+      loaded.error.message.startsWith(`${path}: device "thermostat" › type:`),
+      loaded.error.message,
+    );
   });
 });
 
@@ -104,7 +107,7 @@ Deno.test("a grant naming an unknown device is refused with its path", async () 
     assert.ok(!loaded.ok);
     assert.match(
       loaded.error.message,
-      /principals\.1\.grants\.0\.devices\.2: unknown device ghost/,
+      /principal "kitchen-panel" › grant 1 › devices 3: unknown device ghost/,
     );
   });
 });
@@ -186,11 +189,11 @@ Deno.test("an FTP home that leaves UPLOAD_FOLDER, or an FTP principal named like
   await withHomeFile(JSON.stringify(home), (path) => {
     const loaded = loadConfig({ HOME_CONFIG: path });
     assert.ok(!loaded.ok);
-    assert.match(loaded.error.message, /principals\.\d+\.ftp\.home: /);
+    assert.match(loaded.error.message, /principal "firmware" › ftp › home: /);
   });
   await withHomeFile(JSON.stringify(demoHome), (path) => {
     const loaded = loadConfig({ HOME_CONFIG: path, FTP_USERNAME: "firmware" });
     assert.ok(!loaded.ok);
-    assert.match(loaded.error.message, /firmware is also FTP_USERNAME/);
+    assert.match(loaded.error.message, /principal "firmware" is also FTP_USERNAME/);
   });
 });

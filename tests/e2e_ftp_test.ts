@@ -220,7 +220,7 @@ Deno.test("ftp - no path trick escapes the home, for any operation", async () =>
   await assert.rejects(Deno.stat(join(fx.dir, "nowhere")));
 });
 
-Deno.test("ftp - a store-only camera cannot list or delete, and its upload updates the camera's state", async () => {
+Deno.test("ftp - a camera (emw) can make folders and store but not list, read or delete, and its upload updates the camera's state", async () => {
   await using fx = await startTestHub({ env: PLAIN });
   const port = listenerPort(fx.hub, "ftp");
   const snapshot = whenHandled(fx.hub.broker, "device.snapshot_stored");
@@ -236,7 +236,8 @@ Deno.test("ftp - a store-only camera cannot list or delete, and its upload updat
   assert.equal(r[1]!.code, 230);
   assert.equal(r[2]!.code, 250);
   assert.equal(r[3]!.code, 226);
-  for (const refused of r.slice(4)) assert.equal(refused.code, 550, refused.text);
+  for (const refused of r.slice(4, 7)) assert.equal(refused.code, 550, refused.text);
+  assert.equal(r[7]!.code, 257, "cameras create the folders they upload into");
   assert.match(r[4]!.text!, /Permission denied/);
   await snapshot;
   const day = new Date().toISOString().slice(0, 10);

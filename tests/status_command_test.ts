@@ -46,7 +46,12 @@ Deno.test("cli status shows the hub healthy with its listeners, actors, audit an
   assert.match(text.stdout, /tls\s+up/);
   assert.match(text.stdout, /audit\s+yes/);
   assert.match(text.stdout, /Audit: 1 entries; 1 appended in 1 commits/);
-  assert.match(text.stdout, /porch-camera: 0 files, 0 bytes of 1073741824/);
+  assert.match(text.stdout, /porch-camera: 0 files, 0 B of 1\.0 GiB/);
+  // The database's size and the oldest entry kept (audit retention, README "Audit log").
+  assert.match(
+    text.stdout,
+    /oldest entry 20\d\d-\d\d-\d\dT[^;]+; database \d+\.\d (KiB|MiB) in use/,
+  );
 
   const json = await cli("status", "--url", url, "--json");
   assert.equal(json.code, 0, json.stderr);

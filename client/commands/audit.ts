@@ -68,7 +68,7 @@ export const auditCommand: CliCommand = {
       let last = 0;
       const show = (entries: AuditEntry[]) => {
         for (const e of entries) {
-          out(values.json ? JSON.stringify(e) : formatEntry(e));
+          out(values.json ? JSON.stringify(asJson(e)) : formatEntry(e));
           last = e.seq;
         }
       };
@@ -91,4 +91,17 @@ export function formatEntry(e: AuditEntry): string {
   const code = e.code ? ` (${e.code})` : "";
   const detail = e.detail ? ` ${e.detail}` : "";
   return `#${e.seq} ${e.at} ${e.channel}:${who} ${what} ${e.outcome}${code}${detail}`;
+}
+
+/** An entry for `--json`: its `detail` as the JSON object it holds, not as a string of JSON. */
+function asJson(entry: AuditEntry): Record<string, unknown> {
+  let detail: unknown = entry.detail;
+  if (entry.detail !== null) {
+    try {
+      detail = JSON.parse(entry.detail);
+    } catch {
+      // Kept as text.
+    }
+  }
+  return { ...entry, detail };
 }

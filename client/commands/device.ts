@@ -5,23 +5,27 @@
  *
  * @module
  */
-import { HubClient, type HubEvent, type HubReply } from "../hub_client.ts";
+import { HubClient, type HubReply } from "../hub_client.ts";
+import { watchDevices } from "./device_watch.ts";
 import { parseTextRequest } from "../../protocols/command_parser.ts";
 import { formatState } from "../../protocols/replies.ts";
 import type { DeviceSnapshot, DiscoveredDevice } from "../../broker/messages.ts";
 import { textDiscovered } from "../../protocols/discovery_requests.ts";
 import { type CliCommand, err, out, parseOptions } from "./command.ts";
+import { readSecret } from "../secret_input.ts";
 
 const USAGE = `device send <device> <action> [value]   e.g. device send lamp brightness 40
 device list
 device status <device>
-device watch [<device>|*]                 live changes until Ctrl+C (default: every device)
+device watch [<device>|*]                 live changes until Ctrl+C (default: every device);
+                                          reconnects with backoff when the hub restarts
 device discovered                         devices found over MQTT (Zigbee2MQTT, Home Assistant discovery)
 device adopt <key> <id> <room> <name...> [--type T]   make a discovered device part of the home
 device remove <id>                        remove an adopted device
 Options: --host H (default $TCP_SERVER_IP or 127.0.0.1)  --port P (default $TCP_SERVER_PORT or 5000)
          --ca FILE (certificate to trust; default $SSL_CERT or certs/server.crt)
-         --principal ID (default $HUB_PRINCIPAL or admin)  --token T (default $HUB_TOKEN)
+         --principal ID (default $HUB_PRINCIPAL or admin)
+         token: $HUB_TOKEN (environment or .env), --token-file FILE (mode 600), or a prompt
          --no-login (hubs with TLS_AUTH=none)  --json`;
 
 /** Why `device send <words>` is not a device command, or undefined when it is one. */
@@ -76,6 +80,7 @@ export const deviceCommand: CliCommand = {
       ca: { type: "string" },
       principal: { type: "string" },
       token: { type: "string" },
+      "token-file": { type: "string" },
       "no-login": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
       type: { type: "string" },
@@ -87,7 +92,7 @@ export const deviceCommand: CliCommand = {
       !verb ||
       !["send", "list", "status", "watch", "discovered", "adopt", "remove"].includes(verb)
     ) {
-      err(USAGE);
+      err(verb ? `Unknown device subcommand: ${verb}\n${USAGE}` : USAGE);
       return 2;
     }
     const env = (name: string) => Deno.env.get(name);
@@ -97,13 +102,14 @@ export const deviceCommand: CliCommand = {
       return 2;
     }
     const caFile = values.ca ?? env("SSL_CERT") ?? "certs/server.crt";
+    const connectOptions = {
+      hostname: values.host ?? env("TCP_SERVER_IP") ?? "127.0.0.1",
+      port,
+      caFile,
+    };
     let client: HubClient;
     try {
-      client = await HubClient.connect({
-        hostname: values.host ?? env("TCP_SERVER_IP") ?? "127.0.0.1",
-        port,
-        caFile,
-      });
+      client = await HubClient.connect(connectOptions);
     } catch (error) {
       err(`Cannot connect to the hub: ${(error as Error).message} (CA file ${caFile})`);
       return 1;
@@ -120,10 +126,19 @@ export const deviceCommand: CliCommand = {
       // then leave the hub together and the connection closes, so no reply waits on a delayed
       // ACK (see docs/PROTOCOL.md, "Latency notes").
       let login: Promise<HubReply> | undefined;
+      let loginAs = "";
+      let watchLogin: { principal: string; token: string } | undefined;
       if (!values["no-login"]) {
-        const token = values.token ?? env("HUB_TOKEN");
-        if (token === undefined) {
-          err("Give --token (or set HUB_TOKEN), or --no-login for a hub with TLS_AUTH=none");
+        const principal = values.principal ?? env("HUB_PRINCIPAL") ?? "admin";
+        const token = await readSecret({
+          label: `TLS token of ${principal}`,
+          argValue: values.token,
+          option: "token",
+          file: values["token-file"],
+          envName: "HUB_TOKEN",
+        });
+        if (!token.ok) {
+          err(`${token.error}; or --no-login for a hub with TLS_AUTH=none`);
           return 2;
         }
         if (verb === "send") {
@@ -137,13 +152,26 @@ export const deviceCommand: CliCommand = {
           err("Usage: device status <device>");
           return 2;
         }
-        login = client.login(values.principal ?? env("HUB_PRINCIPAL") ?? "admin", token);
+        if (verb === "watch") watchLogin = { principal, token: token.value };
+        else login = client.login(principal, token.value);
+        loginAs = principal;
       }
       const oneShot = oneShotRequest(client, verb, rest, values.type);
       if (oneShot) void client.quit();
       if (login) {
         const reply = await login;
-        if (!reply.ok) return show(reply, () => "");
+        if (!reply.ok) {
+          if (json) return show(reply, () => "");
+          const from = values.principal !== undefined
+            ? "--principal"
+            : env("HUB_PRINCIPAL") !== undefined
+            ? "HUB_PRINCIPAL"
+            : "the default; set HUB_PRINCIPAL or --principal";
+          err(
+            `Error ${reply.error.code}: ${reply.error.message} (logged in as ${loginAs}, from ${from})`,
+          );
+          return 1;
+        }
       }
       switch (verb) {
         case "send": {
@@ -178,26 +206,14 @@ export const deviceCommand: CliCommand = {
             await oneShot!,
             (r) => (r as DeviceSnapshot[]).map(describe).join("\n"),
           );
-        default: {
-          const target = rest[0] ?? "*";
-          client.onEvent((e: HubEvent) => {
-            out(json ? JSON.stringify(e) : `${e.at} ${e.device}: ${formatState(e.state)}`);
+        default:
+          // Reconnects with backoff when the hub restarts (device_watch.ts).
+          return await watchDevices(client, {
+            connect: connectOptions,
+            login: watchLogin,
+            target: rest[0] ?? "*",
+            json,
           });
-          const code = show(
-            await client.subscribe(target),
-            () =>
-              target === "*"
-                ? "Watching every device (Ctrl+C to stop)"
-                : `Watching ${target} (Ctrl+C to stop)`,
-          );
-          if (code !== 0) return code;
-          // Keep the connection alive: the hub closes connections silent for TLS_IDLE_TIMEOUT_MS.
-          const keepAlive = setInterval(() => void client.ping(), 30_000);
-          await client.closed;
-          clearInterval(keepAlive);
-          err("The hub closed the connection");
-          return 1;
-        }
       }
     } finally {
       client.close();

@@ -1,6 +1,6 @@
 /**
- * `cli files list|put|get`: the hub's FTP store over explicit FTPS through
- * {@linkcode FtpClient}. Transfers show a progress bar on stderr when stderr
+ * `cli files list|put|get|mkdir|delete`: the hub's FTP store over explicit
+ * FTPS through {@linkcode FtpClient} (npm:basic-ftp). Transfers show a progress bar on stderr when stderr
  * is a terminal or with `--progress`. Relative local paths are taken from the
  * folder `deno task` was started in (`INIT_CWD`), else the current folder.
  *
@@ -16,12 +16,16 @@ import {
 } from "../ftp_client.ts";
 import { formatBytes, ProgressBar } from "../progress_bar.ts";
 import { type CliCommand, err, out, parseOptions } from "./command.ts";
+import { readSecret } from "../secret_input.ts";
 
 const USAGE = `files list [remote-path]              entries of a remote folder (default: your home)
 files put <local-file> [remote-path]  upload (default: the file's name in your home)
 files get <remote-file> [local-path]  download (default: the file's name in this folder)
+files mkdir <remote-folder>           create a folder (and its missing parents)
+files delete <remote-path> [--folder] delete a file (or, with --folder, an empty folder)
 Options: --host H (default $FTP_SERVER_IP or 127.0.0.1)  --port P (default $FTP_PORT or 2121)
-         --user U (default $FTP_USERNAME or user)  --password P (default $FTP_PASSWORD)
+         --user U (default $FTP_USERNAME or user)
+         password: $FTP_PASSWORD (environment or .env), --password-file FILE (mode 600), or a prompt
          --ca FILE (certificate to trust; default $SSL_CERT or certs/server.crt)
          --json (list: one JSON object per entry)  --progress (progress bar even when not a terminal)
          --timeout SECONDS (each wait; default 30)
@@ -39,11 +43,13 @@ export const filesCommand: CliCommand = {
       port: { type: "string" },
       user: { type: "string" },
       password: { type: "string" },
+      "password-file": { type: "string" },
       ca: { type: "string" },
       json: { type: "boolean", default: false },
       progress: { type: "boolean", default: false },
       timeout: { type: "string" },
       "insecure-plain": { type: "boolean", default: false },
+      folder: { type: "boolean", default: false },
     }, USAGE);
     if (!parsed) return 2;
     const { values, positionals } = parsed;
@@ -51,7 +57,12 @@ export const filesCommand: CliCommand = {
     const arity = verb === "list"
       ? first === undefined || second === undefined
       : first !== undefined;
-    if (!["list", "put", "get"].includes(verb ?? "") || !arity || extra.length > 0) {
+    const oneRemote = verb === "mkdir" || verb === "delete";
+    if (!["list", "put", "get", "mkdir", "delete"].includes(verb ?? "")) {
+      err(verb === undefined ? USAGE : `Unknown files subcommand: ${verb}\n${USAGE}`);
+      return 2;
+    }
+    if (!arity || extra.length > 0 || (oneRemote && second !== undefined)) {
       err(USAGE);
       return 2;
     }
@@ -65,11 +76,19 @@ export const filesCommand: CliCommand = {
       err(`Not a timeout in seconds: ${values.timeout}`);
       return 2;
     }
-    const password = values.password ?? Deno.env.get("FTP_PASSWORD");
-    if (password === undefined) {
-      err("No FTP password: pass --password or set FTP_PASSWORD");
+    const user = values.user ?? Deno.env.get("FTP_USERNAME") ?? "user";
+    const secret = await readSecret({
+      label: `FTP password of ${user}`,
+      argValue: values.password,
+      option: "password",
+      file: values["password-file"],
+      envName: "FTP_PASSWORD",
+    });
+    if (!secret.ok) {
+      err(secret.error);
       return 2;
     }
+    const password = secret.value;
     const plain = values["insecure-plain"];
     const caCerts: string[] = [];
     if (!plain) {
@@ -86,7 +105,6 @@ export const filesCommand: CliCommand = {
       }
     }
     const hostname = values.host ?? Deno.env.get("FTP_SERVER_IP") ?? "127.0.0.1";
-    const user = values.user ?? Deno.env.get("FTP_USERNAME") ?? "user";
     const opened = await FtpClient.connect({
       hostname,
       port,
@@ -105,6 +123,18 @@ export const filesCommand: CliCommand = {
     switch (verb) {
       case "list":
         return await list(ftp, first ?? "", values.json);
+      case "mkdir": {
+        const made = await ftp.mkdir(first!);
+        if (!made.ok) return failure("mkdir", made.error);
+        out(`Created ${first}`);
+        return 0;
+      }
+      case "delete": {
+        const removed = await ftp.remove(first!, values.folder);
+        if (!removed.ok) return failure("Delete", removed.error);
+        out(`Deleted ${first}`);
+        return 0;
+      }
       case "put": {
         const local = localPath(first!);
         // A remote folder (`/photos/`) gets the file's own name.
@@ -140,7 +170,7 @@ async function list(ftp: FtpClient, path: string, json: boolean): Promise<number
 }
 
 function formatEntry(entry: RemoteEntry): string {
-  const size = entry.size === null ? "-" : String(entry.size);
+  const size = entry.size === null ? "-" : formatBytes(entry.size);
   const modified = entry.modified ? entry.modified.slice(0, 16).replace("T", " ") : "-";
   const name = entry.type === "dir" ? `${entry.name}/` : entry.name;
   return `${entry.type.padEnd(4)} ${size.padStart(12)}  ${modified.padEnd(16)}  ${name}`;

@@ -1,12 +1,13 @@
 /**
  * Connecting a CLI subcommand to the hub's TLS channel from the common
- * options (`--host`, `--port`, `--ca`, `--principal`, `--token`,
- * `--no-login`) and their environment defaults, and logging in.
+ * options (`--host`, `--port`, `--ca`, `--principal`, `--token-file`,
+ * `--no-login`; the token from HUB_TOKEN, a file or a prompt, `client/secret_input.ts`) and their environment defaults, and logging in.
  *
  * @module
  */
 import { HubClient } from "../hub_client.ts";
 import { err } from "./command.ts";
+import { readSecret } from "../secret_input.ts";
 
 /** The option definitions every TLS subcommand takes (for `parseOptions`). */
 export const CONNECTION_OPTIONS = {
@@ -15,6 +16,7 @@ export const CONNECTION_OPTIONS = {
   ca: { type: "string" },
   principal: { type: "string" },
   token: { type: "string" },
+  "token-file": { type: "string" },
   "no-login": { type: "boolean", default: false },
   json: { type: "boolean", default: false },
 } as const;
@@ -23,7 +25,8 @@ export const CONNECTION_OPTIONS = {
 export const CONNECTION_USAGE =
   `Options: --host H (default $TCP_SERVER_IP or 127.0.0.1)  --port P (default $TCP_SERVER_PORT or 5000)
          --ca FILE (certificate to trust; default $SSL_CERT or certs/server.crt)
-         --principal ID (default $HUB_PRINCIPAL or admin)  --token T (default $HUB_TOKEN)
+         --principal ID (default $HUB_PRINCIPAL or admin)
+         token: $HUB_TOKEN (environment or .env), --token-file FILE (mode 600), or a prompt
          --no-login (hubs with TLS_AUTH=none)  --json`;
 
 /** The parsed connection options. */
@@ -33,6 +36,7 @@ export interface ConnectionValues {
   readonly ca?: string | undefined;
   readonly principal?: string | undefined;
   readonly token?: string | undefined;
+  readonly "token-file"?: string | undefined;
   readonly "no-login"?: boolean | undefined;
 }
 
@@ -47,10 +51,21 @@ export async function connectAndLogin(values: ConnectionValues): Promise<HubClie
     err(`--port must be 1-65535, got ${values.port}`);
     return 2;
   }
-  const token = values.token ?? env("HUB_TOKEN");
-  if (!values["no-login"] && token === undefined) {
-    err("Give --token (or set HUB_TOKEN), or --no-login for a hub with TLS_AUTH=none");
-    return 2;
+  const principal = values.principal ?? env("HUB_PRINCIPAL") ?? "admin";
+  let token: string | undefined;
+  if (!values["no-login"]) {
+    const secret = await readSecret({
+      label: `TLS token of ${principal}`,
+      argValue: values.token,
+      option: "token",
+      file: values["token-file"],
+      envName: "HUB_TOKEN",
+    });
+    if (!secret.ok) {
+      err(`${secret.error}; or --no-login for a hub with TLS_AUTH=none`);
+      return 2;
+    }
+    token = secret.value;
   }
   const caFile = values.ca ?? env("SSL_CERT") ?? "certs/server.crt";
   let client: HubClient;
@@ -65,9 +80,9 @@ export async function connectAndLogin(values: ConnectionValues): Promise<HubClie
     return 1;
   }
   if (!values["no-login"] && token !== undefined) {
-    const login = await client.login(values.principal ?? env("HUB_PRINCIPAL") ?? "admin", token);
+    const login = await client.login(principal, token);
     if (!login.ok) {
-      err(`Error ${login.error.code}: ${login.error.message}`);
+      err(`Error ${login.error.code}: ${login.error.message} (logged in as ${principal})`);
       client.close();
       return 1;
     }

@@ -5,6 +5,7 @@
  * @module
  */
 import { type ParsedSample, parsePrometheus } from "../../observability/prometheus.ts";
+import { formatBytes } from "../progress_bar.ts";
 import { type CliCommand, err, out, parseOptions } from "./command.ts";
 
 const USAGE = `status [--url http://127.0.0.1:9100] [--json]
@@ -106,13 +107,18 @@ export function formatStatusView(view: StatusView): string[] {
     `Audit: ${fmt(a.entries)} entries; ${fmt(a.appended_total)} appended in ${
       fmt(a.commits_total)
     } commits since start (mean ${fmt(meanBatch)} per commit)`,
+    `  oldest entry ${
+      a.oldest_entry_timestamp_seconds
+        ? new Date(a.oldest_entry_timestamp_seconds * 1000).toISOString()
+        : "-"
+    }; database ${a.database_bytes === undefined ? "-" : formatBytes(a.database_bytes)} in use`,
   );
   lines.push("", "Storage:");
   for (const [owner, s] of Object.entries(view.storage)) {
     const quota = s.quota_bytes
-      ? ` of ${fmt(s.quota_bytes)} (${fmt((s.quota_use_ratio ?? 0) * 100)}%)`
+      ? ` of ${formatBytes(s.quota_bytes)} (${fmt((s.quota_use_ratio ?? 0) * 100)}%)`
       : "";
-    lines.push(`  ${owner}: ${fmt(s.files)} files, ${fmt(s.bytes)} bytes${quota}`);
+    lines.push(`  ${owner}: ${fmt(s.files)} files, ${formatBytes(s.bytes ?? 0)}${quota}`);
   }
   return lines;
 }

@@ -6,13 +6,15 @@
  */
 import { UdpClient } from "../udp_client.ts";
 import { type CliCommand, err, out, parseOptions } from "./command.ts";
+import { readSecret } from "../secret_input.ts";
 
-const USAGE = `udp [--host H] [--port P] --principal ID [--key HEX] [--report] [--plain]
+const USAGE = `udp [--host H] [--port P] [--principal ID] [--key-file FILE] [--report] [--plain]
     [--timeout MS] [--retries N] <command or reading...>
-  udp --principal admin lamp on                  a command (key from --key or $UDP_KEY)
+  udp --principal admin lamp on                  a command (key from $UDP_KEY or --key-file FILE)
   udp --principal hall-sensor --report hall-sensor temperature 21.4
   udp --plain lamp on                            seed mode (UDP_AUTH=none), unsigned
-Defaults: --host $UDP_SERVER_IP or 127.0.0.1, --port $UDP_SERVER_PORT or 6000.
+Defaults: --host $UDP_SERVER_IP or 127.0.0.1, --port $UDP_SERVER_PORT or 6000,
+  --principal $HUB_PRINCIPAL; the key is 64 hex digits (cli credentials set ID udp_key).
 Exit code: 0 ok, 1 refused, 2 usage, 3 no reply.`;
 
 /** The `udp` subcommand. */
@@ -25,6 +27,7 @@ export const udpCommand: CliCommand = {
       port: { type: "string" },
       principal: { type: "string" },
       key: { type: "string" },
+      "key-file": { type: "string" },
       report: { type: "boolean", default: false },
       plain: { type: "boolean", default: false },
       timeout: { type: "string", default: "500" },
@@ -59,7 +62,10 @@ export const udpCommand: CliCommand = {
       try {
         const line = await client.sendPlain(body, timeout * (retries + 1));
         if (line === undefined) {
-          err("No reply");
+          err(
+            "No reply: the hub may accept only signed datagrams (UDP_AUTH=hmac, the default): " +
+              "drop --plain and sign with --principal and UDP_KEY, or start the hub with UDP_AUTH=none",
+          );
           return 3;
         }
         out(line);
@@ -68,10 +74,25 @@ export const udpCommand: CliCommand = {
         await client.closed();
       }
     }
-    const principal = values.principal;
-    const keyHex = values.key ?? Deno.env.get("UDP_KEY");
-    if (principal === undefined || keyHex === undefined) {
-      err("--principal and --key (or $UDP_KEY) are required for signed datagrams");
+    const principal = values.principal ?? Deno.env.get("HUB_PRINCIPAL");
+    if (principal === undefined) {
+      err("--principal (or HUB_PRINCIPAL) is required for signed datagrams");
+      return 2;
+    }
+    const key = await readSecret({
+      label: `UDP key of ${principal}`,
+      argValue: values.key,
+      option: "key",
+      file: values["key-file"],
+      envName: "UDP_KEY",
+    });
+    if (!key.ok) {
+      err(key.error);
+      return 2;
+    }
+    const keyHex = key.value;
+    if (!/^[0-9a-f]{64}$/i.test(keyHex)) {
+      err(`A UDP key is 64 hex digits (32 bytes), got ${keyHex.length} characters`);
       return 2;
     }
     let client: UdpClient;

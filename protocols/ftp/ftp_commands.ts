@@ -88,6 +88,8 @@ export interface FtpCommandContext {
   /** Appends to the audit log; with `wait` resolves once committed. */
   /** Records an entry; with `wait`, resolves true only once it is committed. */
   audit(connection: FtpConnectionLike, entry: AuditAppendPayload, wait: boolean): Promise<boolean>;
+  /** Counts the bytes of a finished transfer (for /metrics). */
+  countBytes(direction: "received" | "sent", bytes: number): void;
 }
 
 /** A command registry entry, as ftp-srv keeps them. */
@@ -322,6 +324,7 @@ async function storeInto(
       `Transfer aborted, nothing stored: ${received.message}`,
     );
   }
+  ctx.countBytes("received", received.bytes - t.offset);
   const stored = await fs.commitUpload(t.uploadId);
   if (!stored.ok) {
     await ctx.audit(connection, refusedEntry(action, t.path, stored.error), true);
@@ -373,6 +376,7 @@ async function retrieve(
     using reader = opened.value;
     const sent = await sendFrom(conn, reader, ctx.transferTimeoutMs);
     endChannel(this);
+    if (sent.ok) ctx.countBytes("sent", sent.bytes);
     void ctx.audit(this, {
       action: "ftp.retr",
       outcome: sent.ok ? "ok" : "failed",

@@ -139,6 +139,8 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     refused_connections_total: 0,
     logins_total: 0,
     login_failures_total: 0,
+    bytes_received_total: 0,
+    bytes_sent_total: 0,
     lines_too_long_total: 0,
   };
   // Before login (pre_auth.ts): a deadline from the accept, and a share of the connection limit.
@@ -183,6 +185,10 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
 
   const context: ServerContext = {
     session: (connection) => sessions.get(connection),
+    countBytes: (direction, bytes) => {
+      if (direction === "received") counters.bytes_received_total += bytes;
+      else counters.bytes_sent_total += bytes;
+    },
     requireTls: settings.FTP_REQUIRE_TLS,
     allowActive: settings.FTP_ALLOW_ACTIVE,
     pasvHost: host,
@@ -353,7 +359,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
   await server.listen();
   const address = server.server.address();
   const port = typeof address === "object" && address ? address.port : settings.FTP_PORT;
-  log.info("FTP listening on {host}:{port} (TLS {tls})", {
+  log.debug("FTP listening on {host}:{port} (TLS {tls})", {
     host,
     port,
     tls: settings.FTP_REQUIRE_TLS ? "required" : "optional",

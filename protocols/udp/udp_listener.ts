@@ -112,7 +112,16 @@ export class UdpListener implements Listener {
   readonly #replays: ReplayCache;
   readonly #replies: ReplyCache;
   readonly #floodNotices: RateLimiter;
-  readonly #counters = new Map<string, number>();
+  /** Shown from the start (at 0), so that rates and alerts work before the first datagram. */
+  readonly #counters = new Map<string, number>([
+    "datagrams_total",
+    "accepted_total",
+    "replies_total",
+    "replies_dropped_total",
+    "retransmitted_total",
+    "send_errors_total",
+    "audit_dropped_total",
+  ].map((name) => [name, 0]));
   readonly #inFlight = new Set<Promise<void>>();
   #loop: Promise<void> | undefined;
   #closed = false;
@@ -163,7 +172,7 @@ export class UdpListener implements Listener {
     }
     this.#loop = Promise.all(Array.from({ length: RECEIVERS }, () => this.#receiveLoop()))
       .then(() => {});
-    log.info("UDP channel listening on {host}:{port} (auth {auth})", {
+    log.debug("UDP channel listening on {host}:{port} (auth {auth})", {
       host: this.hostname,
       port: this.port,
       auth: this.#options.auth,

@@ -6,7 +6,9 @@
  *
  * Size rule in this mode: a reply is never larger than the seed's own reply
  * to the same datagram (the command plus 24 bytes), so an error line is cut
- * to that size. The seed's success line is the one reply larger than its
+ * to that size: the longest of `UDP command '<command>' failed: <reason>`,
+ * `failed: <reason>` and `error: <code>` that fits (say less, never a cut
+ * word). The seed's success line is the one reply larger than its
  * datagram; that is why the mode is off by default and warned at start.
  *
  * @module
@@ -36,10 +38,8 @@ export async function handlePlainDatagram(s: UdpServices, ctx: DatagramContext):
   const text = decodeText(ctx.bytes);
   const command = text === undefined ? "" : text.trim();
   const limit = encoder.encode(seedUdpReply(command)).length;
-  const reply = (message: string) => {
-    const line = `UDP command '${escapeEcho(command)}' failed: ${message}`;
-    return s.send(ctx, encoder.encode(truncateUtf8(line, limit)));
-  };
+  const reply = (message: string, code: string) =>
+    s.send(ctx, encoder.encode(failureLine(command, message, code, limit)));
   const refuse = (reason: string, message: string) => {
     s.reject(ctx, reason);
     const entry = refusalEntry(
@@ -49,7 +49,7 @@ export async function handlePlainDatagram(s: UdpServices, ctx: DatagramContext):
       source,
     );
     if (!auditEvent(s.broker, source, entry)) s.count("audit_dropped_total");
-    return reply(message);
+    return reply(message, "malformed");
   };
   if (text === undefined) return await refuse("not_utf8", "not valid UTF-8");
   const parsed = parseTextRequest(command);
@@ -66,8 +66,22 @@ export async function handlePlainDatagram(s: UdpServices, ctx: DatagramContext):
   );
   if (!outcome.ok) {
     s.reject(ctx, outcome.error.code);
-    return await reply(outcome.error.message);
+    return await reply(outcome.error.message, outcome.error.code);
   }
   s.count("accepted_total");
   await s.send(ctx, encoder.encode(seedUdpReply(command)));
+}
+
+/**
+ * The failure reply that fits in `limit` bytes: with the command and the reason, else the
+ * reason alone, else the error code (cut only when even the code does not fit).
+ */
+export function failureLine(command: string, message: string, code: string, limit: number): string {
+  const candidates = [
+    `UDP command '${escapeEcho(command)}' failed: ${message}`,
+    `failed: ${message}`,
+    `error: ${code}`,
+  ];
+  const fits = candidates.find((line) => encoder.encode(line).length <= limit);
+  return fits ?? truncateUtf8(candidates[candidates.length - 1]!, limit);
 }
