@@ -37,6 +37,7 @@ import {
 } from "../domain/storage_paths.ts";
 import type { ActorBehaviour, ActorContext, Handled } from "./actor.ts";
 import type { StorageUser } from "./storage_users.ts";
+import { openSnapshot } from "./storage_snapshot.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
 import { getLogger } from "../observability/logger.ts";
 
@@ -55,6 +56,7 @@ export const STORAGE_TOPICS = [
   "storage.mkdir",
   "storage.rmdir",
   "storage.apply_retention",
+  "storage.open_snapshot",
   "config.principals_changed",
 ] as const;
 
@@ -194,6 +196,7 @@ function dispatch(
   if (message.type === "storage.apply_retention") {
     return ok(applyRetention(state, ctx, message.source.principal));
   }
+  if (message.type === "storage.open_snapshot") return openSnapshot(state, message.payload.device);
   const principal = message.source.principal;
   const user = principal === null ? undefined : state.users.get(principal);
   if (!user) return refuse("unauthenticated", "Not logged in as a storage user");

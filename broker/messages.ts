@@ -251,6 +251,65 @@ export interface StorageRetentionReport {
   readonly freedBytes: number;
 }
 
+// ---------------------------------------------------------------- audit reads (issue 12)
+
+/** Ask the audit actor for entries, newest first; `visibleDevices` "*" means every entry. */
+export interface AuditQueryPayload {
+  readonly device?: string;
+  readonly principal?: string;
+  /** ISO time: entries at or after. */
+  readonly since?: string;
+  /** ISO time: entries before. */
+  readonly until?: string;
+  /** Page cursor: only entries with a smaller seq. */
+  readonly beforeSeq?: number;
+  readonly limit: number;
+  /** What the asker may see: every entry, or those of these devices and its own. */
+  readonly visibleDevices: "*" | readonly string[];
+}
+
+/** One audit entry as a reader sees it. */
+export interface AuditEntryView {
+  readonly seq: number;
+  readonly at: string;
+  readonly principal: string | null;
+  readonly channel: string;
+  readonly address: string | null;
+  readonly action: string;
+  readonly device: string | null;
+  readonly outcome: string;
+  readonly code: string | null;
+  readonly detail: Json;
+  readonly hash: string;
+}
+
+/** A page of audit entries, newest first; `nextBefore` is the cursor of the next page. */
+export interface AuditPage {
+  readonly entries: readonly AuditEntryView[];
+  readonly nextBefore: number | null;
+}
+
+/** Whether the audit chain verifies, from its anchor to its head. */
+export interface AuditVerdict {
+  readonly ok: boolean;
+  readonly entries: number;
+  readonly lastSeq: number;
+  /** Where it broke, when it did. */
+  readonly brokenAt?: number;
+  readonly reason?: string;
+}
+
+/** Ask the storage actor to open a camera's latest stored snapshot (no path from the client). */
+export interface StorageOpenSnapshotPayload {
+  readonly device: string;
+}
+
+/** A camera snapshot ready to read. */
+export interface StorageSnapshotTicket extends StorageReadTicket {
+  readonly sha256: string;
+  readonly storedAt: string;
+}
+
 /**
  * Every message kind and its payload. The key is the message `type`.
  * Add a kind here and the broker types it everywhere.
@@ -294,6 +353,13 @@ export interface Payloads {
   "storage.apply_retention": Record<string, never>;
   "storage.apply_retention_result": Outcome<StorageRetentionReport>;
   "storage.file_stored": StoredFile;
+  // audit reads and snapshots (issue 12)
+  "audit.query": AuditQueryPayload;
+  "audit.query_result": Outcome<AuditPage>;
+  "audit.verify": Record<string, never>;
+  "audit.verify_result": Outcome<AuditVerdict>;
+  "storage.open_snapshot": StorageOpenSnapshotPayload;
+  "storage.open_snapshot_result": Outcome<StorageSnapshotTicket>;
 }
 
 /**
@@ -317,6 +383,10 @@ export interface Replies {
   "storage.mkdir": "storage.mkdir_result";
   "storage.rmdir": "storage.rmdir_result";
   "storage.apply_retention": "storage.apply_retention_result";
+  // issue 12
+  "audit.query": "audit.query_result";
+  "audit.verify": "audit.verify_result";
+  "storage.open_snapshot": "storage.open_snapshot_result";
 }
 
 /** Every message type name. */
@@ -368,6 +438,10 @@ export const REPLY_TYPES: { readonly [K in RequestType]: Replies[K] } = {
   "storage.mkdir": "storage.mkdir_result",
   "storage.rmdir": "storage.rmdir_result",
   "storage.apply_retention": "storage.apply_retention_result",
+  // issue 12
+  "audit.query": "audit.query_result",
+  "audit.verify": "audit.verify_result",
+  "storage.open_snapshot": "storage.open_snapshot_result",
 };
 
 /** The reply payload an actor returns for message kind `K` (`never` for non-requests). */
