@@ -31,7 +31,11 @@ export type AuditQueryTopic = (typeof AUDIT_QUERY_TOPICS)[number];
 export const MAX_AUDIT_PAGE = 500;
 
 /** Answers one page of entries, newest first. */
-export function queryAuditPage(db: DatabaseSync, query: AuditQueryPayload): Outcome<AuditPage> {
+export function queryAuditPage(
+  db: DatabaseSync,
+  query: AuditQueryPayload,
+  viewer: string | null,
+): Outcome<AuditPage> {
   if (!hasAuditLog(db)) return { ok: true, value: { entries: [], nextBefore: null } };
   const where: string[] = [];
   const args: SQLInputValue[] = [];
@@ -45,7 +49,7 @@ export function queryAuditPage(db: DatabaseSync, query: AuditQueryPayload): Outc
     // A principal without a wildcard grant sees its own entries and those of devices it may see.
     const marks = query.visibleDevices.map(() => "?").join(", ");
     where.push(`(device IN (${marks || "NULL"}) OR principal = ?)`);
-    args.push(...query.visibleDevices, query.principal ?? "\u0000");
+    args.push(...query.visibleDevices, viewer ?? "");
   }
   const limit = Math.max(1, Math.min(MAX_AUDIT_PAGE, Math.trunc(query.limit)));
   const sql = `SELECT seq, at, principal, channel, address, action, device, outcome, code, detail,
@@ -86,7 +90,9 @@ function isQuery(message: Message<K | AuditQueryTopic>): message is Message<Audi
 }
 
 function answer(db: DatabaseSync, message: Message<AuditQueryTopic>) {
-  return message.type === "audit.query" ? queryAuditPage(db, message.payload) : verifyAudit(db);
+  return message.type === "audit.query"
+    ? queryAuditPage(db, message.payload, message.source.principal)
+    : verifyAudit(db);
 }
 
 type Reply = Handled<unknown, K | AuditQueryTopic>["reply"];

@@ -264,7 +264,7 @@ export interface AuditQueryPayload {
   /** Page cursor: only entries with a smaller seq. */
   readonly beforeSeq?: number;
   readonly limit: number;
-  /** What the asker may see: every entry, or those of these devices and its own. */
+  /** What the asker (the message's source principal) may see: every entry, or those of these devices and its own. */
   readonly visibleDevices: "*" | readonly string[];
 }
 

@@ -82,8 +82,8 @@ const principalSchema = z.object({
   /** For device and camera principals: the device it is. */
   device: ID.optional(),
   grants: z.array(grantSchema).default([]),
-  /** Channels this principal may use. */
-  channels: z.array(z.enum(["tls", "udp", "ftp"])).min(1),
+  /** Channels this principal may use (`tls` also opens the HTTP API and the page, with its token). */
+  channels: z.array(z.enum(["tls", "udp", "ftp", "http"])).min(1),
   ftp: ftpAccessSchema.optional(),
 }).strict();
 

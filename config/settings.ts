@@ -206,8 +206,34 @@ export const VARIABLES = {
   ),
   AUDIT_RETENTION_ENTRIES: v(nonNegativeInt, "0", "Keep at most N audit entries (0 = keep all)."),
   // Operator surface
-  HTTP_IP: v(host, "127.0.0.1", "Address of /healthz and /metrics."),
-  HTTP_PORT: v(port, "9100", "Port of /healthz and /metrics (0 = any free port)."),
+  HTTP_IP: v(
+    host,
+    "127.0.0.1",
+    "Address of the web page, the HTTP API, /healthz and /metrics. Any non-loopback address serves HTTPS only, with the hub's certificate.",
+  ),
+  HTTP_PORT: v(
+    port,
+    "9100",
+    "Port of the page, the API, /healthz and /metrics (0 = any free port).",
+  ),
+  HTTP_MAX_BODY_BYTES: v(positiveInt, "16384", "Largest request body the API accepts."),
+  HTTP_RATE_PER_PRINCIPAL: v(
+    positiveInt,
+    "20",
+    "API requests per second per principal (burst: twice).",
+  ),
+  HTTP_RATE_PER_IP: v(positiveInt, "50", "API requests per second per address (burst: twice)."),
+  HTTP_MAX_CONNECTIONS: v(
+    positiveInt,
+    "256",
+    "Most requests and streams (SSE, WebSocket) open at once on the HTTP listener.",
+  ),
+  HTTP_MAX_CONNECTIONS_PER_IP: v(
+    positiveInt,
+    "32",
+    "Most requests and streams open at once from one address.",
+  ),
+  HTTP_SESSION_TTL_SECONDS: v(positiveInt, "43200", "How long a page login lasts (seconds)."),
 } as const satisfies Record<string, VariableSpec>;
 
 /** A variable name the hub reads. */

@@ -70,7 +70,8 @@ export function provisionCredentials(
     }
   };
   for (const principal of home.principals) {
-    if (principal.channels.includes("tls")) need(principal.id, "token");
+    const tokenChannel = principal.channels.includes("tls") || principal.channels.includes("http");
+    if (tokenChannel) need(principal.id, "token");
     if (principal.channels.includes("udp")) need(principal.id, "udp_key");
     if (principal.channels.includes("ftp")) need(principal.id, "password");
   }
