@@ -33,6 +33,8 @@ import { createHttpListener } from "./protocols/http/operator_server.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { type CommandPath, createCommandPath } from "./domain/command_path.ts";
 import type { Home } from "./config/home.ts";
+import { SessionCodec } from "./protocols/http/http_sessions.ts";
+import { systemClock } from "./broker/envelope.ts";
 
 const log = getLogger("hub");
 
@@ -108,6 +110,7 @@ export async function startHub(config: Config): Promise<Hub> {
     return stopped;
   };
 
+  const commandPath = createCommandPath(broker, { timeoutMs: 10_000 });
   try {
     await broker.spawn(
       createAuditActor({
@@ -202,7 +205,33 @@ export async function startHub(config: Config): Promise<Hub> {
         db,
         home: () => currentHome,
         startedAt,
-      }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT }),
+      }, {
+        hostname: settings.HTTP_IP,
+        port: settings.HTTP_PORT,
+        cert: Deno.readTextFileSync(paths.cert),
+        key: Deno.readTextFileSync(paths.key),
+        certPath: paths.cert,
+        // The page and API (issue 12): the same command path, grants and tokens as TLS.
+        api: {
+          broker,
+          commandPath,
+          verifier,
+          home: () => currentHome,
+          sessions: new SessionCodec(Deno.readTextFileSync(paths.key), {
+            ttlSeconds: settings.HTTP_SESSION_TTL_SECONDS,
+            clock: systemClock,
+          }),
+          limits: {
+            maxBodyBytes: settings.HTTP_MAX_BODY_BYTES,
+            ratePerPrincipal: settings.HTTP_RATE_PER_PRINCIPAL,
+            ratePerIp: settings.HTTP_RATE_PER_IP,
+            maxConnections: settings.HTTP_MAX_CONNECTIONS,
+            maxConnectionsPerIp: settings.HTTP_MAX_CONNECTIONS_PER_IP,
+          },
+          clock: systemClock,
+          askTimeoutMs: 10_000,
+        },
+      }),
     );
   } catch (error) {
     await stop();
@@ -212,7 +241,7 @@ export async function startHub(config: Config): Promise<Hub> {
   return {
     config,
     broker,
-    commandPath: createCommandPath(broker, { timeoutMs: 10_000 }),
+    commandPath,
     verifier,
     home: () => currentHome,
     listeners,

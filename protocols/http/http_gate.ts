@@ -72,22 +72,38 @@ export class HttpGate {
     return errorResponse(error, headers);
   }
 
-  /** Middleware: address rate, authentication, CSRF, principal rate; sets `caller`. */
-  guard(): MiddlewareHandler<HttpEnv> {
+  /** Takes one request from `principal`'s rate; false when it is over (WebSocket messages). */
+  takePrincipal(principal: string): boolean {
+    return this.#perPrincipal.take(principal);
+  }
+
+  /** The refusal when the request's address is over its rate, else undefined. */
+  limitAddress(c: Context<HttpEnv>): Response | undefined {
+    if (this.#perIp.take(c.env.remote.hostname)) return undefined;
+    return this.refuse(
+      c,
+      null,
+      {
+        code: "rate_limited",
+        message: "Too many requests from your address: slow down",
+      },
+      "rate_limited_address",
+      "http.refused",
+      { "retry-after": "1" },
+    );
+  }
+
+  /**
+   * Middleware: address rate, authentication, CSRF, principal rate; sets `caller`.
+   * Requests `open` answers true for (login, the OpenAPI document) get the address rate only.
+   */
+  guard(open: (c: Context<HttpEnv>) => boolean): MiddlewareHandler<HttpEnv> {
     return async (c, next) => {
-      const host = c.env.remote.hostname;
-      if (!this.#perIp.take(host)) {
-        return this.refuse(
-          c,
-          null,
-          {
-            code: "rate_limited",
-            message: "Too many requests from your address: slow down",
-          },
-          "rate_limited_address",
-          "http.refused",
-          { "retry-after": "1" },
-        );
+      const limited = this.limitAddress(c);
+      if (limited) return limited;
+      if (open(c)) {
+        await next();
+        return undefined;
       }
       const caller = await this.authenticate(c);
       if (caller instanceof Response) return caller;
