@@ -16,7 +16,6 @@ import { errorResponse } from "./http_errors.ts";
 import type { HttpGate } from "./http_gate.ts";
 import { canSee, type HttpDeps, type HttpEnv } from "./http_context.ts";
 import type { StreamRegistry } from "./stream_registry.ts";
-import type { ConnectionCounter } from "../connection_counter.ts";
 
 /** Bytes a client may leave unread before it is cut off. */
 export const SSE_MAX_BACKLOG = 256 * 1024;
@@ -26,7 +25,6 @@ const HEARTBEAT_MS = 15_000;
 export interface EventRouteParts {
   readonly events: EventLog;
   readonly streams: StreamRegistry;
-  readonly connections: ConnectionCounter;
   /** Counts streams cut off for reading too slowly. */
   readonly onSlow: () => void;
 }
@@ -40,15 +38,8 @@ export function eventRoutes(
 ): void {
   app.get("/api/events", async (c) => {
     const caller = c.get("caller");
-    const slot = parts.connections.acquire(c.env.remote.hostname);
-    if (!slot.ok) {
-      return gate.refuse(c, caller.principal.id, {
-        code: "busy",
-        message: `Too many open streams (${
-          slot.reason === "total" ? "on the hub" : "from your address"
-        })`,
-      }, `connections_${slot.reason}`);
-    }
+    // The request's connection slot stays taken while the stream is open.
+    const slot = { release: c.env.keepSlot() };
     const lastId = c.req.header("last-event-id") ?? c.req.query("lastEventId") ?? "";
     const missed = lastId === "" ? undefined : parts.events.since(lastId);
     let first = "retry: 2000\n\n";

@@ -56,7 +56,7 @@ export function createHttpApp(deps: HttpDeps, sources: MetricSources): HttpApp {
     maxTotal: deps.limits.maxConnections,
     maxPerKey: deps.limits.maxConnectionsPerIp,
   });
-  const parts: EventRouteParts = { events, streams, connections, onSlow: () => counts.slow++ };
+  const parts: EventRouteParts = { events, streams, onSlow: () => counts.slow++ };
 
   app.on(["GET", "HEAD"], "/healthz", (c) => {
     counts.healthz++;

@@ -53,9 +53,13 @@ export interface Caller {
   readonly session?: Session;
 }
 
-/** The hono environment: the remote address comes in as the binding. */
+/** The hono environment: the remote address and the request's connection slot come in as bindings. */
 export interface HttpEnv {
-  Bindings: { readonly remote: Deno.NetAddr };
+  Bindings: {
+    readonly remote: Deno.NetAddr;
+    /** Keeps the request's connection slot past the handler (streams); returns its release. */
+    readonly keepSlot: () => () => void;
+  };
   Variables: { caller: Caller };
 }
 

@@ -64,10 +64,15 @@ export async function createHttpListener(
         "retry-after": "1",
       });
     }
+    let kept = false;
+    const keepSlot = () => {
+      kept = true;
+      return slot.release;
+    };
     try {
-      return await built.app.fetch(request, { remote });
+      return await built.app.fetch(request, { remote, keepSlot });
     } finally {
-      slot.release();
+      if (!kept) slot.release();
     }
   };
   const { promise: listening, resolve } = Promise.withResolvers<Deno.NetAddr>();

@@ -42,18 +42,19 @@ export function webSocketRoutes(
         "not_websocket",
       );
     }
-    const slot = parts.connections.acquire(c.env.remote.hostname);
-    if (!slot.ok) {
-      return gate.refuse(
-        c,
-        null,
-        { code: "busy", message: "Too many open connections" },
-        `connections_${slot.reason}`,
-      );
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 60 });
+    } catch {
+      return gate.refuse(c, null, {
+        code: "malformed",
+        message: "Not a valid WebSocket upgrade",
+      }, "not_websocket");
     }
-    const { socket, response } = Deno.upgradeWebSocket(c.req.raw, { idleTimeout: 60 });
-    new WsSession(socket, c, deps, gate, parts, () => slot.release());
-    return response;
+    // The request's connection slot stays taken while the socket is open.
+    const release = c.env.keepSlot();
+    new WsSession(upgraded.socket, c, deps, gate, parts, release);
+    return upgraded.response;
   });
 }
 
