@@ -25,6 +25,8 @@ export const WS_MAX_BUFFERED = 256 * 1024;
 /** Requests one connection may have in flight. */
 export const WS_MAX_IN_FLIGHT = 16;
 const AUTH_DEADLINE_MS = 10_000;
+/** Messages a client may send before its authentication is answered. */
+const MAX_EARLY_MESSAGES = 8;
 
 /** Registers `/api/ws` on `app` (open: authentication is the first message). */
 export function webSocketRoutes(
@@ -69,7 +71,8 @@ class WsSession {
   readonly #parts: EventRouteParts;
   readonly #subscriptions = new Map<number, () => void>();
   #caller: Caller | undefined;
-  #authenticating = false;
+  #early = 0;
+  #queue: Promise<void> = Promise.resolve();
   #lastId = 0;
   #inFlight = 0;
   #closed = false;
@@ -100,7 +103,12 @@ class WsSession {
       release();
     };
     socket.onopen = () => this.#send({ type: "auth_required", version: 1 });
-    socket.onmessage = (event) => void this.#receive(event.data);
+    socket.onmessage = (event) => {
+      if (this.#caller) return void this.#receive(event.data);
+      // Before authentication messages are taken one at a time, in order (a few at most).
+      if (++this.#early > MAX_EARLY_MESSAGES) return this.#close(1008, "Authenticate first");
+      this.#queue = this.#queue.then(() => this.#receive(event.data));
+    };
     socket.onclose = () => this.#finish();
     socket.onerror = () => this.#finish();
   }
@@ -174,6 +182,7 @@ class WsSession {
         "malformed_json",
       );
     }
+    if (this.#closed) return;
     if (!this.#caller) return await this.#authenticate(message);
     const id = message.id;
     if (typeof id !== "number" || !Number.isSafeInteger(id) || id <= this.#lastId) {
@@ -205,7 +214,6 @@ class WsSession {
   }
 
   async #authenticate(message: Record<string, unknown>): Promise<void> {
-    if (this.#authenticating) return;
     const match = message.type === "auth" && typeof message.token === "string"
       ? /^([a-z0-9][a-z0-9_-]{0,47}):(\S{1,512})$/.exec(message.token)
       : null;
@@ -216,9 +224,7 @@ class WsSession {
       });
       return this.#close(1008, "Authentication required");
     }
-    this.#authenticating = true;
     const caller = await this.#gate.checkToken(this.#c, match[1]!, match[2]!);
-    this.#authenticating = false;
     if (caller instanceof Response) {
       const body = await caller.json() as { error?: { message?: string } };
       this.#send({
