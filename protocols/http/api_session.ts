@@ -4,7 +4,7 @@
  * cookie (`Secure` over HTTPS) and answers the CSRF token that every
  * state-changing request made with the cookie must send in `X-CSRF-Token`.
  * `GET /api/session` answers who is logged in (and the CSRF token again,
- * after a reload); `DELETE /api/session` logs out and clears the cookie.
+ * after a reload; `principal: null` without a cookie); `DELETE /api/session` logs out and clears the cookie.
  *
  * @module
  */
@@ -12,7 +12,7 @@ import type { Hono } from "hono";
 import { auditEvent } from "../command_executor.ts";
 import type { HttpGate } from "./http_gate.ts";
 import { readJsonBody } from "./http_gate.ts";
-import { clearedCookie, sessionCookie } from "./http_sessions.ts";
+import { clearedCookie, readSessionCookie, sessionCookie } from "./http_sessions.ts";
 import type { HttpDeps, HttpEnv } from "./http_context.ts";
 
 /** Registers the session routes (`POST` is open; the others are behind the gate). */
@@ -68,9 +68,14 @@ export function sessionRoutes(app: Hono<HttpEnv>, deps: HttpDeps, gate: HttpGate
     });
   });
 
-  app.get("/api/session", (c) => {
-    const caller = c.get("caller");
+  app.get("/api/session", async (c) => {
+    // Open: a page load before login is no refusal (no cookie: not logged in, not audited).
     c.header("cache-control", "no-store");
+    if (c.req.header("authorization") === undefined && !hasSessionCookie(c.req.header("cookie"))) {
+      return c.json({ principal: null, csrf: null, expiresAt: null });
+    }
+    const caller = await gate.authenticate(c);
+    if (caller instanceof Response) return caller;
     return c.json({
       principal: caller.principal.id,
       csrf: caller.session?.csrf ?? null,
@@ -85,4 +90,8 @@ export function sessionRoutes(app: Hono<HttpEnv>, deps: HttpDeps, gate: HttpGate
     c.header("set-cookie", clearedCookie(deps.secure));
     return c.json({ loggedOut: caller.principal.id });
   });
+}
+
+function hasSessionCookie(header: string | undefined): boolean {
+  return readSessionCookie(header ?? null) !== undefined;
 }

@@ -80,7 +80,8 @@ async function showApp(session) {
   connectEvents();
   loadAudit();
   loadHealth();
-  view.timers.push(setInterval(loadHealth, 10000), setInterval(loadChain, 30000));
+  // Refusals and logins change no state: the feed is also refreshed every few seconds.
+  view.timers.push(setInterval(loadHealth, 10000), setInterval(loadAudit, 15000));
 }
 
 function stopLive() {
@@ -179,6 +180,7 @@ async function command(device, action, value) {
   if (error) error.textContent = "";
   const body = value === undefined ? { action } : { action, value };
   const r = await api("POST", "/api/devices/" + encodeURIComponent(device.id) + "/commands", body);
+  scheduleAudit();
   if (r.ok) {
     const fresh = r.data.device;
     view.devices.set(fresh.id, fresh);
@@ -379,7 +381,7 @@ async function loadAudit() {
         h(
           "span",
           { class: "meta" },
-          new Date(e.at).toLocaleTimeString() + " · " + (e.principal || "anonymous") + " via " +
+          new Date(e.at).toLocaleTimeString() + " · " + (e.principal || "not logged in") + " via " +
             e.channel,
         ),
       );
@@ -432,6 +434,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("logout").addEventListener("click", logout);
   loadHealth();
   const s = await api("GET", "/api/session");
-  if (s.ok && s.data.csrf) await showApp(s.data);
+  if (s.ok && s.data.principal && s.data.csrf) await showApp(s.data);
   else showLogin("");
 });
