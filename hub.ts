@@ -211,6 +211,7 @@ export async function startHub(config: Config): Promise<Hub> {
         cert: Deno.readTextFileSync(paths.cert),
         key: Deno.readTextFileSync(paths.key),
         certPath: paths.cert,
+        tls: settings.HTTP_TLS,
         // The page and API (issue 12): the same command path, grants and tokens as TLS.
         api: {
           broker,

@@ -9,6 +9,7 @@ import { loadConfig, readEnv } from "./config/config.ts";
 import { configureLogging, getLogger } from "./observability/logger.ts";
 import { type Hub, startHub } from "./hub.ts";
 import { formatGeneratedCredentials } from "./persistence/credential_banner.ts";
+import { needsHttps } from "./protocols/http/operator_server.ts";
 
 const encoder = new TextEncoder();
 
@@ -71,6 +72,14 @@ async function main(): Promise<number> {
       name: listener.name,
       hostname: listener.hostname,
       port: listener.port,
+    });
+  }
+  const http = hub.listeners.get("http");
+  if (http) {
+    const secure = config.settings.HTTP_TLS === "on" || needsHttps(http.hostname);
+    const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
+    log.info("Open the home page at {url}", {
+      url: `${secure ? "https" : "http"}://${host}:${http.port}/`,
     });
   }
   log.info("Hub running with {devices} devices from {home}", {

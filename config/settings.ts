@@ -216,6 +216,11 @@ export const VARIABLES = {
     "9100",
     "Port of the page, the API, /healthz and /metrics (0 = any free port).",
   ),
+  HTTP_TLS: v(
+    z.enum(["auto", "on"]),
+    "auto",
+    "`auto`: HTTPS with the hub's certificate on any non-loopback HTTP_IP, plain HTTP on loopback. `on`: HTTPS on loopback too.",
+  ),
   HTTP_MAX_BODY_BYTES: v(positiveInt, "16384", "Largest request body the API accepts."),
   HTTP_RATE_PER_PRINCIPAL: v(
     positiveInt,

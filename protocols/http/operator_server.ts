@@ -28,6 +28,8 @@ export interface HttpListenerOptions {
   readonly key: string;
   /** Where the certificate is, for the start-up message. */
   readonly certPath: string;
+  /** `on`: HTTPS even on loopback (HTTP_TLS). */
+  readonly tls?: "auto" | "on";
   /** The API's dependencies (less `secure`, which follows from the address). */
   readonly api: Omit<HttpDeps, "secure">;
 }
@@ -42,7 +44,7 @@ export async function createHttpListener(
   sources: MetricSources,
   options: HttpListenerOptions,
 ): Promise<Listener & { readonly url: string }> {
-  const secure = needsHttps(options.hostname);
+  const secure = options.tls === "on" || needsHttps(options.hostname);
   const built = createHttpApp({ ...options.api, secure }, sources);
   const handler = async (request: Request, info: Deno.ServeHandlerInfo): Promise<Response> => {
     const remote = info.remoteAddr as Deno.NetAddr;
@@ -92,10 +94,10 @@ export async function createHttpListener(
   const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
   const url = `${secure ? "https" : "http"}://${host}:${addr.port}/`;
   if (secure) {
-    log.warn(
-      "HTTP listener on {hostname} is not loopback: it serves HTTPS only, with the certificate {cert}",
-      { hostname: addr.hostname, cert: options.certPath },
-    );
+    log.warn("HTTP listener on {hostname} serves HTTPS only, with the certificate {cert}", {
+      hostname: addr.hostname,
+      cert: options.certPath,
+    });
   }
   let open = true;
   let closing: Promise<void> | undefined;
