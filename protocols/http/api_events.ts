@@ -12,7 +12,6 @@
 import type { Hono } from "hono";
 import { listDevices } from "./api_devices.ts";
 import type { EventLog, HubEvent } from "./event_log.ts";
-import { errorResponse } from "./http_errors.ts";
 import type { HttpGate } from "./http_gate.ts";
 import { canSee, type HttpDeps, type HttpEnv } from "./http_context.ts";
 import type { StreamRegistry } from "./stream_registry.ts";
@@ -47,7 +46,7 @@ export function eventRoutes(
       const devices = await listDevices(deps, caller);
       if (!devices.ok) {
         slot.release();
-        return errorResponse(devices.error);
+        return gate.refuse(c, caller.principal.id, devices.error, devices.error.code);
       }
       first += frame(parts.events.head, "snapshot", { devices: devices.value });
     }
