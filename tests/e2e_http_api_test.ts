@@ -9,6 +9,10 @@ import assert from "node:assert/strict";
 import { startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.ts";
 import { auditEntries, bearer, call, reasonOf, waitForAudit } from "./helpers/http_api.ts";
 import { openDatabase } from "../persistence/database.ts";
+import { openEvents } from "./helpers/sse_client.ts";
+import { join } from "node:path";
+import type { Home } from "../config/home.ts";
+import demoHome from "../config/demo_home.json" with { type: "json" };
 
 const ADMIN = bearer("admin");
 const PANEL = bearer("kitchen-panel");
@@ -295,4 +299,33 @@ Deno.test("http api - /metrics counts API requests and refusals by reason next t
   assert.match(text, /hub_http_rejected_total\{reason="no_credentials"\} 1/);
   assert.match(text, /hub_http_requests_total\{path="\/healthz"\} 0/);
   assert.match(text, /hub_http_requests_total\{path="\/metrics"\} 1/);
+});
+
+Deno.test("http api - a reload (SIGHUP) that takes a grant away applies to the API and the event stream at once", async () => {
+  const home = structuredClone(demoHome) as Home;
+  const dir = await Deno.makeTempDir({ prefix: "http_reload_" });
+  await using fx = await startTestHub({ home, dir });
+  await using events = await openEvents(fx.hub, PANEL);
+  await events.next();
+  const edited = structuredClone(home);
+  const grant = edited.principals.find((p) => p.id === "kitchen-panel")!.grants[0]!;
+  grant.devices = grant.devices.filter((d) => d !== "lamp");
+  await Deno.writeTextFile(join(dir, "home.json"), JSON.stringify(edited));
+  const report = await fx.hub.reload();
+  assert.ok(report.ok, JSON.stringify(report));
+  const refused = await call(fx.hub, "POST", "/api/devices/lamp/commands", {
+    headers: PANEL,
+    body: { action: "on" },
+  });
+  assert.equal(refused.status, 403);
+  await call(fx.hub, "POST", "/api/devices/lamp/commands", {
+    headers: ADMIN,
+    body: { action: "on" },
+  });
+  await call(fx.hub, "POST", "/api/devices/porch-light/commands", {
+    headers: ADMIN,
+    body: { action: "on" },
+  });
+  const next = await events.next();
+  assert.equal(next.data.device, "porch-light", "the lamp's change was not sent any more");
 });

@@ -14,6 +14,8 @@ import { listenerPort, REPO_ROOT, startTestHub, TEST_SECRETS } from "./helpers/h
 import { runTool } from "./helpers/ftp_clients.ts";
 import { baseUrl, bearer, call } from "./helpers/http_api.ts";
 import type { Hub } from "../hub.ts";
+import type { Home } from "../config/home.ts";
+import demoHome from "../config/demo_home.json" with { type: "json" };
 
 const FTP_ENV = { FTP_PASV_MIN: "0", FTP_PASV_MAX: "0", FTP_LOGIN_FAILURE_DELAY_MS: "0" };
 
@@ -217,5 +219,35 @@ Deno.test("page - reconnects by itself after the hub restarts and shows changes 
   } finally {
     await browser.close();
     await second?.stop();
+  }
+});
+
+Deno.test("page - controls the principal has no grant for are disabled", async () => {
+  const home = structuredClone(demoHome) as Home;
+  home.principals.push({
+    id: "guest",
+    kind: "controller",
+    channels: ["http"],
+    grants: [
+      { devices: ["lamp"], actions: ["status"] },
+      { devices: ["thermostat"], actions: ["mode"] },
+    ],
+  });
+  await using fx = await startTestHub({ home });
+  const browser = await launch();
+  try {
+    const { context, page } = await loggedIn(browser, fx.hub, "guest");
+    assert.equal(await page.locator("[data-device]").count(), 2);
+    const control = (device: string, action: string) =>
+      page.locator(`[data-device="${device}"] [data-action="${action}"]`);
+    assert.equal(await control("lamp", "power").isDisabled(), true);
+    assert.equal(await control("lamp", "brightness").isDisabled(), true);
+    assert.equal(await control("thermostat", "set").isDisabled(), true);
+    assert.equal(await control("thermostat", "mode").isEnabled(), true);
+    await control("thermostat", "mode").selectOption("cool");
+    await page.locator('[data-device="thermostat"] [data-state]', { hasText: "cool" }).waitFor();
+    await context.close();
+  } finally {
+    await browser.close();
   }
 });

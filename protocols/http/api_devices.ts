@@ -11,7 +11,8 @@ import type { Hono } from "hono";
 import type { DeviceSnapshot, Outcome } from "../../broker/messages.ts";
 import { type DeviceView, deviceView } from "./device_views.ts";
 import { errorResponse } from "./http_errors.ts";
-import { type HttpGate, readJsonBody } from "./http_gate.ts";
+import type { HttpGate } from "./http_gate.ts";
+import { readJsonBody } from "./http_body.ts";
 import type { Caller, HttpDeps, HttpEnv } from "./http_context.ts";
 
 /** Device ids as the home file allows them. */

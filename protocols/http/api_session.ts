@@ -11,7 +11,7 @@
 import type { Hono } from "hono";
 import { auditEvent } from "../command_executor.ts";
 import type { HttpGate } from "./http_gate.ts";
-import { readJsonBody } from "./http_gate.ts";
+import { readJsonBody } from "./http_body.ts";
 import { clearedCookie, readSessionCookie, sessionCookie } from "./http_sessions.ts";
 import type { HttpDeps, HttpEnv } from "./http_context.ts";
 
