@@ -18,7 +18,7 @@ import { DEVICE_ID, listDevices, parseCommand } from "./api_devices.ts";
 import { deviceView } from "./device_views.ts";
 import type { EventRouteParts } from "./api_events.ts";
 import type { HttpGate } from "./http_gate.ts";
-import { type Caller, canSee, type HttpDeps, type HttpEnv } from "./http_context.ts";
+import { type Caller, canSee, type HttpDeps, type HttpEnv, remoteText } from "./http_context.ts";
 
 /** Unsent bytes a connection may hold before it is cut off. */
 export const WS_MAX_BUFFERED = 256 * 1024;
@@ -155,7 +155,7 @@ class WsSession {
   #refuse(id: number | null, error: Refusal, reason: string): void {
     const principal = this.#caller?.principal.id ?? null;
     this.#gate.refusals.refuse(
-      { principal, channel: "http", address: this.#caller?.source.address ?? "" },
+      { principal, channel: "http", address: remoteText(this.#c.env.remote) },
       {
         action: "http.refused",
         outcome: "rejected",
