@@ -8,7 +8,13 @@
  * @module
  */
 import type { Clock } from "../broker/envelope.ts";
-import type { Message, MessageType, ReplyPayloadFor } from "../broker/messages.ts";
+import type {
+  Message,
+  MessageType,
+  ReplyPayload,
+  ReplyPayloadFor,
+  RequestType,
+} from "../broker/messages.ts";
 import type { PublishResult } from "../broker/broker.ts";
 
 /** What an actor may do besides changing its own state. */
@@ -18,9 +24,20 @@ export interface ActorContext {
   readonly clock: Clock;
   /** Publishes a message (an event); never waits. */
   publish(message: Message): PublishResult;
+  /**
+   * Answers a request, typed by its kind: a wrong reply does not compile.
+   * Call it while handling, or later for a request marked with `defer`.
+   */
+  reply<T extends RequestType>(message: Message<T>, payload: ReplyPayload<T>): void;
+  /** Marks a request as answered later through `reply` (a real device that must confirm). */
+  defer(message: Message): void;
 }
 
-/** What `handle` returns: the next state and, for a request, its reply payload. */
+/**
+ * What `handle` returns: the next state and, for a request, its reply
+ * payload. Actors whose messages have different reply kinds answer through
+ * `ctx.reply` instead, which types each reply by its request.
+ */
 export interface Handled<S, K extends MessageType> {
   readonly state: S;
   readonly reply?: ReplyPayloadFor<K>;
@@ -40,14 +57,14 @@ export interface ActorBehaviour<S, K extends MessageType> {
   handle(state: S, message: Message<K>, ctx: ActorContext): Promise<Handled<S, K>> | Handled<S, K>;
   /**
    * Optional: handles several queued messages at once, in order (for group
-   * commit). Returns one reply per message. When it throws, the runtime
-   * retries the messages one at a time through `handle`.
+   * commit), answering requests through `ctx.reply`. When it throws, the
+   * runtime retries the messages one at a time through `handle`.
    */
   handleBatch?(
     state: S,
     messages: readonly Message<K>[],
     ctx: ActorContext,
-  ): Promise<{ readonly state: S; readonly replies: readonly (ReplyPayloadFor<K> | undefined)[] }>;
+  ): Promise<S> | S;
   /** Cleans up; called at shutdown and before a restart. Must not throw. */
   terminate?(state: S, reason: TerminateReason): Promise<void> | void;
 }
@@ -64,6 +81,10 @@ export interface ActorOptions {
   readonly backoffInitialMs?: number;
   /** Longest restart delay. */
   readonly backoffMaxMs?: number;
+  /** Restart intensity: more than this many restarts within `restartWindowMs` and the actor fails for good. */
+  readonly maxRestarts?: number;
+  /** The period `maxRestarts` counts over. */
+  readonly restartWindowMs?: number;
 }
 
 /** Defaults for {@linkcode ActorOptions}. */
@@ -73,10 +94,18 @@ export const DEFAULT_ACTOR_OPTIONS: Required<ActorOptions> = {
   maxAttempts: 3,
   backoffInitialMs: 10,
   backoffMaxMs: 2000,
+  maxRestarts: 5,
+  restartWindowMs: 30_000,
 };
 
 /** Lifecycle status of an actor. */
-export type ActorStatus = "starting" | "running" | "restarting" | "stopping" | "stopped";
+export type ActorStatus =
+  | "starting"
+  | "running"
+  | "restarting"
+  | "failed"
+  | "stopping"
+  | "stopped";
 
 /** Figures one actor exposes for health and metrics. */
 export interface ActorStats {

@@ -6,7 +6,8 @@
  * one per command. It also records dead letters, so a given-up message is
  * never lost silently.
  *
- * Consumes: `audit.append` (request), `system.dead_lettered` (event).
+ * Consumes: `audit.append` (request), `system.dead_lettered` and
+ * `system.actor_gave_up` (events).
  *
  * @module
  */
@@ -14,12 +15,16 @@ import type { DatabaseSync } from "node:sqlite";
 import type { Message } from "../broker/messages.ts";
 import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { type AuditEntryInput, AuditWriter } from "../persistence/audit_store.ts";
-import type { ActorBehaviour } from "./actor.ts";
+import type { ActorBehaviour, ActorContext } from "./actor.ts";
 import type { AuditMetrics } from "../observability/audit_metrics.ts";
 import { type AuditQueryTopic, withAuditQueries } from "./audit_queries.ts";
 
 /** The kinds the audit actor consumes. */
-export const AUDIT_TOPICS = ["audit.append", "system.dead_lettered"] as const;
+export const AUDIT_TOPICS = [
+  "audit.append",
+  "system.dead_lettered",
+  "system.actor_gave_up",
+] as const;
 
 type AuditTopic = (typeof AUDIT_TOPICS)[number];
 
@@ -47,13 +52,17 @@ export function createAuditActor(
 function createAuditWriter(
   options: AuditActorOptions,
 ): ActorBehaviour<AuditState, AuditTopic> {
-  const writeBatch = (state: AuditState, messages: readonly Message<AuditTopic>[]) => {
+  const writeBatch = (
+    state: AuditState,
+    messages: readonly Message<AuditTopic>[],
+    ctx: ActorContext,
+  ): AuditState => {
     const written = state.writer.append(messages.map(toEntry));
     options.metrics?.recordCommit(messages.length);
-    return {
-      state,
-      replies: messages.map((m, i) => (m.type === "audit.append" ? written[i] : undefined)),
-    };
+    messages.forEach((m, i) => {
+      if (m.type === "audit.append") ctx.reply(m, written[i]!);
+    });
+    return state;
   };
   return {
     name: "audit",
@@ -62,12 +71,11 @@ function createAuditWriter(
       const db = openDatabase(options.databasePath, { sync: options.sync });
       return { db, writer: new AuditWriter(db) };
     },
-    handle(state, message) {
-      const { replies } = writeBatch(state, [message]);
-      return replies[0] === undefined ? { state } : { state, reply: replies[0] } as never;
+    handle(state, message, ctx) {
+      return { state: writeBatch(state, [message], ctx) };
     },
-    handleBatch(state, messages) {
-      return Promise.resolve(writeBatch(state, messages) as never);
+    handleBatch(state, messages, ctx) {
+      return writeBatch(state, messages, ctx);
     },
     terminate(state) {
       state.db.close();
@@ -84,6 +92,16 @@ export function toEntry(message: Message<AuditTopic>): AuditEntryInput {
     channel: message.source.channel,
     address: message.source.address ?? null,
   };
+  if (message.type === "system.actor_gave_up") {
+    return {
+      ...base,
+      action: "system.actor_gave_up",
+      device: null,
+      outcome: "failed",
+      code: "unavailable",
+      detail: JSON.stringify(message.payload),
+    };
+  }
   if (message.type === "system.dead_lettered") {
     const p = message.payload;
     return {

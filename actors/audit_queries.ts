@@ -19,7 +19,8 @@ import type {
   Outcome,
 } from "../broker/messages.ts";
 import { verifyAuditChain } from "../persistence/audit_store.ts";
-import type { ActorBehaviour, ActorContext, Handled } from "./actor.ts";
+import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import type { AUDIT_TOPICS } from "./audit_actor.ts";
 
 /** The request kinds {@linkcode withAuditQueries} adds. */
 export const AUDIT_QUERY_TOPICS = ["audit.query", "audit.verify"] as const;
@@ -81,7 +82,7 @@ export function verifyAudit(db: DatabaseSync): Outcome<AuditVerdict> {
 }
 
 /** The kinds the audit actor writes (what it consumes besides the reads). */
-export type AuditWriteTopic = "audit.append" | "system.dead_lettered";
+export type AuditWriteTopic = (typeof AUDIT_TOPICS)[number];
 
 type K = AuditWriteTopic;
 
@@ -89,66 +90,47 @@ function isQuery(message: Message<K | AuditQueryTopic>): message is Message<Audi
   return message.type === "audit.query" || message.type === "audit.verify";
 }
 
-function answer(db: DatabaseSync, message: Message<AuditQueryTopic>) {
-  return message.type === "audit.query"
-    ? queryAuditPage(db, message.payload, message.source.principal)
-    : verifyAudit(db);
-}
-
-type Reply = Handled<unknown, K | AuditQueryTopic>["reply"];
-
 /**
  * Adds the audit reads to an actor behaviour (the audit actor's): queries are answered on
- * `dbOf(state)`, everything else goes to `inner`, batches keep their order.
+ * `dbOf(state)` through `ctx.reply`, everything else goes to `inner`, batches keep their order.
  */
 export function withAuditQueries<S>(
   inner: ActorBehaviour<S, K>,
   dbOf: (state: S) => DatabaseSync,
 ): ActorBehaviour<S, K | AuditQueryTopic> {
-  const one = async (state: S, message: Message<K>, ctx: ActorContext) => {
-    const handled = await inner.handle(state, message, ctx);
-    const reply: Reply = handled.reply;
-    return reply === undefined ? { state: handled.state } : { state: handled.state, reply };
+  const answer = (state: S, message: Message<AuditQueryTopic>, ctx: ActorContext) => {
+    const db = dbOf(state);
+    if (message.type === "audit.query") {
+      ctx.reply(message, queryAuditPage(db, message.payload, message.source.principal));
+    } else ctx.reply(message, verifyAudit(db));
   };
   const run = async (state: S, messages: readonly Message<K>[], ctx: ActorContext) => {
     if (inner.handleBatch && messages.length > 1) {
-      const done = await inner.handleBatch(state, messages, ctx);
-      return { state: done.state, replies: done.replies as readonly Reply[] };
+      return await inner.handleBatch(state, messages, ctx);
     }
-    const replies: Reply[] = [];
-    for (const message of messages) {
-      const handled = await one(state, message, ctx);
-      state = handled.state;
-      replies.push("reply" in handled ? handled.reply : undefined);
-    }
-    return { state, replies };
+    for (const message of messages) state = (await inner.handle(state, message, ctx)).state;
+    return state;
   };
   return {
     ...inner,
     consumes: [...inner.consumes, ...AUDIT_QUERY_TOPICS],
     async handle(state, message, ctx) {
-      if (isQuery(message)) return { state, reply: answer(dbOf(state), message) };
-      return await one(state, message, ctx);
+      if (!isQuery(message)) return await inner.handle(state, message, ctx);
+      answer(state, message, ctx);
+      return { state };
     },
     async handleBatch(state, messages, ctx) {
-      const replies: Reply[] = [];
       let pending: Message<K>[] = [];
-      const flush = async () => {
-        if (pending.length === 0) return;
-        const done = await run(state, pending, ctx);
-        state = done.state;
-        replies.push(...done.replies);
-        pending = [];
-      };
       for (const message of messages) {
-        if (!isQuery(message)) pending.push(message);
-        else {
-          await flush();
-          replies.push(answer(dbOf(state), message));
+        if (!isQuery(message)) {
+          pending.push(message);
+          continue;
         }
+        if (pending.length > 0) state = await run(state, pending, ctx);
+        pending = [];
+        answer(state, message, ctx);
       }
-      await flush();
-      return { state, replies };
+      return pending.length > 0 ? await run(state, pending, ctx) : state;
     },
   };
 }

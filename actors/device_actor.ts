@@ -1,34 +1,34 @@
 /**
- * The device actor: owns every device's state, validates and applies
- * commands and readings, checks the sender's grants (so every channel gets
- * the same authorisation), persists changes, and publishes
- * `device.state_changed` for each one applied.
+ * The device actor: owns every device's state and the one command path's
+ * transaction. For each batch of queued requests it decides each one
+ * (validation against the device type and the sender's grants, in
+ * `domain/device_requests.ts`), then commits the audit entries of the whole
+ * batch together with the changed state rows in ONE transaction (group
+ * commit), and only then replies and publishes `device.state_changed`. If
+ * the commit fails nothing is applied: the in-memory state is rolled back,
+ * no event goes out, and every command of the batch is refused.
  *
  * Consumes: `device.command`, `device.reading`, `device.query` (requests),
- * `device.snapshot_stored` (event from the storage actor).
+ * `device.snapshot_stored` (event from the storage actor),
+ * `config.principals_changed`.
  * Emits: `device.state_changed`.
- *
- * Messages that queued up together are applied in order and their changes
- * committed in one transaction before any reply or event goes out.
  *
  * @module
  */
 import type { DatabaseSync } from "node:sqlite";
-import type { DeviceSnapshot, DeviceState, Message, Outcome, Refusal } from "../broker/messages.ts";
+import type { DeviceState, Json, Message } from "../broker/messages.ts";
 import { createMessage } from "../broker/envelope.ts";
-import type { DeviceDeclaration, Home, PrincipalDeclaration } from "../config/home.ts";
-import { isAllowed } from "../config/home.ts";
-import {
-  actionsOf,
-  applyAction,
-  initialState,
-  readingValue,
-  reconcileState,
-} from "../domain/device_types.ts";
+import type { Home, PrincipalDeclaration } from "../config/home.ts";
+import { initialState, reconcileState } from "../domain/device_types.ts";
+import { decide, type DeviceRecord, snapshotOf } from "../domain/device_requests.ts";
 import { openDatabase, type SyncMode } from "../persistence/database.ts";
-import { DeviceStore, type StoredDevice } from "../persistence/device_store.ts";
+import { Journal } from "../persistence/journal.ts";
+import type { AuditEntryInput } from "../persistence/audit_store.ts";
+import type { StoredDevice } from "../persistence/device_store.ts";
+import type { AuditMetrics } from "../observability/audit_metrics.ts";
 import { getLogger } from "../observability/logger.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import { commandEntry, snapshotEntry } from "./device_journal_entries.ts";
 
 /** The kinds the device actor consumes. */
 export const DEVICE_TOPICS = [
@@ -41,18 +41,11 @@ export const DEVICE_TOPICS = [
 
 type DeviceTopic = (typeof DEVICE_TOPICS)[number];
 
-/** One device: its declaration and current state. */
-interface DeviceEntry {
-  readonly decl: DeviceDeclaration;
-  state: DeviceState;
-  updatedAt: string | null;
-}
-
 /** The device actor's state. */
 export interface DeviceActorState {
   readonly db: DatabaseSync;
-  readonly store: DeviceStore;
-  readonly devices: Map<string, DeviceEntry>;
+  readonly journal: Journal;
+  readonly devices: Map<string, DeviceRecord>;
 }
 
 /** Options for {@linkcode createDeviceActor}. */
@@ -60,31 +53,27 @@ export interface DeviceActorOptions {
   readonly databasePath: string;
   readonly sync: SyncMode;
   readonly home: Home;
-  /**
-   * Principals that exist besides those of the home file, e.g. the
-   * full-access principal of `TLS_AUTH=none` ({@linkcode anonymousPrincipal}).
-   */
+  /** Principals that exist besides those of the home file (the anonymous one of `*_AUTH=none`). */
   readonly extraPrincipals?: readonly PrincipalDeclaration[];
+  /** Updated at each journal commit, for /metrics (shared with the audit actor's). */
+  readonly metrics?: AuditMetrics;
 }
 
-/** The id commands run as when a channel is configured without authentication. */
-export const ANONYMOUS_PRINCIPAL_ID = "anonymous";
-
-/**
- * The principal commands run as on a channel configured without
- * authentication (`TLS_AUTH=none`, `UDP_AUTH=none`): every action on every
- * device. Its commands are audited under the id `anonymous`.
- */
-export function anonymousPrincipal(): PrincipalDeclaration {
-  return {
-    id: ANONYMOUS_PRINCIPAL_ID,
-    kind: "controller",
-    grants: [{ devices: ["*"], actions: ["*"] }],
-    channels: ["tls", "udp"],
-  };
-}
+/** Why every command of a batch is refused when its commit failed. */
+const NOT_RECORDED = {
+  code: "internal",
+  message: "The change could not be recorded in the audit log, so nothing was applied",
+} as const;
 
 const log = getLogger("device");
+
+/** A change decided in this batch, published once committed. */
+interface PendingChange {
+  readonly cause: Message<DeviceTopic>;
+  readonly device: string;
+  readonly state: DeviceState;
+  readonly previous: DeviceState;
+}
 
 /** Creates the device actor's behaviour. */
 export function createDeviceActor(
@@ -102,48 +91,15 @@ export function createDeviceActor(
     state: DeviceActorState,
     messages: readonly Message<DeviceTopic>[],
     ctx: ActorContext,
-  ) => {
-    const now = new Date(ctx.clock.now()).toISOString();
-    const changes: {
-      message: Message<DeviceTopic>;
-      entry: DeviceEntry;
-      state: DeviceState;
-      previous: DeviceState;
-    }[] = [];
-    const replies = messages.map((message) => {
-      if (message.type === "config.principals_changed") {
-        // Grants change from the next message on; devices are fixed until a restart.
-        setPrincipals(message.payload.principals);
-        return undefined;
-      }
-      const result = handleOne(state, message, principals, now);
-      if (result.changed) {
-        // Capture the state now: a later message of the batch may change the device again.
-        changes.push({
-          message,
-          entry: result.changed,
-          state: result.changed.state,
-          previous: result.previous,
-        });
-      }
-      return result.reply;
-    });
-    if (changes.length > 0) {
-      const rows = new Map<string, StoredDevice>();
-      for (const { entry } of changes) {
-        rows.set(entry.decl.id, {
-          id: entry.decl.id,
-          type: entry.decl.type,
-          state: entry.state,
-          updatedAt: entry.updatedAt,
-        });
-      }
-      state.store.saveAll([...rows.values()]);
-      for (const { message, entry, state: now, previous } of changes) {
-        publishChange(ctx, message, entry.decl.id, now, previous);
-      }
+  ): DeviceActorState => {
+    const batch = new DeviceBatch(state, principals, ctx);
+    for (const message of messages) {
+      // Grants change from the next message on; devices are fixed until a restart.
+      if (message.type === "config.principals_changed") setPrincipals(message.payload.principals);
+      else batch.take(message);
     }
-    return { state, replies };
+    batch.commit(messages, options.metrics);
+    return state;
   };
 
   return {
@@ -151,9 +107,9 @@ export function createDeviceActor(
     consumes: DEVICE_TOPICS,
     init() {
       const db = openDatabase(options.databasePath, { sync: options.sync });
-      const store = new DeviceStore(db);
-      const stored = store.loadAll();
-      const devices = new Map<string, DeviceEntry>();
+      const journal = new Journal(db);
+      const stored = journal.loadDevices();
+      const devices = new Map<string, DeviceRecord>();
       for (const decl of options.home.devices) {
         const row = stored.get(decl.id);
         const restored = row !== undefined && row.type === decl.type;
@@ -163,15 +119,13 @@ export function createDeviceActor(
           updatedAt: restored ? row.updatedAt : null,
         });
       }
-      return { db, store, devices };
+      return { db, journal, devices };
     },
     handle(state, message, ctx) {
-      const { replies } = handleMany(state, [message], ctx);
-      const reply = replies[0];
-      return reply === undefined ? { state } : { state, reply } as never;
+      return { state: handleMany(state, [message], ctx) };
     },
     handleBatch(state, messages, ctx) {
-      return Promise.resolve(handleMany(state, messages, ctx) as never);
+      return handleMany(state, messages, ctx);
     },
     terminate(state) {
       state.db.close();
@@ -179,153 +133,135 @@ export function createDeviceActor(
   };
 }
 
-type Reply = Outcome<DeviceSnapshot> | Outcome<readonly DeviceSnapshot[]> | undefined;
+/** One batch: decided request by request, then committed (or rolled back) as a whole. */
+class DeviceBatch {
+  readonly #state: DeviceActorState;
+  readonly #principals: ReadonlyMap<string, PrincipalDeclaration>;
+  readonly #ctx: ActorContext;
+  readonly #now: string;
+  /** Each changed device's state before the batch (for a rollback). */
+  readonly #before = new Map<string, { state: DeviceState; updatedAt: string | null }>();
+  readonly #entries: AuditEntryInput[] = [];
+  readonly #changes: PendingChange[] = [];
+  readonly #answers: (() => void)[] = [];
 
-interface OneResult {
-  readonly reply: Reply;
-  readonly changed?: DeviceEntry;
-  readonly previous: DeviceState;
-}
+  constructor(
+    state: DeviceActorState,
+    principals: ReadonlyMap<string, PrincipalDeclaration>,
+    ctx: ActorContext,
+  ) {
+    this.#state = state;
+    this.#principals = principals;
+    this.#ctx = ctx;
+    this.#now = new Date(ctx.clock.now()).toISOString();
+  }
 
-const refused = (code: Refusal["code"], message: string): OneResult => ({
-  reply: { ok: false, error: { code, message } },
-  previous: {},
-});
+  /** Decides one message; its answer waits for the commit. */
+  take(message: Exclude<Message<DeviceTopic>, Message<"config.principals_changed">>): void {
+    if (message.type === "device.snapshot_stored") return this.#snapshot(message);
+    const decision = decide(this.#state.devices, this.#principals, message);
+    const ctx = this.#ctx;
+    if (decision.kind === "refused") {
+      if (message.type !== "device.query") {
+        this.#entries.push(commandEntry(message, { refused: decision.error }));
+      }
+      this.#answers.push(() => ctx.reply(message, { ok: false, error: decision.error }));
+    } else if (decision.kind === "visible") {
+      if (message.type !== "device.query") return;
+      const value = decision.devices.map(snapshotOf);
+      this.#answers.push(() => ctx.reply(message, { ok: true, value }));
+    } else if (message.type !== "device.query") {
+      this.#change(message, decision.device, decision.next);
+      const snapshot = snapshotOf(decision.device);
+      this.#entries.push(commandEntry(message, { state: decision.next as Json }));
+      this.#answers.push(() => ctx.reply(message, { ok: true, value: snapshot }));
+    }
+  }
 
-/** The device kinds: every consumed kind but configuration changes. */
-type DeviceRequest = Exclude<DeviceTopic, "config.principals_changed">;
+  /** Journals the batch in one transaction, then answers and publishes; or rolls it back. */
+  commit(messages: readonly Message<DeviceTopic>[], metrics: AuditMetrics | undefined): void {
+    if (this.#entries.length > 0) {
+      const rows: StoredDevice[] = [...this.#before.keys()].map((id) => {
+        const d = this.#state.devices.get(id)!;
+        return { id, type: d.decl.type, state: d.state, updatedAt: d.updatedAt };
+      });
+      try {
+        this.#state.journal.commit(this.#entries, rows);
+        metrics?.recordCommit(this.#entries.length);
+      } catch (error) {
+        rollBack(this.#state, this.#before, messages, this.#principals, this.#ctx, error);
+        return;
+      }
+    }
+    for (const answer of this.#answers) answer();
+    for (const c of this.#changes) publishChange(this.#ctx, c);
+  }
 
-function handleOne(
-  state: DeviceActorState,
-  message: Message<DeviceRequest>,
-  principals: ReadonlyMap<string, PrincipalDeclaration>,
-  now: string,
-): OneResult {
-  if (message.type === "device.snapshot_stored") {
-    // An internal event from the storage actor, which already authorised the upload.
+  #snapshot(message: Message<"device.snapshot_stored">): void {
     const p = message.payload;
-    const entry = state.devices.get(p.device);
-    if (entry === undefined || entry.decl.type !== "camera") {
+    const camera = this.#state.devices.get(p.device);
+    if (camera === undefined || camera.decl.type !== "camera") {
       log.warn("Snapshot stored for {device}, which is not a camera: ignored", {
         device: p.device,
       });
-      return { reply: undefined, previous: {} };
+      return;
     }
-    return apply(
-      entry,
-      {
-        ...entry.state,
-        lastSnapshot: p.path,
-        snapshotSize: p.size,
-        snapshotSha256: p.sha256,
-        snapshotAt: message.at,
-      },
-      now,
-      undefined,
-    );
+    this.#change(message, camera, {
+      ...camera.state,
+      lastSnapshot: p.path,
+      snapshotSize: p.size,
+      snapshotSha256: p.sha256,
+      snapshotAt: message.at,
+    });
+    this.#entries.push(snapshotEntry(message));
   }
 
-  const principalId = message.source.principal;
-  if (principalId === null) return refused("unauthenticated", "Log in first");
-  const principal = principals.get(principalId);
-  if (principal === undefined) {
-    return refused("unauthenticated", `Unknown principal ${principalId}`);
-  }
-
-  if (message.type === "device.query") {
-    const id = message.payload.device;
-    if (id === null) {
-      const visible = [...state.devices.values()].filter((e) => canSee(principal, e.decl.id));
-      return { reply: { ok: true, value: visible.map(snapshotOf) }, previous: {} };
+  #change(cause: Message<DeviceTopic>, device: DeviceRecord, next: DeviceState): void {
+    if (!this.#before.has(device.decl.id)) {
+      this.#before.set(device.decl.id, { state: device.state, updatedAt: device.updatedAt });
     }
-    const entry = state.devices.get(id);
-    if (entry === undefined) return refused("unknown_device", `No device named '${id}'`);
-    if (!canSee(principal, id)) return refused("forbidden", `${principal.id} may not see ${id}`);
-    return { reply: { ok: true, value: [snapshotOf(entry)] }, previous: {} };
+    this.#changes.push({ cause, device: device.decl.id, state: next, previous: device.state });
+    device.state = next;
+    device.updatedAt = this.#now;
   }
-
-  const id = message.payload.device;
-  const entry = state.devices.get(id);
-  if (entry === undefined) return refused("unknown_device", `No device named '${id}'`);
-  // A principal with no grant on the device learns nothing more about it (its actions, its metric).
-  if (!canSee(principal, id)) {
-    const verb = message.type === "device.reading" ? "report for" : message.payload.action;
-    return refused("forbidden", `${principal.id} may not ${verb} ${id}`);
-  }
-
-  if (message.type === "device.reading") {
-    const { metric, value } = message.payload;
-    const own = entry.decl.metric ?? "value";
-    if (entry.decl.type !== "sensor") {
-      return refused("unsupported_action", `${id} (${entry.decl.type}) does not report readings`);
-    }
-    if (metric !== own) {
-      return refused("unsupported_action", `${id} reports ${own}, not '${metric}'`);
-    }
-    if (!isAllowed(principal, id, "report")) {
-      return refused("forbidden", `${principal.id} may not report for ${id}`);
-    }
-    if (typeof value === "number" && !Number.isFinite(value)) {
-      return refused("malformed", "Reading is not a finite number");
-    }
-    const checked = typeof value === "string" ? readingValue(value) : { ok: true as const, value };
-    if (!checked.ok) return refused("malformed", checked.message);
-    return apply(entry, { ...entry.state, [own]: checked.value }, now, entry);
-  }
-
-  const { action, args } = message.payload;
-  if (!actionsOf(entry.decl).includes(action)) {
-    // applyAction words the refusal (lists the actions this device has).
-    const outcome = applyAction(entry.decl, entry.state, action, args);
-    return { reply: outcome as Outcome<never>, previous: {} };
-  }
-  if (!isAllowed(principal, id, action)) {
-    return refused("forbidden", `${principal.id} may not ${action} ${id}`);
-  }
-  const outcome = applyAction(entry.decl, entry.state, action, args);
-  if (!outcome.ok) return { reply: outcome, previous: {} };
-  return apply(entry, outcome.value, now, entry);
 }
 
-/** Applies a new state to an entry; the reply (when `replyFor`) is its snapshot. */
-function apply(
-  entry: DeviceEntry,
-  next: DeviceState,
-  now: string,
-  replyFor: DeviceEntry | undefined,
-): OneResult {
-  const previous = entry.state;
-  entry.state = next;
-  entry.updatedAt = now;
-  return {
-    reply: replyFor ? { ok: true, value: snapshotOf(entry) } : undefined,
-    changed: entry,
-    previous,
-  };
-}
-
-function canSee(principal: PrincipalDeclaration, device: string): boolean {
-  return principal.grants.some((g) => g.devices.includes("*") || g.devices.includes(device));
-}
-
-function snapshotOf(entry: DeviceEntry): DeviceSnapshot {
-  return {
-    id: entry.decl.id,
-    type: entry.decl.type,
-    name: entry.decl.name,
-    room: entry.decl.room,
-    state: entry.state,
-    updatedAt: entry.updatedAt,
-  };
-}
-
-function publishChange(
+/** Undoes a batch whose commit failed and refuses its requests: nothing was applied. */
+function rollBack(
+  state: DeviceActorState,
+  before: ReadonlyMap<string, { state: DeviceState; updatedAt: string | null }>,
+  messages: readonly Message<DeviceTopic>[],
+  principals: ReadonlyMap<string, PrincipalDeclaration>,
   ctx: ActorContext,
-  cause: Message<DeviceTopic>,
-  device: string,
-  state: DeviceState,
-  previous: DeviceState,
+  error: unknown,
 ): void {
+  for (const [id, was] of before) {
+    const device = state.devices.get(id)!;
+    device.state = was.state;
+    device.updatedAt = was.updatedAt;
+  }
+  log.error("Could not record a batch of {count} requests, nothing applied: {error}", {
+    count: messages.length,
+    error: error instanceof Error ? error.message : String(error),
+  });
+  for (const message of messages) {
+    if (message.type === "device.command" || message.type === "device.reading") {
+      ctx.reply(message, { ok: false, error: NOT_RECORDED });
+    } else if (message.type === "device.query") {
+      // Queries are answered from the committed state, whatever the batch tried.
+      const decision = decide(state.devices, principals, message);
+      ctx.reply(
+        message,
+        decision.kind === "visible"
+          ? { ok: true, value: decision.devices.map(snapshotOf) }
+          : { ok: false, error: decision.kind === "refused" ? decision.error : NOT_RECORDED },
+      );
+    }
+  }
+}
+
+function publishChange(ctx: ActorContext, change: PendingChange): void {
+  const { cause, device, state, previous } = change;
   const event = createMessage(
     "device.state_changed",
     { device, state, previous, cause: cause.id },

@@ -2,8 +2,10 @@
  * A camera's latest snapshot, for readers that are not the camera (the web
  * page and the HTTP API, issue 12): the storage actor finds the newest file
  * the camera's principal stored (from the file index, never from a path a
- * client sent) and checks it is still a regular file inside the camera's
- * home after symlinks, as every FTP path is.
+ * client sent), checks it is still a regular file inside the camera's home
+ * after symlinks, as every FTP path is, and registers a read ticket: the
+ * reader streams the bytes through the storage side's byte interface, and no
+ * path crosses the broker.
  *
  * @module
  */
@@ -12,7 +14,8 @@ import { join } from "node:path";
 import type { DatabaseSync } from "node:sqlite";
 import type { Outcome, StorageSnapshotTicket } from "../broker/messages.ts";
 import { isInside } from "../domain/storage_paths.ts";
-import type { StorageUser } from "./storage_users.ts";
+import type { StorageUser } from "../domain/storage_users.ts";
+import type { StorageByteStore } from "./storage_bytes.ts";
 
 /** What {@linkcode openSnapshot} needs of the storage actor's state. */
 export interface SnapshotSource {
@@ -25,6 +28,7 @@ export interface SnapshotSource {
 /** Opens the newest snapshot stored by the camera `device`, or says why there is none. */
 export function openSnapshot(
   source: SnapshotSource,
+  bytes: Pick<StorageByteStore, "registerRead">,
   device: string,
 ): Outcome<StorageSnapshotTicket> {
   const none: Outcome<never> = {
@@ -51,7 +55,7 @@ export function openSnapshot(
     ok: true,
     value: {
       path: row.path,
-      fsPath: real,
+      readId: bytes.registerRead(real),
       size: stat.size,
       sha256: row.sha256,
       storedAt: row.storedAt,

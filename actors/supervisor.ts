@@ -3,13 +3,16 @@
  * supervision. A handler that throws restarts the actor after a backoff
  * (doubling per consecutive failure, capped); the message that crashed it
  * is retried up to `maxAttempts` times, then dead-lettered: counted, logged,
- * published as `system.dead_lettered`, and its asker told. Nothing is lost
- * silently and nothing is retried forever.
+ * reported, and its asker told. More than `maxRestarts` restarts within
+ * `restartWindowMs` (OTP's restart intensity) and the actor is marked
+ * failed: every queued and later request is answered `unavailable`.
  *
  * @module
  */
 import { Mailbox } from "../broker/mailbox.ts";
-import type { DeliveryFailure } from "../broker/errors.ts";
+import type { Consumer, Delivery, DeliveryAnswer } from "../broker/consumer.ts";
+import type { Clock } from "../broker/envelope.ts";
+import type { PublishResult } from "../broker/broker.ts";
 import type { Message, MessageType, ReplyPayloadFor } from "../broker/messages.ts";
 import { Histogram } from "../observability/histogram.ts";
 import { getLogger } from "../observability/logger.ts";
@@ -22,29 +25,17 @@ import {
   DEFAULT_ACTOR_OPTIONS,
 } from "./actor.ts";
 
-/** A queued message, with the callback that answers its asker (if any). */
-export interface Delivery<K extends MessageType = MessageType> {
-  readonly message: Message<K>;
-  attempts: number;
-  readonly answer?: (result: DeliveryAnswer<K>) => void;
-  /**
-   * Set when its asker stopped waiting (timeout): the message is then skipped, never handled,
-   * so a request the client was told failed changes nothing.
-   */
-  cancelled?: boolean;
-}
-
-/** What an asker is told: the reply payload, or why there is none. */
-export type DeliveryAnswer<K extends MessageType> =
-  | { readonly ok: true; readonly payload: ReplyPayloadFor<K> | undefined }
-  | { readonly ok: false; readonly failure: DeliveryFailure };
-
-/** What the runner reports back to its broker. */
+/** What the runner reports back to the actor system. */
 export interface RunnerHooks {
-  readonly context: ActorContext;
+  readonly clock: Clock;
+  publish(message: Message): PublishResult;
   onHandled(message: Message, ms: number): void;
-  onFailed(message: Message, error: string, attempt: number): void;
+  /** A batch was handled by `handleBatch` (one call, one group commit). */
+  onBatch(messages: readonly Message[]): void;
+  onFailed(message: Message, error: string): void;
   onDeadLettered(message: Message, error: string, attempts: number): void;
+  /** The restart intensity was exceeded: the actor is failed for good. */
+  onGaveUp(reason: string): void;
   /** The mailbox crossed its high-water mark, or fell back below the low one. */
   onPressure(depth: number, capacity: number, pressured: boolean): void;
 }
@@ -53,21 +44,28 @@ export interface RunnerHooks {
 const PRESSURE_HIGH = 0.8;
 const PRESSURE_LOW = 0.5;
 
-/** Runs and supervises one actor. */
-export class ActorRunner<S, K extends MessageType> {
+/** Runs and supervises one actor; the broker sees it as a {@linkcode Consumer}. */
+export class ActorRunner<S, K extends MessageType> implements Consumer {
   readonly name: string;
+  readonly consumes: readonly MessageType[];
   readonly #behaviour: ActorBehaviour<S, K>;
   readonly #options: Required<ActorOptions>;
   readonly #hooks: RunnerHooks;
   readonly #mailbox: Mailbox<Delivery<K>>;
   readonly #histogram = new Histogram();
   readonly #log;
+  readonly #context: ActorContext;
+  /** Requests being handled now, by message id, until answered or deferred. */
+  readonly #open = new Map<string, Delivery<K>>();
+  /** Requests a handler deferred, answered later through `ctx.reply`. */
+  readonly #deferred = new Map<string, Delivery<K>>();
   #state: S | undefined;
   #status: ActorStatus = "starting";
   #busy = false;
   #idleWaiters: (() => void)[] = [];
   #loop: Promise<void> | undefined;
   #consecutiveFailures = 0;
+  #restartTimes: number[] = [];
   #handled = 0;
   #failed = 0;
   #restarts = 0;
@@ -77,60 +75,76 @@ export class ActorRunner<S, K extends MessageType> {
   /** Creates a runner; call {@linkcode ActorRunner.start} to init and run it. */
   constructor(behaviour: ActorBehaviour<S, K>, options: ActorOptions, hooks: RunnerHooks) {
     this.name = behaviour.name;
+    this.consumes = behaviour.consumes;
     this.#behaviour = behaviour;
     this.#options = { ...DEFAULT_ACTOR_OPTIONS, ...options };
     this.#hooks = hooks;
     this.#mailbox = new Mailbox(this.#options.mailboxCapacity);
     this.#log = getLogger("actor", behaviour.name);
+    this.#context = {
+      name: behaviour.name,
+      clock: hooks.clock,
+      publish: (message) => hooks.publish(message),
+      reply: (message, payload) => this.#answerById(message.id, { ok: true, payload }),
+      defer: (message) => {
+        const delivery = this.#open.get(message.id);
+        if (delivery === undefined) return;
+        this.#open.delete(message.id);
+        this.#deferred.set(message.id, delivery);
+      },
+    };
   }
 
   /** Runs `init` (throws if it fails the first time) and starts the loop. */
   async start(): Promise<void> {
-    this.#state = await this.#behaviour.init(this.#hooks.context);
+    this.#state = await this.#behaviour.init(this.#context);
     this.#status = "running";
     this.#loop = this.#run();
   }
 
-  /** Whether the mailbox has room for one more message. */
+  /** False once the actor failed for good. */
+  get available(): boolean {
+    return this.#status !== "failed";
+  }
+
   hasRoom(): boolean {
     return this.#mailbox.hasRoom();
   }
 
-  /** Queues a delivery if there is room; the caller checked with `hasRoom`. */
-  offer(delivery: Delivery<K>): boolean {
-    const ok = this.#mailbox.trySend(delivery);
+  offer(delivery: Delivery): boolean {
+    // The broker routes only the kinds this actor consumes (`consumes`), so this is a Delivery<K>.
+    const ok = this.#mailbox.trySend(delivery as unknown as Delivery<K>);
     if (ok) this.#checkPressure();
     return ok;
   }
 
-  /** Resolves when there is room (or the mailbox closed). */
   waitForRoom(): Promise<void> {
     return this.#mailbox.waitForRoom();
   }
 
-  /** True when the mailbox is closed to new messages. */
   get closed(): boolean {
     return this.#mailbox.closed;
   }
 
-  /** True when the mailbox is empty and no message is being handled. */
   get idle(): boolean {
     return !this.#busy && this.#mailbox.depth === 0;
   }
 
-  /** Resolves when the mailbox is empty and no message is being handled. */
   whenIdle(): Promise<void> {
-    if (!this.#busy && this.#mailbox.depth === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
-  /** Stops taking messages, handles the queued ones, then terminates the actor. */
   async drain(): Promise<void> {
     if (this.#status === "stopped") return;
     this.#mailbox.close();
     await this.#loop;
+    const failed = this.#status === "failed";
     this.#status = "stopping";
-    await this.#terminate("shutdown");
+    if (!failed) await this.#terminate("shutdown");
+    for (const id of [...this.#deferred.keys()]) {
+      this.#answerById(id, { ok: false, failure: { kind: "closed" } });
+    }
     this.#status = "stopped";
   }
 
@@ -154,18 +168,22 @@ export class ActorRunner<S, K extends MessageType> {
       const first = await this.#mailbox.receive();
       if (first === undefined) break;
       this.#busy = true;
-      const batch = first.cancelled ? [] : [first];
-      if (this.#behaviour.handleBatch) {
-        while (batch.length < this.#options.maxBatch) {
-          const next = this.#mailbox.tryReceive();
-          if (next === undefined) break;
-          if (!next.cancelled) batch.push(next);
+      if (this.#status === "failed") {
+        this.#refuseUnavailable(first);
+      } else {
+        const batch = first.cancelled ? [] : [first];
+        if (this.#behaviour.handleBatch) {
+          while (batch.length < this.#options.maxBatch) {
+            const next = this.#mailbox.tryReceive();
+            if (next === undefined) break;
+            if (!next.cancelled) batch.push(next);
+          }
         }
+        this.#checkPressure();
+        // Nothing can cancel between here and the handler's first await: deadlines are timers.
+        if (batch.length > 1) await this.#processBatch(batch);
+        else if (batch.length === 1) await this.#processOne(batch[0]!);
       }
-      this.#checkPressure();
-      // Nothing can cancel between here and the handler's first await: deadlines are timers.
-      if (batch.length > 1) await this.#processBatch(batch);
-      else if (batch.length === 1) await this.#processOne(batch[0]!);
       this.#busy = false;
       if (this.#mailbox.depth === 0) {
         for (const resolve of this.#idleWaiters.splice(0)) resolve();
@@ -177,27 +195,34 @@ export class ActorRunner<S, K extends MessageType> {
 
   async #processBatch(batch: Delivery<K>[]): Promise<void> {
     const started = performance.now();
+    for (const delivery of batch) this.#openRequest(delivery);
     try {
-      const result = await this.#behaviour.handleBatch!(
+      this.#state = await this.#behaviour.handleBatch!(
         this.#state as S,
         batch.map((d) => d.message),
-        this.#hooks.context,
+        this.#context,
       );
-      this.#state = result.state;
       this.#consecutiveFailures = 0;
+      this.#hooks.onBatch(batch.map((d) => d.message as Message));
       const perMessage = (performance.now() - started) / batch.length;
-      batch.forEach((delivery, i) => this.#succeed(delivery, result.replies[i], perMessage));
+      for (const delivery of batch) this.#succeed(delivery, undefined, perMessage);
     } catch (error) {
       // Isolate the culprit: count one attempt for each, then retry them one by one.
       const text = errorText(error);
       this.#failed++;
-      for (const delivery of batch) delivery.attempts++;
+      for (const delivery of batch) {
+        delivery.attempts++;
+        this.#open.delete(delivery.message.id);
+      }
       this.#log.error("Batch of {count} failed in {actor}: {error}", {
         count: batch.length,
         actor: this.name,
         error: text,
       });
-      await this.#restart();
+      if (!(await this.#restart(text))) {
+        for (const delivery of batch) this.#refuseUnavailable(delivery);
+        return;
+      }
       for (const delivery of batch) await this.#processOne(delivery, text);
     }
   }
@@ -208,28 +233,31 @@ export class ActorRunner<S, K extends MessageType> {
       // A retry after a restart: its asker may have stopped waiting meanwhile.
       if (delivery.cancelled) return;
       const started = performance.now();
+      this.#openRequest(delivery);
       try {
         const result = await this.#behaviour.handle(
           this.#state as S,
           delivery.message,
-          this.#hooks.context,
+          this.#context,
         );
         this.#state = result.state;
         this.#consecutiveFailures = 0;
+        this.#hooks.onBatch([delivery.message as Message]);
         this.#succeed(delivery, result.reply, performance.now() - started);
         return;
       } catch (error) {
+        this.#open.delete(delivery.message.id);
         lastError = errorText(error);
         delivery.attempts++;
         this.#failed++;
-        this.#hooks.onFailed(delivery.message as Message, lastError, delivery.attempts);
+        this.#hooks.onFailed(delivery.message as Message, lastError);
         this.#log.error("{actor} failed on {type} (attempt {attempt}): {error}", {
           actor: this.name,
           type: delivery.message.type,
           attempt: delivery.attempts,
           error: lastError,
         });
-        await this.#restart();
+        if (!(await this.#restart(lastError))) return this.#refuseUnavailable(delivery);
       }
     }
     this.#deadLetters++;
@@ -240,19 +268,56 @@ export class ActorRunner<S, K extends MessageType> {
     });
   }
 
+  #openRequest(delivery: Delivery<K>): void {
+    if (delivery.answer) this.#open.set(delivery.message.id, delivery);
+  }
+
   #succeed(delivery: Delivery<K>, reply: ReplyPayloadFor<K> | undefined, ms: number): void {
     this.#handled++;
     this.#histogram.observe(ms);
     this.#hooks.onHandled(delivery.message as Message, ms);
-    delivery.answer?.({ ok: true, payload: reply });
+    if (!this.#open.has(delivery.message.id)) return; // answered through ctx.reply, or deferred
+    if (reply !== undefined) {
+      this.#answerById(delivery.message.id, { ok: true, payload: reply });
+      return;
+    }
+    this.#log.error("{actor} left {type} {id} unanswered", {
+      actor: this.name,
+      type: delivery.message.type,
+      id: delivery.message.id,
+    });
+    this.#answerById(delivery.message.id, {
+      ok: false,
+      failure: { kind: "unanswered", actor: this.name },
+    });
   }
 
-  /** Terminates the current state and inits a fresh one after a backoff; retries init until it works. */
-  async #restart(): Promise<void> {
+  #answerById(id: string, answer: DeliveryAnswer): void {
+    const delivery = this.#open.get(id) ?? this.#deferred.get(id);
+    if (delivery === undefined) return;
+    this.#open.delete(id);
+    this.#deferred.delete(id);
+    // The reply was typed against its request by `ctx.reply`.
+    delivery.answer?.(answer as DeliveryAnswer<K>);
+  }
+
+  #refuseUnavailable(delivery: Delivery<K>): void {
+    delivery.answer?.({ ok: false, failure: { kind: "unavailable", actor: this.name } });
+  }
+
+  /**
+   * Terminates the current state and inits a fresh one after a backoff. Answers false (and
+   * marks the actor failed) once restarts exceed the intensity limit.
+   */
+  async #restart(reason: string): Promise<boolean> {
     this.#status = "restarting";
-    this.#restarts++;
     await this.#terminate("restart");
     while (true) {
+      if (!this.#withinIntensity()) {
+        this.#giveUp(reason);
+        return false;
+      }
+      this.#restarts++;
       this.#consecutiveFailures++;
       const delay = Math.min(
         this.#options.backoffMaxMs,
@@ -260,16 +325,42 @@ export class ActorRunner<S, K extends MessageType> {
       );
       await new Promise((resolve) => setTimeout(resolve, delay));
       try {
-        this.#state = await this.#behaviour.init(this.#hooks.context);
+        this.#state = await this.#behaviour.init(this.#context);
         this.#status = "running";
-        return;
+        return true;
       } catch (error) {
-        this.#log.error("{actor} could not restart: {error}", {
-          actor: this.name,
-          error: errorText(error),
-        });
+        reason = `init failed: ${errorText(error)}`;
+        this.#state = undefined;
+        this.#log.error("{actor} could not restart: {error}", { actor: this.name, error: reason });
       }
     }
+  }
+
+  /** Records one restart now; false when that makes more than `maxRestarts` in the window. */
+  #withinIntensity(): boolean {
+    const now = this.#hooks.clock.now();
+    const since = now - this.#options.restartWindowMs;
+    this.#restartTimes = this.#restartTimes.filter((t) => t > since);
+    this.#restartTimes.push(now);
+    return this.#restartTimes.length <= this.#options.maxRestarts;
+  }
+
+  #giveUp(reason: string): void {
+    this.#status = "failed";
+    this.#state = undefined;
+    this.#log.error(
+      "{actor} restarted more than {max} times in {window} ms and is marked failed: {reason}",
+      {
+        actor: this.name,
+        max: this.#options.maxRestarts,
+        window: this.#options.restartWindowMs,
+        reason,
+      },
+    );
+    for (const id of [...this.#deferred.keys()]) {
+      this.#answerById(id, { ok: false, failure: { kind: "unavailable", actor: this.name } });
+    }
+    this.#hooks.onGaveUp(reason);
   }
 
   async #terminate(reason: "shutdown" | "restart"): Promise<void> {

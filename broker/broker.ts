@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { ActorBehaviour, ActorOptions, ActorStats } from "../actors/actor.ts";
+import type { Consumer } from "./consumer.ts";
 import type { DeliveryFailure } from "./errors.ts";
 import type { Message, MessageType, ReplyMessage, RequestType } from "./messages.ts";
 
@@ -46,21 +46,14 @@ export type InspectionEvent =
     readonly message: Message;
     readonly error: string;
   }
-  | { readonly kind: "dead_lettered"; readonly actor: string; readonly message: Message };
-
-/** A handle to a running actor. */
-export interface ActorRef {
-  readonly name: string;
-  stats(): ActorStats;
-}
+  | { readonly kind: "dead_lettered"; readonly actor: string; readonly message: Message }
+  /** An actor handled `size` queued messages as one batch (one group commit). */
+  | { readonly kind: "batch"; readonly actor: string; readonly messages: readonly Message[] };
 
 /** The hub's message broker. */
 export interface Broker {
-  /** Starts an actor and routes the kinds it consumes to its mailbox. */
-  spawn<S, K extends MessageType>(
-    behaviour: ActorBehaviour<S, K>,
-    options?: ActorOptions,
-  ): Promise<ActorRef>;
+  /** Routes the kinds `consumer` consumes to it (one responder per request kind). */
+  register(consumer: Consumer): void;
   /** Delivers to every consumer, or to none when any mailbox is full. Never waits. */
   publish(message: Message): PublishResult;
   /** Like publish, but waits for room in full mailboxes (the caller slows down). */
@@ -73,8 +66,6 @@ export interface Broker {
   inspect(observer: (event: InspectionEvent) => void): () => void;
   /** Resolves once every mailbox is empty and every actor idle. */
   settled(): Promise<void>;
-  /** Figures of every actor. */
-  stats(): readonly ActorStats[];
-  /** Stops taking new messages, handles what is queued, terminates actors in reverse start order. */
+  /** Stops taking new messages, then drains every consumer in reverse registration order. */
   drain(): Promise<void>;
 }

@@ -3,7 +3,16 @@
  *
  * @module
  */
-import type { Message, MessageType, Payloads, Source } from "./messages.ts";
+import {
+  type Message,
+  type MessageType,
+  type Payloads,
+  REPLY_TYPES,
+  type ReplyMessage,
+  type ReplyPayload,
+  type RequestType,
+  type Source,
+} from "./messages.ts";
 
 /** A clock, injectable so that tests control time. */
 export interface Clock {
@@ -13,6 +22,23 @@ export interface Clock {
 
 /** The wall clock. */
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** Timers on a clock, injectable so that tests of timeouts run on a test clock, not on real time. */
+export interface Timers {
+  /** Milliseconds on this clock (any origin; only differences matter). */
+  now(): number;
+  /** Calls `fire` once `ms` have passed on this clock; returns a function that cancels it. */
+  after(ms: number, fire: () => void): () => void;
+}
+
+/** Real timers: the monotonic clock and `setTimeout`. */
+export const systemTimers: Timers = {
+  now: () => performance.now(),
+  after(ms, fire) {
+    const timer = setTimeout(fire, Math.max(0, ms));
+    return () => clearTimeout(timer);
+  },
+};
 
 /** Options for {@linkcode createMessage}. */
 export interface CreateMessageOptions {
@@ -69,4 +95,25 @@ export function createMessage<K extends MessageType>(
     ? { id: nextMessageId(), at, source, type, payload }
     : { id: nextMessageId(), at, source, correlationId: options.correlationId, type, payload };
   return message as Message<K>;
+}
+
+/** The source of every reply the broker builds. */
+const REPLY_SOURCE = { principal: null, channel: "system" } as const;
+
+/** The reply message to `request`, carrying `payload`. */
+export function createReply<K extends RequestType>(
+  request: Message<K>,
+  payload: ReplyPayload<K>,
+  clock: Clock = systemClock,
+): ReplyMessage<K> {
+  const reply = {
+    id: nextMessageId(),
+    at: isoTime(clock.now()),
+    source: REPLY_SOURCE,
+    correlationId: request.id,
+    type: REPLY_TYPES[request.type],
+    payload,
+  };
+  // TypeScript cannot correlate REPLY_TYPES[K] with ReplyPayload<K> through the lookup.
+  return reply as unknown as ReplyMessage<K>;
 }

@@ -1,18 +1,18 @@
 /**
- * The in-process broker: routes each message kind to the mailboxes of the
- * actors that consume it and to callback subscribers, answers `ask` with the
- * one responder's reply, and exposes an inspection hook and `settled()`.
+ * The in-process broker: routes each message kind to the consumers (actor
+ * mailboxes) registered for it and to callback subscribers, answers `ask`
+ * with the one responder's reply, and exposes an inspection hook and
+ * `settled()`. It knows consumers only through {@linkcode Consumer}: the
+ * actor runtime lives in `actors/`.
  *
  * Delivery to actors is all-or-nothing: when any consumer's mailbox is full,
  * `publish` delivers to none and answers busy, so nothing is half-applied.
  *
  * @module
  */
-import type { ActorBehaviour, ActorOptions, ActorStats } from "../actors/actor.ts";
-import { ActorRunner, type Delivery, errorText } from "../actors/supervisor.ts";
-import { type Clock, createMessage, systemClock } from "./envelope.ts";
+import type { Consumer, Delivery } from "./consumer.ts";
+import { type Clock, createReply, systemClock, type Timers } from "./envelope.ts";
 import type {
-  ActorRef,
   AskOptions,
   AskResult,
   Broker,
@@ -24,8 +24,8 @@ import {
   isRequestType,
   type Message,
   type MessageType,
-  REPLY_TYPES,
   type ReplyMessage,
+  type ReplyPayload,
   type RequestType,
 } from "./messages.ts";
 import { getLogger } from "../observability/logger.ts";
@@ -33,18 +33,17 @@ import { Deadlines } from "./deadlines.ts";
 
 /** Options for {@linkcode InProcessBroker}. */
 export interface InProcessBrokerOptions {
+  /** Stamps the messages the broker builds (replies). */
   readonly clock?: Clock;
+  /** Measures ask deadlines (real timers by default; a test clock in tests of timeouts). */
+  readonly timers?: Timers;
 }
 
-// deno-lint-ignore no-explicit-any
-type AnyRunner = ActorRunner<any, any>;
+type AnyRunner = Consumer;
 // deno-lint-ignore no-explicit-any
 type AnySubscriber = Subscriber<any>;
 
 const log = getLogger("broker");
-
-/** The source of every reply the broker builds. */
-const REPLY_SOURCE = { principal: null, channel: "system" } as const;
 
 /** The embedded broker: every actor and subscriber in this process. */
 export class InProcessBroker implements Broker {
@@ -54,77 +53,36 @@ export class InProcessBroker implements Broker {
   readonly #responders = new Map<RequestType, AnyRunner>();
   readonly #subscribers = new Map<MessageType, Set<AnySubscriber>>();
   readonly #observers = new Set<(event: InspectionEvent) => void>();
-  readonly #deadlines = new Deadlines();
+  readonly #deadlines: Deadlines;
   #closed = false;
 
   /** Creates an empty broker. */
   constructor(options: InProcessBrokerOptions = {}) {
     this.#clock = options.clock ?? systemClock;
+    this.#deadlines = new Deadlines(options.timers);
   }
 
-  async spawn<S, K extends MessageType>(
-    behaviour: ActorBehaviour<S, K>,
-    options: ActorOptions = {},
-  ): Promise<ActorRef> {
-    if (this.#runners.some((r) => r.name === behaviour.name)) {
-      throw new Error(`An actor named ${behaviour.name} is already running`);
+  /** The clock messages built by the broker are stamped with. */
+  get clock(): Clock {
+    return this.#clock;
+  }
+
+  register(consumer: Consumer): void {
+    if (this.#runners.some((r) => r.name === consumer.name)) {
+      throw new Error(`A consumer named ${consumer.name} is already registered`);
     }
-    for (const type of behaviour.consumes) {
+    for (const type of consumer.consumes) {
       if (isRequestType(type) && this.#responders.has(type)) {
         throw new Error(`${type} already has a responder: ${this.#responders.get(type)!.name}`);
       }
     }
-    const runner = new ActorRunner(behaviour, options, {
-      context: {
-        name: behaviour.name,
-        clock: this.#clock,
-        publish: (message) => this.publish(message),
-      },
-      onHandled: (message, ms) =>
-        this.#emit({ kind: "handled", actor: behaviour.name, message, ms }),
-      onFailed: (message, error, attempt) => {
-        this.#emit({ kind: "failed", actor: behaviour.name, message, error });
-        this.#publishSystem("system.actor_failed", {
-          actor: behaviour.name,
-          messageType: message.type,
-          error,
-          attempt,
-        });
-      },
-      onPressure: (depth, capacity, pressured) =>
-        this.#publishSystem("system.mailbox_pressure", {
-          actor: behaviour.name,
-          depth,
-          capacity,
-          pressured,
-        }),
-      onDeadLettered: (message, error, attempts) => {
-        log.error("Dead-lettered {type} {id} in {actor} after {attempts} attempts: {error}", {
-          type: message.type,
-          id: message.id,
-          actor: behaviour.name,
-          attempts,
-          error,
-        });
-        this.#emit({ kind: "dead_lettered", actor: behaviour.name, message });
-        this.#publishSystem("system.dead_lettered", {
-          actor: behaviour.name,
-          messageId: message.id,
-          messageType: message.type,
-          error,
-          attempts,
-        });
-      },
-    });
-    await runner.start();
-    this.#runners.push(runner);
-    for (const type of behaviour.consumes) {
+    this.#runners.push(consumer);
+    for (const type of consumer.consumes) {
       const list = this.#routes.get(type) ?? [];
-      list.push(runner);
+      list.push(consumer);
       this.#routes.set(type, list);
-      if (isRequestType(type)) this.#responders.set(type, runner);
+      if (isRequestType(type)) this.#responders.set(type, consumer);
     }
-    return { name: runner.name, stats: () => runner.stats() };
   }
 
   publish(message: Message): PublishResult {
@@ -157,19 +115,22 @@ export class InProcessBroker implements Broker {
     if (this.#closed) return { ok: false, failure: { kind: "closed" } };
     const responder = this.#responders.get(message.type);
     if (!responder) return { ok: false, failure: { kind: "no_responder", type: message.type } };
+    if (!responder.available) {
+      return { ok: false, failure: { kind: "unavailable", actor: responder.name } };
+    }
     const runners = this.#routes.get(message.type) ?? [];
     const timeout: AskResult<K> = {
       ok: false,
       failure: { kind: "timeout", afterMs: options.timeoutMs },
     };
-    const deadlineAt = performance.now() + options.timeoutMs;
+    const deadlineAt = this.#deadlines.now() + options.timeoutMs;
     // Slow path: a full mailbox. Answer busy, or wait for room until the deadline.
     let full = runners.find((r) => !r.hasRoom());
     while (full) {
       if (!options.waitForRoom || full.closed) {
         return { ok: false, failure: { kind: "busy", actor: full.name } };
       }
-      const roomy = await this.#within(full.waitForRoom(), deadlineAt - performance.now());
+      const roomy = await this.#within(full.waitForRoom(), deadlineAt - this.#deadlines.now());
       if (!roomy) return timeout;
       if (this.#closed) return { ok: false, failure: { kind: "closed" } };
       full = runners.find((r) => !r.hasRoom());
@@ -185,20 +146,16 @@ export class InProcessBroker implements Broker {
           done = true;
           cancel();
           if (!result.ok) return resolve(result);
-          const reply = createMessage(
-            REPLY_TYPES[message.type],
-            // deno-lint-ignore no-explicit-any
-            result.payload as any,
-            REPLY_SOURCE,
-            { correlationId: message.id, clock: this.#clock },
-          ) as ReplyMessage<K>;
+          // The responder consumes exactly this request kind, so its payload is this kind's reply.
+          const payload = result.payload as ReplyPayload<K>;
+          const reply: ReplyMessage<K> = createReply(message, payload, this.#clock);
           if (this.#observers.size > 0) {
             this.#emit({ kind: "published", message: reply as Message });
           }
           resolve({ ok: true, reply });
         },
       };
-      cancel = this.#deadlines.add(deadlineAt - performance.now(), () => {
+      cancel = this.#deadlines.add(deadlineAt - this.#deadlines.now(), () => {
         if (done) return;
         done = true;
         // Not handled yet, so it never will be: "timeout" means "not applied".
@@ -246,10 +203,6 @@ export class InProcessBroker implements Broker {
     }
   }
 
-  stats(): readonly ActorStats[] {
-    return this.#runners.map((r) => r.stats());
-  }
-
   async drain(): Promise<void> {
     this.#closed = true;
     for (const runner of [...this.#runners].reverse()) await runner.drain();
@@ -272,7 +225,7 @@ export class InProcessBroker implements Broker {
       } catch (error) {
         log.error("A subscriber to {type} threw: {error}", {
           type: message.type,
-          error: errorText(error),
+          error: error instanceof Error ? error.message : String(error),
         });
       }
     }
@@ -283,27 +236,10 @@ export class InProcessBroker implements Broker {
       try {
         observer(event);
       } catch (error) {
-        log.error("An inspector threw: {error}", { error: errorText(error) });
+        log.error("An inspector threw: {error}", {
+          error: error instanceof Error ? error.message : String(error),
+        });
       }
-    }
-  }
-
-  #publishSystem<
-    K extends "system.actor_failed" | "system.dead_lettered" | "system.mailbox_pressure",
-  >(
-    type: K,
-    payload: Message<K>["payload"],
-  ): void {
-    // Lifecycle events about lifecycle events would loop; they are logged only.
-    const message = createMessage(type, payload, { principal: null, channel: "system" }, {
-      clock: this.#clock,
-    }) as Message;
-    const result = this.publish(message);
-    if (!result.ok && result.failure.kind === "busy") {
-      log.warn("Could not publish {type}: {actor} is full", {
-        type,
-        actor: result.failure.actor,
-      });
     }
   }
 }

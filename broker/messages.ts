@@ -62,6 +62,7 @@ export type ErrorCode =
   | "exists"
   | "quota_exceeded"
   | "timeout"
+  | "unavailable"
   | "internal";
 
 /** A refusal, as data: a stable code and a human-readable message. */
@@ -83,6 +84,8 @@ export interface DeviceCommandPayload {
   readonly action: string;
   /** Arguments after the action, as typed by the client (`set 21.5` gives `["21.5"]`). */
   readonly args: readonly string[];
+  /** The client's own id for the request (a datagram id, a WebSocket id), kept in the audit entry. */
+  readonly ref?: string;
 }
 
 /** Ask the device actor to record a reading a device reports about itself. */
@@ -91,6 +94,8 @@ export interface DeviceReadingPayload {
   /** What was measured or happened: `temperature`, `humidity`, `press`, ... */
   readonly metric: string;
   readonly value: number | string | boolean;
+  /** The client's own id for the request, kept in the audit entry. */
+  readonly ref?: string;
 }
 
 /** Ask the device actor for snapshots: one device, or all when `device` is null. */
@@ -137,14 +142,6 @@ export interface PrincipalsChangedPayload {
   readonly principals: readonly PrincipalDeclaration[];
 }
 
-/** Lifecycle: an actor's handler threw. */
-export interface ActorFailedPayload {
-  readonly actor: string;
-  readonly messageType: string;
-  readonly error: string;
-  readonly attempt: number;
-}
-
 /** Lifecycle: a message was given up on after repeated failures. */
 export interface DeadLetteredPayload {
   readonly actor: string;
@@ -152,6 +149,12 @@ export interface DeadLetteredPayload {
   readonly messageType: string;
   readonly error: string;
   readonly attempts: number;
+}
+
+/** Lifecycle: an actor restarted too often and was marked failed. */
+export interface ActorGaveUpPayload {
+  readonly actor: string;
+  readonly reason: string;
 }
 
 /** Lifecycle: an actor's mailbox crossed its high-water mark (or fell back). */
@@ -188,11 +191,12 @@ export interface StoragePathPayload {
   readonly path: string;
 }
 
-/** Where the bytes of a file may be read from. */
+/** Leave to read one file once, through the storage side's byte interface. */
 export interface StorageReadTicket {
   readonly path: string;
-  readonly fsPath: string;
   readonly size: number;
+  /** Opens the bytes with `StorageBytes.openRead` (domain/storage_bytes.ts). */
+  readonly readId: string;
 }
 
 /** Ask to start an upload (STOR, or APPE when `append`). */
@@ -201,24 +205,20 @@ export interface StorageBeginUploadPayload {
   readonly append: boolean;
 }
 
-/** Where an upload's bytes go until it is committed, and how many it may have. */
+/** An upload granted: its id (for `StorageBytes.openUpload`), and how many bytes it may have. */
 export interface StorageUploadTicket {
   readonly uploadId: string;
   /** The final virtual path (per-day folders already applied). */
   readonly path: string;
-  /** The temporary file the bytes are written to (hidden from every client). */
-  readonly tempPath: string;
   /** Bytes already in the temporary file (the existing file, for APPE). */
   readonly offset: number;
   /** Most bytes the whole file may have (file size limit and quota), or 0 for no limit. */
   readonly maxBytes: number;
 }
 
-/** Ask to make an upload final: rename into place and record it. */
+/** Ask to make an upload final: rename into place and record the size and SHA-256 the storage side computed. */
 export interface StorageCommitUploadPayload {
   readonly uploadId: string;
-  readonly size: number;
-  readonly sha256: string;
 }
 
 /** Ask to throw an upload away (transfer failed, client left, limit reached). */
@@ -326,8 +326,8 @@ export interface Payloads {
   "audit.append": AuditAppendPayload;
   "audit.append_result": AuditAppendResultPayload;
   "config.principals_changed": PrincipalsChangedPayload;
-  "system.actor_failed": ActorFailedPayload;
   "system.dead_lettered": DeadLetteredPayload;
+  "system.actor_gave_up": ActorGaveUpPayload;
   "system.mailbox_pressure": MailboxPressurePayload;
   // storage (issue 5)
   "storage.stat": StorageStatPayload;

@@ -168,18 +168,6 @@ export const homeSchema = z.object({
 /** A validated home: devices and principals. */
 export type Home = z.infer<typeof homeSchema>;
 
-/** Whether `principal` may perform `action` on `device`. */
-export function isAllowed(
-  principal: PrincipalDeclaration,
-  device: string,
-  action: string,
-): boolean {
-  return principal.grants.some((g) =>
-    (g.devices.includes("*") || g.devices.includes(device)) &&
-    (g.actions.includes("*") || g.actions.includes(action))
-  );
-}
-
 /** Formats zod issues as `file: field.path: message` lines. */
 export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {
   return issues.map((issue) => {

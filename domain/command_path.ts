@@ -1,8 +1,12 @@
 /**
  * The one command path: every channel (TLS, UDP, HTTP, WebSocket, MQTT,
  * automations) hands the hub one typed request and gets one typed outcome.
- * No channel coordinates actors; the device actor validates, authorises,
- * applies and records the change with its audit entry in one transaction.
+ * No channel coordinates actors: the device actor validates, authorises,
+ * applies and journals the change with its audit entry in one transaction
+ * before it answers, so a positive outcome means applied and recorded.
+ * A delivery failure (busy, timeout, unavailable) is mapped to the client's
+ * error by the broker's one mapping, {@linkcode refusalFor}, and means
+ * "not applied"; its refusal is audited without waiting.
  *
  * @example
  * ```ts
@@ -14,8 +18,8 @@
  */
 import type { Broker } from "../broker/broker.ts";
 import { createMessage } from "../broker/envelope.ts";
-import type { Payloads, ReplyPayload, Source } from "../broker/messages.ts";
-import { auditRefusal, executeCommand, failureRefusal } from "../protocols/command_executor.ts";
+import { refusalFor } from "../broker/errors.ts";
+import type { Json, Payloads, Refusal, ReplyPayload, Source } from "../broker/messages.ts";
 
 /** The requests a channel may run through the command path. */
 export type HubRequestType = "device.command" | "device.reading" | "device.query";
@@ -43,6 +47,8 @@ export interface CommandPath {
 export interface CommandPathOptions {
   /** Default wait for an outcome. */
   readonly timeoutMs: number;
+  /** Counts refusals whose audit entry could not be queued (audit mailbox full). */
+  onAuditDropped?(): void;
 }
 
 /** The command path over a broker. */
@@ -54,22 +60,49 @@ export function createCommandPath(broker: Broker, options: CommandPathOptions): 
       payload: Payloads[K],
       runOptions: RunOptions = {},
     ): Promise<ReplyPayload<K>> {
-      const ask = {
+      const asked = await broker.ask(createMessage(type, payload, source), {
         timeoutMs: runOptions.timeoutMs ?? options.timeoutMs,
         waitForRoom: runOptions.waitForRoom ?? true,
-      };
-      if (type === "device.command") {
-        const command = payload as Payloads["device.command"];
-        return await executeCommand(broker, source, command, ask) as ReplyPayload<K>;
+      });
+      if (asked.ok) return asked.reply.payload;
+      const error = refusalFor(asked.failure);
+      if (type !== "device.query") {
+        const queued = broker.publish(
+          createMessage("audit.append", {
+            action: type,
+            ...("device" in payload && typeof payload.device === "string"
+              ? { device: payload.device }
+              : {}),
+            outcome: "rejected",
+            code: error.code,
+            detail: { message: error.message, ...requestWords(type, payload, source) },
+          }, source),
+        );
+        if (!queued.ok) options.onAuditDropped?.();
       }
-      const asked = await broker.ask(createMessage(type, payload, source), ask);
-      if (asked.ok) return asked.reply.payload as ReplyPayload<K>;
-      const error = failureRefusal(asked.failure);
-      if (type === "device.reading") {
-        const reading = payload as Payloads["device.reading"];
-        auditRefusal(broker, source, { device: reading.device, action: "report" }, error);
-      }
-      return { ok: false, error } as ReplyPayload<K>;
+      return refused<K>(error);
     },
   };
+}
+
+/** The words of a request for its audit entry: only the action before login. */
+function requestWords<K extends HubRequestType>(
+  type: K,
+  payload: Payloads[K],
+  source: Source,
+): Record<string, Json> {
+  if (type === "device.command" && "action" in payload) {
+    const p = payload as Payloads["device.command"];
+    return {
+      command: source.principal === null ? p.action : [p.device, p.action, ...p.args].join(" "),
+    };
+  }
+  if (type === "device.reading" && "metric" in payload) return { reading: payload.metric };
+  return {};
+}
+
+/** A refusal as the outcome of any device request (each is an `Outcome<...>`). */
+function refused<K extends HubRequestType>(error: Refusal): ReplyPayload<K> {
+  // Every ReplyPayload of HubRequestType is an Outcome, whose refusal has this shape.
+  return { ok: false, error } as ReplyPayload<K>;
 }

@@ -91,45 +91,46 @@ function hashOfFields(prevHash: string, fields: readonly (string | number | null
   return createHash("sha256").update(prevHash + "\n" + JSON.stringify(fields)).digest("hex");
 }
 
-/** Appends entries to the chain; one transaction per call (group commit). */
+/**
+ * Appends entries to the chain. Several connections may append (the device
+ * actor journals commands with their state, the audit actor everything
+ * else): the head is read inside each write transaction, which SQLite
+ * serialises, so the chain stays one chain.
+ */
 export class AuditWriter {
   readonly #db: DatabaseSync;
   readonly #insert;
-  #lastSeq: number;
-  #lastHash: string;
+  readonly #head;
 
-  /** Reads the chain's head from `db`. */
+  /** Prepares the statements on `db` (creating the tables when missing). */
   constructor(db: DatabaseSync) {
     this.#db = db;
     ensureAuditSchema(db);
     this.#insert = db.prepare(`INSERT INTO audit_log
       (seq, at, message_id, principal, channel, address, action, device, outcome, code, detail, prev_hash, hash)
       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    const head = db.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1").get() as
-      | { seq: number; hash: string }
-      | undefined;
-    const anchor = readAnchor(db);
-    this.#lastSeq = head?.seq ?? anchor?.seq ?? 0;
-    this.#lastHash = head?.hash ?? anchor?.hash ?? GENESIS_HASH;
+    this.#head = db.prepare("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
   }
 
-  /** Appends all entries in one transaction; returns their seq and hash, in order. */
+  /** Appends all entries in one transaction (group commit); returns their seq and hash, in order. */
   append(entries: readonly AuditEntryInput[]): { seq: number; hash: string }[] {
-    let seq = this.#lastSeq;
-    let hash = this.#lastHash;
-    const written = transaction(this.#db, () =>
-      entries.map((e) => {
-        const prev = hash;
-        seq++;
-        const fields = hashedFields(seq, e);
-        hash = hashOfFields(prev, fields);
-        this.#insert.run(...fields, prev, hash);
-        return { seq, hash };
-      }));
-    // Only advance the head once the commit succeeded.
-    this.#lastSeq = seq;
-    this.#lastHash = hash;
-    return written;
+    return transaction(this.#db, () => this.appendInTransaction(entries));
+  }
+
+  /** Appends within the caller's open write transaction (committed or rolled back by the caller). */
+  appendInTransaction(entries: readonly AuditEntryInput[]): { seq: number; hash: string }[] {
+    const head = this.#head.get() as { seq: number; hash: string } | undefined;
+    const anchor = head === undefined ? readAnchor(this.#db) : undefined;
+    let seq = head?.seq ?? anchor?.seq ?? 0;
+    let hash = head?.hash ?? anchor?.hash ?? GENESIS_HASH;
+    return entries.map((e) => {
+      const prev = hash;
+      seq++;
+      const fields = hashedFields(seq, e);
+      hash = hashOfFields(prev, fields);
+      this.#insert.run(...fields, prev, hash);
+      return { seq, hash };
+    });
   }
 }
 

@@ -74,10 +74,13 @@ export class DeviceStore {
   /** Saves every given row in one transaction (committed when it returns). */
   saveAll(devices: readonly StoredDevice[]): void {
     if (devices.length === 0) return;
-    transaction(this.#db, () => {
-      for (const d of devices) {
-        this.#upsert.run(d.id, d.type, JSON.stringify(d.state), d.updatedAt);
-      }
-    });
+    transaction(this.#db, () => this.saveInTransaction(devices));
+  }
+
+  /** Saves rows within the caller's open write transaction. */
+  saveInTransaction(devices: readonly StoredDevice[]): void {
+    for (const d of devices) {
+      this.#upsert.run(d.id, d.type, JSON.stringify(d.state), d.updatedAt);
+    }
   }
 }

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InProcessBroker } from "../broker/in_process_broker.ts";
+import { ActorSystem } from "../actors/actor_system.ts";
 import { createAuditActor } from "../actors/audit_actor.ts";
 import { createMessage } from "../broker/envelope.ts";
 import { openDatabase } from "../persistence/database.ts";
@@ -45,7 +45,7 @@ async function withTempDb<T>(work: (path: string) => Promise<T> | T): Promise<T>
 
 Deno.test("the audit actor replies with a seq only once the entry is committed, in one chain", async () => {
   await withTempDb(async (path) => {
-    const broker = new InProcessBroker();
+    const broker = new ActorSystem();
     const ref = await broker.spawn(createAuditActor({ databasePath: path, sync: "normal" }));
     const replies = await Promise.all(
       Array.from({ length: 300 }, (_, i) => broker.ask(append(i), { timeoutMs: 5000 })),
@@ -64,7 +64,7 @@ Deno.test("the audit actor replies with a seq only once the entry is committed, 
 
 Deno.test("queued appends are written in groups (group commit), not one transaction each", async () => {
   await withTempDb(async (path) => {
-    const broker = new InProcessBroker();
+    const broker = new ActorSystem();
     await broker.spawn(createAuditActor({ databasePath: path, sync: "full" }));
     let batches = 0;
     const db = openDatabase(path);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InProcessBroker } from "../broker/in_process_broker.ts";
+import { ActorSystem } from "../actors/actor_system.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { ActorBehaviour } from "../actors/actor.ts";
 import type { DeviceSnapshot, Message } from "../broker/messages.ts";
@@ -46,7 +46,7 @@ function recorder(
       if (options.inits) options.inits.count++;
       return null;
     },
-    async handle(state, message: Message<Topic>) {
+    async handle(state, message: Message<Topic>, ctx) {
       if (options.gate) await options.gate();
       const device = message.payload.device;
       if (device === options.failOn && failures < (options.failTimes ?? Infinity)) {
@@ -55,7 +55,7 @@ function recorder(
       }
       seen.push(device);
       if (message.type === "device.command") {
-        return { state, reply: { ok: true, value: snapshot(device) } } as never;
+        ctx.reply(message, { ok: true, value: snapshot(device) });
       }
       return { state };
     },
@@ -65,7 +65,7 @@ function recorder(
 const FAST = { backoffInitialMs: 1, backoffMaxMs: 4 };
 
 Deno.test("ask() delivers a typed request and returns the responder's reply", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   await broker.spawn(recorder("responder", seen));
   const result = await broker.ask(command("lamp"), { timeoutMs: 1000 });
@@ -78,7 +78,7 @@ Deno.test("ask() delivers a typed request and returns the responder's reply", as
 });
 
 Deno.test("publish() delivers only the kinds an actor consumes, to every consumer", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const commands: string[] = [];
   const events: string[] = [];
   const alsoEvents: string[] = [];
@@ -105,7 +105,7 @@ Deno.test("publish() delivers only the kinds an actor consumes, to every consume
 });
 
 Deno.test("an actor handles its messages one at a time, in the order published", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   let inFlight = 0;
   let maxInFlight = 0;
@@ -126,7 +126,7 @@ Deno.test("an actor handles its messages one at a time, in the order published",
 });
 
 Deno.test("a slow actor does not delay another actor", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const slowSeen: string[] = [];
   const fastSeen: string[] = [];
   const { promise: release, resolve: open } = Promise.withResolvers<void>();
@@ -147,7 +147,7 @@ Deno.test("a slow actor does not delay another actor", async () => {
 });
 
 Deno.test("a throwing handler restarts the actor and the message is retried until it succeeds", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   const inits = { count: 0 };
   const ref = await broker.spawn(recorder("flaky", seen, { failOn: "lamp", failTimes: 2, inits }), {
@@ -166,7 +166,7 @@ Deno.test("a throwing handler restarts the actor and the message is retried unti
 });
 
 Deno.test("a message that always crashes is dead-lettered after maxAttempts and the actor goes on", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   const events: InspectionEvent[] = [];
   broker.inspect((e) => events.push(e));
@@ -190,7 +190,7 @@ Deno.test("a message that always crashes is dead-lettered after maxAttempts and 
 });
 
 Deno.test("a full mailbox makes publish answer busy and delivers to nobody", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const blockedSeen: string[] = [];
   const otherSeen: string[] = [];
   const { promise: release, resolve: open } = Promise.withResolvers<void>();
@@ -223,7 +223,7 @@ Deno.test("a full mailbox makes publish answer busy and delivers to nobody", asy
 });
 
 Deno.test("send() waits for room instead of failing, and keeps order", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   await broker.spawn(recorder("small", seen), { mailboxCapacity: 4 });
   const sends = Array.from({ length: 50 }, (_, i) => broker.send(command(`d${i}`)));
@@ -235,7 +235,7 @@ Deno.test("send() waits for room instead of failing, and keeps order", async () 
 });
 
 Deno.test("a flood of 100 000 messages keeps the mailbox at its bound and is refused beyond it", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   const capacity = 1000;
   const ref = await broker.spawn(recorder("flooded", seen), { mailboxCapacity: capacity });
@@ -258,7 +258,7 @@ Deno.test("a flood of 100 000 messages keeps the mailbox at its bound and is ref
 });
 
 Deno.test("ask() answers timeout when the responder is too slow, and no_responder when there is none", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const none = await broker.ask(command("lamp"), { timeoutMs: 100 });
   assert.deepEqual(none, { ok: false, failure: { kind: "no_responder", type: "device.command" } });
   const { promise: release, resolve: open } = Promise.withResolvers<void>();
@@ -270,7 +270,7 @@ Deno.test("ask() answers timeout when the responder is too slow, and no_responde
 });
 
 Deno.test("drain() handles every queued message, then refuses new ones", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   const { promise: release, resolve: open } = Promise.withResolvers<void>();
   let terminated = false;
@@ -286,7 +286,7 @@ Deno.test("drain() handles every queued message, then refuses new ones", async (
 });
 
 Deno.test("stats() reports depth, handled and a handling-time histogram per actor", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   await broker.spawn(recorder("measured", []));
   for (let i = 0; i < 5; i++) broker.publish(command(`d${i}`));
   await broker.settled();
@@ -301,7 +301,7 @@ Deno.test("stats() reports depth, handled and a handling-time histogram per acto
 });
 
 Deno.test("a request whose ask timed out is never handled, so a timeout means not applied", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   const { promise: release, resolve: open } = Promise.withResolvers<void>();
   await broker.spawn(recorder("stalled", seen, { gate: () => release }));
@@ -317,7 +317,7 @@ Deno.test("a request whose ask timed out is never handled, so a timeout means no
 });
 
 Deno.test("senders waiting for room all get a chance when room appears, even after others gave up", async () => {
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   const seen: string[] = [];
   const { promise: release, resolve: open } = Promise.withResolvers<void>();
   await broker.spawn(recorder("narrow", seen, { gate: () => release }), { mailboxCapacity: 1 });

@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InProcessBroker } from "../broker/in_process_broker.ts";
+import { ActorSystem } from "../actors/actor_system.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { Message, Source } from "../broker/messages.ts";
-import { anonymousPrincipal, createDeviceActor } from "../actors/device_actor.ts";
+import { createDeviceActor } from "../actors/device_actor.ts";
+import { anonymousPrincipal } from "../domain/grants.ts";
 import { parseHome } from "../config/config.ts";
 import { REPO_ROOT } from "./helpers/hub_fixture.ts";
 import { openDatabase } from "../persistence/database.ts";
@@ -24,12 +25,12 @@ const as = (principal: string | null, channel: Source["channel"] = "tls"): Sourc
 });
 
 async function withActor(
-  fn: (broker: InProcessBroker, dbPath: string) => Promise<void>,
+  fn: (broker: ActorSystem, dbPath: string) => Promise<void>,
   dir?: string,
 ): Promise<void> {
   const folder = dir ?? await Deno.makeTempDir({ prefix: "device_actor_" });
   const dbPath = join(folder, "hub.db");
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   await broker.spawn(createDeviceActor({
     databasePath: dbPath,
     sync: "normal",
@@ -44,7 +45,7 @@ async function withActor(
   }
 }
 
-async function command(broker: InProcessBroker, who: string | null, text: string) {
+async function command(broker: ActorSystem, who: string | null, text: string) {
   const [device, action, ...args] = text.split(" ");
   const asked = await broker.ask(
     createMessage("device.command", { device: device!, action: action!, args }, as(who)),

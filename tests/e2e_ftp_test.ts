@@ -369,3 +369,15 @@ Deno.test("ftp - APPE extends a file atomically and the index holds the SHA-256 
   db.close();
   assert.deepEqual({ ...row }, { size: 1_000_000, sha256: onDisk });
 });
+
+Deno.test("ftp - a temporary folder removed under a running hub is made again and the upload is stored", async () => {
+  await using fx = await startTestHub({ env: PLAIN });
+  await Deno.remove(join(fx.dir, "uploads", PARTIAL_FOLDER), { recursive: true });
+  const r = await runFtpClient(listenerPort(fx.hub, "ftp"), [
+    ...SEED,
+    { op: "stor", path: "after.bin", size: 4096, seed: 3 },
+  ]);
+  assert.equal(r[2]!.code, 226, JSON.stringify(r[2]));
+  assert.equal(await sha256File(join(fx.dir, "uploads", "after.bin")), r[2]!.sha256);
+  assert.deepEqual([...Deno.readDirSync(join(fx.dir, "uploads", PARTIAL_FOLDER))], []);
+});

@@ -126,11 +126,11 @@ Deno.test("http api - every refusal code has its status and a specific message",
     assert.equal(answer.status, status, `${code}: ${JSON.stringify(answer.body)}`);
     assert.equal(answer.body.error.code, code);
   }
-  // busy: the actors are stopped; the channel answers instead of hanging.
+  // The actors are stopped: the channel answers 503 at once instead of hanging.
   await fx.hub.broker.drain();
-  const busy = await post("/api/devices/lamp/commands", { action: "on" });
-  assert.equal(busy.status, 503);
-  assert.equal(busy.body.error.code, "busy");
+  const down = await post("/api/devices/lamp/commands", { action: "on" });
+  assert.equal(down.status, 503);
+  assert.equal(down.body.error.code, "unavailable");
 });
 
 Deno.test("http api - missing, malformed and wrong tokens get 401 and are audited without the token", async () => {

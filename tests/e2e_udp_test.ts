@@ -13,7 +13,8 @@ import { decodeReply, encodeRequest, type UdpRequest } from "../protocols/udp/ud
 import { createMessage } from "../broker/envelope.ts";
 import type { DeviceSnapshot } from "../broker/messages.ts";
 import type { Hub } from "../hub.ts";
-import { InProcessBroker } from "../broker/in_process_broker.ts";
+import { createCommandPath } from "../domain/command_path.ts";
+import { ActorSystem } from "../actors/actor_system.ts";
 import type { ActorBehaviour } from "../actors/actor.ts";
 import { createAuditActor } from "../actors/audit_actor.ts";
 import { startUdpListener } from "../protocols/udp/udp_listener.ts";
@@ -439,7 +440,7 @@ Deno.test("udp - plain text is refused in the default hmac mode", async () => {
 
 Deno.test("udp - a full device mailbox answers busy, applies nothing, and the same datagram works later", async () => {
   const dir = await Deno.makeTempDir({ prefix: "udp_busy_" });
-  const broker = new InProcessBroker();
+  const broker = new ActorSystem();
   let release!: () => void;
   const gate = new Promise<void>((resolve) => (release = resolve));
   const applied: string[] = [];
@@ -465,6 +466,7 @@ Deno.test("udp - a full device mailbox answers busy, applies nothing, and the sa
   await broker.spawn(createAuditActor({ databasePath: `${dir}/hub.db`, sync: "normal" }));
   await broker.spawn(device, { mailboxCapacity: 1 });
   const listener = startUdpListener(broker, {
+    commandPath: createCommandPath(broker, { timeoutMs: 5000 }),
     hostname: "127.0.0.1",
     port: 0,
     auth: "hmac",

@@ -5,10 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { InProcessBroker } from "../broker/in_process_broker.ts";
+import { ActorSystem } from "../actors/actor_system.ts";
 import { createMessage } from "../broker/envelope.ts";
+import { StorageByteStore } from "../actors/storage_bytes.ts";
 import { createStorageActor } from "../actors/storage_actor.ts";
-import type { StorageUser } from "../actors/storage_users.ts";
+import type { StorageUser } from "../domain/storage_users.ts";
 import type { Message, Payloads, RequestType } from "../broker/messages.ts";
 import { openDatabase } from "../persistence/database.ts";
 import { FileIndexStore } from "../persistence/file_index_store.ts";
@@ -30,10 +31,12 @@ function user(principal: string, extra: Partial<StorageUser> = {}): StorageUser 
 
 async function setup(clockMs: { now: number }) {
   const dir = await Deno.makeTempDir({ prefix: "storage_test_" });
-  const broker = new InProcessBroker({ clock: { now: () => clockMs.now } });
+  const broker = new ActorSystem({ clock: { now: () => clockMs.now } });
   const audits: Message<"audit.append">[] = [];
   broker.subscribe(["audit.append"], (m) => audits.push(m));
+  const bytes = new StorageByteStore();
   await broker.spawn(createStorageActor({
+    bytes,
     databasePath: join(dir, "hub.db"),
     sync: "normal",
     root: join(dir, "uploads"),
@@ -57,22 +60,32 @@ async function setup(clockMs: { now: number }) {
     assert.ok(result.ok);
     return result.reply.payload;
   };
+  /** Writes an upload's bytes through the storage side's byte interface. */
+  const write = async (uploadId: string, text: string) => {
+    const opened = await bytes.openUpload(uploadId);
+    assert.ok(opened.ok);
+    using writer = opened.value;
+    assert.equal(writer.write(new TextEncoder().encode(text)), undefined);
+    writer.finish();
+  };
   const store = async (principal: string, path: string, text: string) => {
     const ticket = await ask("storage.begin_upload", { path, append: false }, principal);
     assert.ok(ticket.ok);
-    await Deno.writeTextFile(ticket.value.tempPath, text);
+    await write(ticket.value.uploadId, text);
+    const stored = await ask(
+      "storage.commit_upload",
+      { uploadId: ticket.value.uploadId },
+      principal,
+    );
+    assert.ok(stored.ok);
     const digest = new Uint8Array(
       await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
     );
     const sha = Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-    const stored = await ask("storage.commit_upload", {
-      uploadId: ticket.value.uploadId,
-      size: text.length,
-      sha256: sha,
-    }, principal);
-    assert.ok(stored.ok);
+    assert.equal(stored.value.sha256, sha, "the storage side computed the hash it recorded");
   };
-  return { dir, broker, audits, ask, store };
+  const partial = (uploadId: string) => join(dir, "uploads", ".hub-partial", `${uploadId}.part`);
+  return { dir, broker, audits, ask, store, write, partial };
 }
 
 Deno.test("storage actor - retention deletes files older than N days and beyond N files, and audits each", async () => {
@@ -112,11 +125,7 @@ Deno.test("storage actor - requests without a storage principal are refused and 
     const stranger = await s.ask("storage.begin_upload", { path: "/x", append: false }, "nobody");
     assert.equal(stranger.ok, false);
     if (!stranger.ok) assert.equal(stranger.error.code, "unauthenticated");
-    const unknownUpload = await s.ask("storage.commit_upload", {
-      uploadId: "nope",
-      size: 0,
-      sha256: "0".repeat(64),
-    }, "cam");
+    const unknownUpload = await s.ask("storage.commit_upload", { uploadId: "nope" }, "cam");
     assert.equal(unknownUpload.ok, false);
     assert.deepEqual([...Deno.readDirSync(join(s.dir, "uploads", "cam"))], []);
   } finally {
@@ -132,24 +141,24 @@ Deno.test("storage actor - an upload whose name became a folder is refused, the 
     // Another user's upload is in progress meanwhile.
     const other = await s.ask("storage.begin_upload", { path: "/keep.txt", append: false }, "few");
     assert.ok(other.ok);
-    await Deno.writeTextFile(other.value.tempPath, "kept");
+    await s.write(other.value.uploadId, "kept");
     const ticket = await s.ask("storage.begin_upload", { path: "/a", append: false }, "cam");
     assert.ok(ticket.ok);
-    await Deno.writeTextFile(ticket.value.tempPath, "data");
+    await s.write(ticket.value.uploadId, "data");
     // A folder appears under the same name before the upload finishes (another connection's MKD).
     await Deno.mkdir(join(s.dir, "uploads", "cam", "a"));
-    const committed = await s.ask("storage.commit_upload", {
-      uploadId: ticket.value.uploadId,
-      size: 4,
-      sha256: "0".repeat(64),
-    }, "cam");
+    const committed = await s.ask(
+      "storage.commit_upload",
+      { uploadId: ticket.value.uploadId },
+      "cam",
+    );
     assert.equal(committed.ok, false);
     assert.ok(!committed.ok && committed.error.code === "exists", JSON.stringify(committed));
-    await assert.rejects(Deno.stat(ticket.value.tempPath));
+    await assert.rejects(Deno.stat(s.partial(ticket.value.uploadId)));
     const [stats] = s.broker.stats();
     assert.equal(stats!.restarts, 0);
     assert.ok(
-      (await Deno.stat(other.value.tempPath)).isFile,
+      (await Deno.stat(s.partial(other.value.uploadId))).isFile,
       "the other upload's data is still there",
     );
   } finally {

@@ -22,10 +22,11 @@ import {
   normaliseAddress,
   PassiveChannel,
   type PortCursor,
-  receiveToFile,
-  sendFile,
+  receiveInto,
+  sendFrom,
   sendText,
 } from "./ftp_data_channel.ts";
+import type { StorageBytes } from "../../domain/storage_bytes.ts";
 import { ftpCodeOf, type StorageFileSystem } from "./ftp_file_system.ts";
 import { formatListLine } from "./ftp_listing.ts";
 
@@ -82,6 +83,8 @@ export interface FtpCommandContext {
   /** Certificate for PROT P data connections; replaced on reload (SIGHUP). */
   tls: { readonly cert: string; readonly key: string } | null;
   readonly transferTimeoutMs: number;
+  /** The storage side's byte interface: uploads and reads stream through it. */
+  readonly bytes: StorageBytes;
   /** Appends to the audit log; with `wait` resolves once committed. */
   /** Records an entry; with `wait`, resolves true only once it is committed. */
   audit(connection: FtpConnectionLike, entry: AuditAppendPayload, wait: boolean): Promise<boolean>;
@@ -286,17 +289,27 @@ async function storeInto(
   action: string,
 ): Promise<unknown> {
   const fs = connection.fs as StorageFileSystem;
+  const opened = await ctx.bytes.openUpload(t.uploadId);
+  if (!opened.ok) {
+    endChannel(connection);
+    await fs.abortUpload(t.uploadId, opened.error.message);
+    await ctx.audit(connection, refusedEntry(action, t.path, opened.error), true);
+    return await answer(connection, 451, `Nothing stored: ${opened.error.message}`);
+  }
+  using writer = opened.value;
   await answer(connection, 150, `Opening data connection for ${t.path}`);
-  const received = await receiveToFile(conn, t.tempPath, {
-    offset: t.offset,
-    maxBytes: t.maxBytes,
+  const received = await receiveInto(conn, writer, {
     idleTimeoutMs: ctx.transferTimeoutMs,
     stillWanted: () => !session.closed,
   });
   endChannel(connection);
   if (!received.ok) {
     await fs.abortUpload(t.uploadId, received.message);
-    const code = received.reason === "too_large" || received.reason === "disk_full" ? 552 : 426;
+    const code = received.reason === "too_large" || received.reason === "disk_full"
+      ? 552
+      : received.reason === "io"
+      ? 451
+      : 426;
     await ctx.audit(connection, {
       action,
       outcome: "rejected",
@@ -309,7 +322,7 @@ async function storeInto(
       `Transfer aborted, nothing stored: ${received.message}`,
     );
   }
-  const stored = await fs.commitUpload(t.uploadId, received.bytes, received.sha256);
+  const stored = await fs.commitUpload(t.uploadId);
   if (!stored.ok) {
     await ctx.audit(connection, refusedEntry(action, t.path, stored.error), true);
     return await answer(
@@ -352,7 +365,13 @@ async function retrieve(
       150,
       `Opening data connection for ${ticket.value.path} (${ticket.value.size} bytes)`,
     );
-    const sent = await sendFile(conn, ticket.value.fsPath, start, ctx.transferTimeoutMs);
+    const opened = await ctx.bytes.openRead(ticket.value.readId, start);
+    if (!opened.ok) {
+      endChannel(this);
+      return await answer(this, 550, opened.error.message);
+    }
+    using reader = opened.value;
+    const sent = await sendFrom(conn, reader, ctx.transferTimeoutMs);
     endChannel(this);
     void ctx.audit(this, {
       action: "ftp.retr",

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import { createHash, type Hash } from "node:crypto";
+import type { FileReader, UploadWriter } from "../../domain/storage_bytes.ts";
 
 /**
  * Size of the one buffer a transfer reuses. 256 KiB: fewer reads per
@@ -237,19 +237,15 @@ export class ActiveChannel implements DataChannel {
 
 /** How an upload's receive ended. */
 export type ReceiveResult =
-  | { readonly ok: true; readonly bytes: number; readonly sha256: string }
+  | { readonly ok: true; readonly bytes: number }
   | {
     readonly ok: false;
-    readonly reason: "too_large" | "disk_full" | "broken" | "timeout";
+    readonly reason: "too_large" | "disk_full" | "io" | "broken" | "timeout";
     readonly message: string;
   };
 
-/** Options for {@linkcode receiveToFile}. */
+/** Options for {@linkcode receiveInto}. */
 export interface ReceiveOptions {
-  /** Bytes already in the file (APPE): hashed first, counted against `maxBytes`. */
-  readonly offset: number;
-  /** Most bytes the whole file may have; 0 for no limit. */
-  readonly maxBytes: number;
   /** Abort when no byte arrives for this long. */
   readonly idleTimeoutMs: number;
   /** True while the client's control connection is still there. */
@@ -257,32 +253,18 @@ export interface ReceiveOptions {
 }
 
 /**
- * Copies the data connection into the file at `path` (appending after
- * `offset` bytes) until the peer ends it, hashing as it goes. Memory stays
- * at one buffer: the next read waits for the previous write.
+ * Copies the data connection into the storage side's writer until the peer
+ * ends it. Memory stays at one buffer: the next read waits for the previous
+ * write (synchronous: into the page cache it takes microseconds).
  */
-export async function receiveToFile(
+export async function receiveInto(
   conn: DataConn,
-  path: string,
+  writer: UploadWriter,
   options: ReceiveOptions,
 ): Promise<ReceiveResult> {
-  const hash = createHash("sha256");
-  // A fresh upload's temporary file is created here (the storage actor only names it);
-  // an append's was copied by the storage actor and is hashed first. File calls are
-  // synchronous: into the page cache they take microseconds, while each asynchronous
-  // call costs a round trip through Deno's blocking thread pool (about 0.1 ms; the
-  // open, one write and the close were half of a small upload's time).
-  using file = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o600 });
   const buffer = takeBuffer();
-  let bytes = 0;
   const watchdog = new Watchdog(options.idleTimeoutMs, () => closeQuietly(conn));
   try {
-    if (options.offset > 0) {
-      // APPE: the hash covers the existing part too. Read it asynchronously, so that a large
-      // file does not hold up every other client while it is hashed.
-      await hashExisting(file, hash, options.offset, buffer);
-      file.seekSync(options.offset, Deno.SeekMode.Start);
-    }
     while (true) {
       let n: number | null;
       try {
@@ -293,51 +275,33 @@ export async function receiveToFile(
       }
       if (n === null) break;
       watchdog.progress();
-      bytes += n;
-      if (options.maxBytes > 0 && options.offset + bytes > options.maxBytes) {
-        return {
-          ok: false,
-          reason: "too_large",
-          message:
-            `File is larger than the ${options.maxBytes} bytes allowed (size limit or quota)`,
-        };
-      }
-      const chunk = buffer.subarray(0, n);
-      hash.update(chunk);
-      try {
-        writeAllSync(file, chunk);
-      } catch (error) {
-        if (isDiskFull(error)) return { ok: false, reason: "disk_full", message: "Disk full" };
-        throw error;
-      }
+      const refused = writer.write(buffer.subarray(0, n));
+      if (refused) return { ok: false, ...refused };
     }
     if (watchdog.fired) return timeout(options.idleTimeoutMs);
     if (!options.stillWanted()) {
       return { ok: false, reason: "broken", message: "Client left during the upload" };
     }
-    return { ok: true, bytes: options.offset + bytes, sha256: hash.digest("hex") };
+    return { ok: true, bytes: writer.finish() };
   } finally {
     watchdog.stop();
     giveBack(buffer);
   }
 }
 
-/** Sends a file (from `start`) over the data connection, one buffer at a time. */
-export async function sendFile(
+/** Sends a stored file over the data connection, one buffer at a time. */
+export async function sendFrom(
   conn: DataConn,
-  path: string,
-  start: number,
+  reader: FileReader,
   idleTimeoutMs: number,
 ): Promise<{ ok: true; bytes: number } | { ok: false; message: string }> {
   const watchdog = new Watchdog(idleTimeoutMs, () => closeQuietly(conn));
   try {
-    using file = await Deno.open(path, { read: true });
-    if (start > 0) await file.seek(start, Deno.SeekMode.Start);
     const buffer = takeBuffer();
     let bytes = 0;
     try {
       while (true) {
-        const n = await file.read(buffer);
+        const n = await reader.read(buffer);
         if (n === null) break;
         await writeAll(conn, buffer.subarray(0, n));
         watchdog.progress();
@@ -391,29 +355,9 @@ async function finish(conn: DataConn, timeoutMs: number): Promise<void> {
   }
 }
 
-async function hashExisting(
-  file: Deno.FsFile,
-  hash: Hash,
-  length: number,
-  buffer: Uint8Array,
-): Promise<void> {
-  let left = length;
-  while (left > 0) {
-    const n = await file.read(buffer.subarray(0, Math.min(left, buffer.length)));
-    if (n === null) break;
-    hash.update(buffer.subarray(0, n));
-    left -= n;
-  }
-}
-
 async function writeAll(target: { write(p: Uint8Array): Promise<number> }, data: Uint8Array) {
   let offset = 0;
   while (offset < data.length) offset += await target.write(data.subarray(offset));
-}
-
-function writeAllSync(file: Deno.FsFile, data: Uint8Array): void {
-  let offset = 0;
-  while (offset < data.length) offset += file.writeSync(data.subarray(offset));
 }
 
 /** Closes the connection when no progress was reported for `ms`. One timer, re-armed lazily. */
@@ -452,10 +396,6 @@ class Watchdog {
 
 function timeout(ms: number): ReceiveResult {
   return { ok: false, reason: "timeout", message: `No data for ${ms} ms` };
-}
-
-function isDiskFull(error: unknown): boolean {
-  return /ENOSPC|EDQUOT|os error 28|os error 122|No space left/i.test(String(error));
 }
 
 function brief(error: unknown): string {

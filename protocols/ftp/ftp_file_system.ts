@@ -10,7 +10,7 @@
  * @module
  */
 import type { Broker } from "../../broker/broker.ts";
-import { describeFailure } from "../../broker/errors.ts";
+import { refusalFor } from "../../broker/errors.ts";
 import { createMessage } from "../../broker/envelope.ts";
 import type {
   ErrorCode,
@@ -57,6 +57,8 @@ export function ftpCodeOf(code: ErrorCode): number {
     case "busy":
     case "timeout":
       return 450;
+    case "unavailable":
+      return 451;
     case "internal":
       return 451;
     default:
@@ -125,8 +127,8 @@ export class StorageFileSystem {
   }
 
   /** Makes an upload final. */
-  commitUpload(uploadId: string, size: number, sha256: string): Promise<Outcome<StoredFile>> {
-    return this.#ask("storage.commit_upload", { uploadId, size, sha256 });
+  commitUpload(uploadId: string): Promise<Outcome<StoredFile>> {
+    return this.#ask("storage.commit_upload", { uploadId });
   }
 
   /** Throws an upload away. */
@@ -225,15 +227,9 @@ export class StorageFileSystem {
       timeoutMs: STORAGE_TIMEOUT_MS,
       waitForRoom: true,
     });
-    if (result.ok) return result.reply.payload as ReplyPayload<K>;
-    const code: ErrorCode = result.failure.kind === "busy"
-      ? "busy"
-      : result.failure.kind === "timeout"
-      ? "timeout"
-      : "internal";
-    return { ok: false, error: { code, message: describeFailure(result.failure) } } as ReplyPayload<
-      K
-    >;
+    if (result.ok) return result.reply.payload;
+    // Every storage reply is an Outcome, whose refusal has this shape.
+    return { ok: false, error: refusalFor(result.failure) } as ReplyPayload<K>;
   }
 }
 

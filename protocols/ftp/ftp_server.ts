@@ -13,12 +13,13 @@
 import process from "node:process";
 import { FtpSrv } from "ftp-srv";
 import ftpSrvRegistry from "ftp-srv/src/commands/registry.js";
+import ftpSrvPackage from "ftp-srv/package.json" with { type: "json" };
 import type { Broker } from "../../broker/broker.ts";
 import { createMessage } from "../../broker/envelope.ts";
 import type { AuditAppendPayload, Source } from "../../broker/messages.ts";
 import type { Config } from "../../config/config.ts";
 import type { CredentialVerifier } from "../../persistence/credential_store.ts";
-import type { StorageUser } from "../../actors/storage_users.ts";
+import type { StorageUser } from "../../domain/storage_users.ts";
 import type { PrincipalDeclaration } from "../../config/home.ts";
 import { getLogger, type Logger } from "../../observability/logger.ts";
 import type { Listener } from "../listener.ts";
@@ -33,12 +34,36 @@ import {
 import { normaliseAddress, PortCursor } from "./ftp_data_channel.ts";
 import { StorageFileSystem } from "./ftp_file_system.ts";
 import { LoginGuard } from "./ftp_login_guard.ts";
+import type { StorageBytes } from "../../domain/storage_bytes.ts";
 
 const log = getLogger("ftp");
+
+/**
+ * The ftp-srv release this adapter was written and tested against: its
+ * command handlers are replaced and its internals touched, so another
+ * release must be read and tested before the hub uses it.
+ */
+export const SUPPORTED_FTP_SRV_VERSION = "4.6.3";
+
+/** The installed ftp-srv release. */
+export const INSTALLED_FTP_SRV_VERSION: string = ftpSrvPackage.version;
+
+/** Refuses to start on an ftp-srv release the adapter was not written for (a clear message). */
+export function checkFtpSrvVersion(installed: string = INSTALLED_FTP_SRV_VERSION): void {
+  if (installed === SUPPORTED_FTP_SRV_VERSION) return;
+  throw new Error(
+    `ftp-srv ${installed} is installed, but the FTP adapter (protocols/ftp/ftp_server.ts) was ` +
+      `written for ${SUPPORTED_FTP_SRV_VERSION}: pin npm:ftp-srv@${SUPPORTED_FTP_SRV_VERSION} ` +
+      `in deno.json, or review the adapter against the new release and update ` +
+      `SUPPORTED_FTP_SRV_VERSION`,
+  );
+}
 
 /** What the FTP listener needs from the hub. */
 export interface FtpServerDeps {
   readonly broker: Broker;
+  /** The storage side's byte interface (uploads and reads stream through it). */
+  readonly bytes: StorageBytes;
   readonly config: Config;
   readonly verifier: CredentialVerifier;
   readonly users: ReadonlyMap<string, StorageUser>;
@@ -85,6 +110,7 @@ type ServerContext = FtpCommandContext;
 /** Starts the FTP server on FTP_SERVER_IP:FTP_PORT; resolves once it listens. */
 export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
   const { settings, paths } = deps.config;
+  checkFtpSrvVersion();
   if (!handlersInstalled) {
     installCommandHandlers(
       ftpSrvRegistry as Record<string, CommandEntry>,
@@ -146,6 +172,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     cursor: new PortCursor(),
     tls: { cert, key },
     transferTimeoutMs: settings.FTP_TRANSFER_TIMEOUT_MS,
+    bytes: deps.bytes,
     audit,
   };
 

@@ -10,7 +10,7 @@
 import type { Hono } from "hono";
 import { createMessage } from "../../broker/envelope.ts";
 import type { AuditQueryPayload, Outcome } from "../../broker/messages.ts";
-import { failureRefusal } from "../command_executor.ts";
+import { refusalFor } from "../../broker/errors.ts";
 import { errorResponse } from "./http_errors.ts";
 import type { HttpGate } from "./http_gate.ts";
 import { type Caller, canSee, type HttpDeps, type HttpEnv, seesAll } from "./http_context.ts";
@@ -27,7 +27,7 @@ export function auditRoutes(app: Hono<HttpEnv>, deps: HttpDeps, gate: HttpGate):
       createMessage("audit.query", parsed.value, caller.source),
       { timeoutMs: deps.askTimeoutMs, waitForRoom: true },
     );
-    if (!asked.ok) return errorResponse(failureRefusal(asked.failure));
+    if (!asked.ok) return errorResponse(refusalFor(asked.failure));
     const page = asked.reply.payload;
     if (!page.ok) return errorResponse(page.error);
     return c.json(page.value, 200, { "cache-control": "no-store" });
@@ -39,7 +39,7 @@ export function auditRoutes(app: Hono<HttpEnv>, deps: HttpDeps, gate: HttpGate):
       createMessage("audit.verify", {}, caller.source),
       { timeoutMs: Math.max(deps.askTimeoutMs, 30_000), waitForRoom: true },
     );
-    if (!asked.ok) return errorResponse(failureRefusal(asked.failure));
+    if (!asked.ok) return errorResponse(refusalFor(asked.failure));
     const verdict = asked.reply.payload;
     if (!verdict.ok) return errorResponse(verdict.error);
     return c.json(verdict.value, 200, { "cache-control": "no-store" });

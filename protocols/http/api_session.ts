@@ -9,7 +9,7 @@
  * @module
  */
 import type { Hono } from "hono";
-import { auditEvent } from "../command_executor.ts";
+import { auditEvent } from "../audit_events.ts";
 import type { HttpGate } from "./http_gate.ts";
 import { readJsonBody } from "./http_body.ts";
 import { clearedCookie, readSessionCookie, sessionCookie } from "./http_sessions.ts";

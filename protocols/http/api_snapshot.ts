@@ -3,17 +3,19 @@
  * client names only the camera; the device actor says whether the caller
  * may see it, and the storage actor picks the file (the newest the camera
  * stored, confined to its home after symlinks) and hands back where to read
- * it. The body is streamed from the file, never buffered whole.
+ * it, and the body streams through the storage side's byte interface
+ * (a read ticket; never a path), never buffered whole.
  *
  * @module
  */
 import type { Hono } from "hono";
 import { createMessage } from "../../broker/envelope.ts";
-import { failureRefusal } from "../command_executor.ts";
+import { refusalFor } from "../../broker/errors.ts";
 import { DEVICE_ID } from "./api_devices.ts";
 import { errorResponse } from "./http_errors.ts";
 import type { HttpGate } from "./http_gate.ts";
 import type { HttpDeps, HttpEnv } from "./http_context.ts";
+import type { FileReader } from "../../domain/storage_bytes.ts";
 
 const TYPES: Readonly<Record<string, string>> = {
   jpg: "image/jpeg",
@@ -46,23 +48,17 @@ export function snapshotRoutes(app: Hono<HttpEnv>, deps: HttpDeps, gate: HttpGat
       createMessage("storage.open_snapshot", { device: id }, caller.source),
       { timeoutMs: deps.askTimeoutMs, waitForRoom: true },
     );
-    if (!asked.ok) return errorResponse(failureRefusal(asked.failure));
+    if (!asked.ok) return errorResponse(refusalFor(asked.failure));
     const ticket = asked.reply.payload;
     if (!ticket.ok) return errorResponse(ticket.error);
-    let file: Deno.FsFile;
-    let size: number;
-    try {
-      file = await Deno.open(ticket.value.fsPath, { read: true });
-      size = (await file.stat()).size;
-    } catch {
-      // Deleted between the storage actor's answer and now (retention).
-      return errorResponse({ code: "not_found", message: `No snapshot of ${id}` });
-    }
+    const opened = await deps.bytes.openRead(ticket.value.readId, 0);
+    // Deleted between the storage actor's answer and now (retention).
+    if (!opened.ok) return errorResponse({ code: "not_found", message: `No snapshot of ${id}` });
     const extension = ticket.value.path.split(".").pop()?.toLowerCase() ?? "";
-    return new Response(file.readable, {
+    return new Response(readableOf(opened.value), {
       headers: {
         "content-type": TYPES[extension] ?? "application/octet-stream",
-        "content-length": String(size),
+        "content-length": String(ticket.value.size),
         "cache-control": "private, no-cache",
         etag: `"${ticket.value.sha256}"`,
         "last-modified": new Date(ticket.value.storedAt).toUTCString(),
@@ -70,5 +66,29 @@ export function snapshotRoutes(app: Hono<HttpEnv>, deps: HttpDeps, gate: HttpGat
         "x-content-type-options": "nosniff",
       },
     });
+  });
+}
+
+/** The bytes of a storage reader as a stream; the reader is closed at the end or on cancel. */
+function readableOf(reader: FileReader): ReadableStream<Uint8Array> {
+  let closed = false;
+  const close = () => {
+    if (!closed) (closed = true, reader[Symbol.dispose]());
+  };
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const buffer = new Uint8Array(64 * 1024);
+      try {
+        const n = await reader.read(buffer);
+        if (n === null) {
+          close();
+          controller.close();
+        } else controller.enqueue(buffer.subarray(0, n));
+      } catch (error) {
+        close();
+        controller.error(error);
+      }
+    },
+    cancel: close,
   });
 }

@@ -8,7 +8,7 @@
  */
 import type { DeviceSnapshot } from "../../broker/messages.ts";
 import type { Home, PrincipalDeclaration } from "../../config/home.ts";
-import { isAllowed } from "../../config/home.ts";
+import { isAllowed } from "../../domain/grants.ts";
 import { actionsOf, targetRange } from "../../domain/device_types.ts";
 
 /** A device as the API shows it. */

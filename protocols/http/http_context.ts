@@ -10,6 +10,7 @@ import type { Clock } from "../../broker/envelope.ts";
 import type { Source } from "../../broker/messages.ts";
 import type { Home, PrincipalDeclaration } from "../../config/home.ts";
 import type { CommandPath } from "../../domain/command_path.ts";
+import type { StorageBytes } from "../../domain/storage_bytes.ts";
 import type { Session, SessionCodec } from "./http_sessions.ts";
 
 /** What a token check answers (the TLS login's verifier; sync or async). */
@@ -34,6 +35,8 @@ export interface HttpDeps {
   readonly broker: Broker;
   readonly commandPath: CommandPath;
   readonly verifier: TokenChecker;
+  /** The storage side's bytes (camera snapshots are read through it). */
+  readonly bytes: StorageBytes;
   /** The home as last loaded (grants change on SIGHUP). */
   readonly home: () => Home;
   readonly sessions: SessionCodec;
@@ -68,10 +71,8 @@ export function mayUseHttp(principal: PrincipalDeclaration): boolean {
   return principal.channels.includes("tls") || principal.channels.includes("http");
 }
 
-/** True when `principal` has a grant naming `device` (or every device). */
-export function canSee(principal: PrincipalDeclaration, device: string): boolean {
-  return principal.grants.some((g) => g.devices.includes("*") || g.devices.includes(device));
-}
+/** Whether `principal` may see `device` (the device actor's own rule, domain/grants.ts). */
+export { canSee } from "../../domain/grants.ts";
 
 /** True when `principal` sees every device (and so every audit entry). */
 export function seesAll(principal: PrincipalDeclaration): boolean {

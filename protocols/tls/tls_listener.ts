@@ -25,6 +25,7 @@ import { RateLimiter } from "../rate_limit.ts";
 import { RefusalAuditor } from "../refusal_audit.ts";
 import { systemClock } from "../../broker/envelope.ts";
 import { TlsCounters } from "./tls_counters.ts";
+import type { CommandPath } from "../../domain/command_path.ts";
 import { type SessionContext, TlsSession, type TokenVerifier } from "./tls_session.ts";
 import { errorLine } from "../replies.ts";
 
@@ -43,6 +44,8 @@ export interface TlsListenerOptions {
   /** Required when `auth` is `none`: who unauthenticated connections act as. */
   readonly anonymous?: PrincipalDeclaration;
   readonly verifier: TokenVerifier;
+  /** The one command path device requests go through. */
+  readonly commandPath: CommandPath;
   readonly maxLineBytes: number;
   readonly handshakeTimeoutMs: number;
   readonly idleTimeoutMs: number;
@@ -111,6 +114,7 @@ class TlsListener implements Listener {
     const loginRate = options.loginsPerSecond ?? 5;
     this.#context = {
       broker,
+      commandPath: options.commandPath,
       principals,
       defaultPrincipal: options.auth === "none" ? options.anonymous! : null,
       verifier: options.verifier,

@@ -13,7 +13,6 @@
  * @module
  */
 import type { Broker } from "../../broker/broker.ts";
-import { createMessage } from "../../broker/envelope.ts";
 import type {
   DeviceSnapshot,
   ErrorCode,
@@ -24,7 +23,8 @@ import type {
 } from "../../broker/messages.ts";
 import type { PrincipalDeclaration } from "../../config/home.ts";
 import { type ParsedRequest, parseRequest, type Request } from "../command_parser.ts";
-import { auditEvent, executeCommand, failureRefusal, refusalEntry } from "../command_executor.ts";
+import { auditEvent, refusalEntry } from "../audit_events.ts";
+import type { CommandPath } from "../../domain/command_path.ts";
 import type { RefusalAuditor } from "../refusal_audit.ts";
 import { type FrameEvent, LineFramer } from "../line_framer.ts";
 import type { RateLimiter } from "../rate_limit.ts";
@@ -48,6 +48,8 @@ export interface TokenVerifier {
 /** What every session of one listener shares. */
 export interface SessionContext {
   readonly broker: Broker;
+  /** The one command path device requests go through. */
+  readonly commandPath: CommandPath;
   /** Principals by id (the home's, plus the anonymous one when auth is off). */
   readonly principals: ReadonlyMap<string, PrincipalDeclaration>;
   /** The principal of a connection that has not logged in; null requires login. */
@@ -374,12 +376,11 @@ export class TlsSession {
     ok: (text: string, result: unknown) => Answer,
   ): Promise<Answer> {
     this.#ctx.counters.commands++;
-    const outcome = await executeCommand(
-      this.#ctx.broker,
+    const outcome = await this.#ctx.commandPath.run(
       source,
+      "device.command",
       { device: request.device, action: request.action, args: request.args },
       { timeoutMs: this.#ctx.askTimeoutMs, waitForRoom: true },
-      this.#ctx.counters,
     );
     if (!outcome.ok) return fail(outcome.error);
     this.#ctx.counters.acknowledged++;
@@ -452,11 +453,10 @@ export class TlsSession {
     source: Source,
     device: string | null,
   ): Promise<Outcome<readonly DeviceSnapshot[]>> {
-    const asked = await this.#ctx.broker.ask(
-      createMessage("device.query", { device }, source),
-      { timeoutMs: this.#ctx.askTimeoutMs, waitForRoom: true },
-    );
-    return asked.ok ? asked.reply.payload : { ok: false, error: failureRefusal(asked.failure) };
+    return await this.#ctx.commandPath.run(source, "device.query", { device }, {
+      timeoutMs: this.#ctx.askTimeoutMs,
+      waitForRoom: true,
+    });
   }
 
   async #subscribe(

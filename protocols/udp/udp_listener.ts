@@ -20,7 +20,7 @@
  */
 import type { Broker } from "../../broker/broker.ts";
 import { type Clock, createMessage, systemClock } from "../../broker/envelope.ts";
-import { describeFailure } from "../../broker/errors.ts";
+import type { CommandPath } from "../../domain/command_path.ts";
 import type {
   AuditAppendPayload,
   ErrorCode,
@@ -50,9 +50,10 @@ import {
 import { formatState } from "../replies.ts";
 import { handlePlainDatagram } from "./udp_plain.ts";
 import {
-  askDevice,
   type DatagramContext,
   type DeviceRequest,
+  NOT_APPLIED,
+  runDatagramRequest,
   type UdpCounter,
   type UdpServices,
 } from "./udp_services.ts";
@@ -69,6 +70,8 @@ export const RECEIVERS = 8;
 
 /** Settings of the UDP listener (from `UDP_*`). */
 export interface UdpListenerOptions {
+  /** The one command path device requests go through. */
+  readonly commandPath: CommandPath;
   readonly hostname: string;
   readonly port: number;
   /** `hmac`: signed datagrams only. `none`: plain-text seed datagrams too. */
@@ -360,7 +363,7 @@ export class UdpListener implements Listener {
       return await refuse(message.error.code, "bad_body", message.error.message);
     }
     this.#replies.begin(request.principal, request.id, fingerprint);
-    const reply = await this.#apply(ctx, request, key, message.value, source);
+    const reply = await this.#apply(ctx, request, key, message.value);
     if (reply === "abandoned") return;
     this.#replies.complete(request.principal, request.id, {
       fingerprint,
@@ -371,69 +374,30 @@ export class UdpListener implements Listener {
     await s.send(ctx, reply);
   }
 
-  /** Asks the device actor, records the outcome, and builds the reply ("abandoned": busy, answered). */
+  /** Runs the request through the command path and builds the reply ("abandoned": not applied, answered). */
   async #apply(
     ctx: DatagramContext,
     request: DecodedRequest,
     key: SigningKey,
     message: DeviceRequest,
-    source: Source,
   ): Promise<Uint8Array | undefined | "abandoned"> {
     const s = this.#services;
-    const answer = await askDevice(this.#broker, message, s.timeoutMs);
+    const outcome = await runDatagramRequest(s.commandPath, message, s.timeoutMs);
     const size = ctx.bytes.length;
-    if (!answer.ok) {
-      const { code, message: text, applied } = answer.error;
+    if (!outcome.ok) {
+      const { code, message: text } = outcome.error;
       s.reject(ctx, code);
-      s.auditRejection(ctx, source, rejection(code, code, request, {}, ctx));
-      if (!applied) {
+      if (NOT_APPLIED.has(code)) {
         // Nothing happened: the device may send the very same datagram again.
         this.#replays.forget(request.principal, request.nonce);
         this.#replies.abandon(request.principal, request.id);
         await s.send(ctx, signed(request, key, code, text, size));
         return "abandoned";
       }
+      // Refused by the device actor, which journaled the refusal with its reason.
       return signed(request, key, code, text, size);
     }
-    const outcome = answer.value;
-    const device = message.payload.device ?? "";
-    if (!outcome.ok) {
-      s.reject(ctx, outcome.error.code);
-      s.auditRejection(ctx, source, {
-        action: message.type,
-        device,
-        outcome: "rejected",
-        code: outcome.error.code,
-        detail: {
-          [message.type === "device.command" ? "command" : "reading"]: request.body,
-          message: outcome.error.message,
-          reason: outcome.error.code,
-          id: request.id,
-        },
-      });
-      return signed(request, key, outcome.error.code, outcome.error.message, size);
-    }
     const snapshot = outcome.value;
-    const recorded = message.type === "device.query" ||
-      await s.auditNow(source, {
-        action: message.type,
-        device,
-        outcome: "ok",
-        detail: {
-          [message.type === "device.command" ? "command" : "reading"]: request.body,
-          state: snapshot.state,
-          id: request.id,
-        },
-      });
-    if (!recorded) {
-      return signed(
-        request,
-        key,
-        "internal",
-        "Applied but not recorded in the audit log: not acknowledged",
-        size,
-      );
-    }
     this.#count("accepted_total");
     return signed(
       request,
@@ -448,7 +412,10 @@ export class UdpListener implements Listener {
     if (request.kind === "rpt") {
       const reading = parseReadingBody(request.body);
       if (!reading.ok) return reading;
-      return { ok: true, value: createMessage("device.reading", reading.value, source) };
+      return {
+        ok: true,
+        value: createMessage("device.reading", { ...reading.value, ref: request.id }, source),
+      };
     }
     const parsed = parseTextRequest(request.body);
     if (!parsed.ok) return parsed;
@@ -458,7 +425,7 @@ export class UdpListener implements Listener {
         ok: true,
         value: createMessage(
           "device.command",
-          { device: r.device, action: r.action, args: r.args },
+          { device: r.device, action: r.action, args: r.args, ref: request.id },
           source,
         ),
       };
@@ -518,6 +485,7 @@ export class UdpListener implements Listener {
       this.#refusals.write(source, payload);
     return {
       broker,
+      commandPath: this.#options.commandPath,
       timeoutMs,
       count,
       reject: (_ctx, reason) => this.#count(`rejected_total{reason="${reason}"}`),
@@ -535,19 +503,6 @@ export class UdpListener implements Listener {
         }
       },
       auditLater,
-      auditNow: async (source, payload) => {
-        const result = await broker.ask(createMessage("audit.append", payload, source), {
-          timeoutMs,
-          waitForRoom: true,
-        });
-        if (!result.ok) {
-          count("audit_dropped_total");
-          log.error("Could not record an acknowledged UDP request: {failure}", {
-            failure: describeFailure(result.failure),
-          });
-        }
-        return result.ok;
-      },
       auditRejection: (ctx, source, payload) =>
         this.#refusals.refuse(source, payload, addressHost(ctx.addr)),
     };

@@ -11,10 +11,10 @@
  *
  * @module
  */
-import { ANONYMOUS_PRINCIPAL_ID } from "../../actors/device_actor.ts";
+import { ANONYMOUS_PRINCIPAL_ID } from "../../domain/grants.ts";
 import type { Source } from "../../broker/messages.ts";
 import { parseTextRequest } from "../command_parser.ts";
-import { auditRefusal, executeCommand } from "../command_executor.ts";
+import { auditEvent, refusalEntry } from "../audit_events.ts";
 import { escapeEcho } from "../replies.ts";
 import { decodeText, truncateUtf8 } from "./udp_datagram.ts";
 import type { DatagramContext, UdpServices } from "./udp_services.ts";
@@ -42,14 +42,12 @@ export async function handlePlainDatagram(s: UdpServices, ctx: DatagramContext):
   };
   const refuse = (reason: string, message: string) => {
     s.reject(ctx, reason);
-    auditRefusal(
-      s.broker,
-      source,
+    const entry = refusalEntry(
       { action: "udp.plain" },
       { code: "malformed", message },
-      undefined,
       "udp.rejected",
     );
+    if (!auditEvent(s.broker, source, entry)) s.count("audit_dropped_total");
     return reply(message);
   };
   if (text === undefined) return await refuse("not_utf8", "not valid UTF-8");
@@ -59,15 +57,12 @@ export async function handlePlainDatagram(s: UdpServices, ctx: DatagramContext):
   if (request.op !== "command") {
     return await refuse("malformed", "only '<device> <action> [value]' over plain UDP");
   }
-  const counters = { auditDropped: 0 };
-  const outcome = await executeCommand(
-    s.broker,
+  const outcome = await s.commandPath.run(
     source,
+    "device.command",
     { device: request.device, action: request.action, args: request.args },
     { timeoutMs: s.timeoutMs, waitForRoom: false },
-    counters,
   );
-  if (counters.auditDropped > 0) s.count("audit_dropped_total");
   if (!outcome.ok) {
     s.reject(ctx, outcome.error.code);
     return await reply(outcome.error.message);

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Broker } from "../../broker/broker.ts";
-import { describeFailure } from "../../broker/errors.ts";
+import type { CommandPath } from "../../domain/command_path.ts";
 import type {
   AuditAppendPayload,
   DeviceSnapshot,
@@ -39,14 +39,14 @@ export type UdpCounter =
 /** The services a datagram handler uses: shared by the signed and the plain paths. */
 export interface UdpServices {
   readonly broker: Broker;
+  /** The one command path device requests go through. */
+  readonly commandPath: CommandPath;
   readonly timeoutMs: number;
   count(counter: UdpCounter): void;
   reject(ctx: DatagramContext, reason: string): void;
   send(ctx: DatagramContext, reply: Uint8Array | undefined): Promise<void>;
   /** Appends to the audit log without waiting (rejections); counts a full audit mailbox. */
   auditLater(source: Source, payload: AuditAppendPayload): void;
-  /** Appends to the audit log and waits until it is durable; false when it could not. */
-  auditNow(source: Source, payload: AuditAppendPayload): Promise<boolean>;
   /** Audits a rejection, one by one within budget, as a summary beyond it. */
   auditRejection(ctx: DatagramContext, source: Source, payload: AuditAppendPayload): void;
 }
@@ -57,41 +57,29 @@ export type DeviceRequest =
   | Message<"device.reading">
   | Message<"device.query">;
 
-/** A failure to get an answer, and whether the request may have been applied anyway. */
-interface AskFailure {
-  readonly code: ErrorCode;
-  readonly message: string;
-  readonly applied: boolean;
-}
+/** Refusal codes that mean the request never reached a handler (nothing applied). */
+export const NOT_APPLIED: ReadonlySet<ErrorCode> = new Set(["busy", "timeout", "unavailable"]);
 
-/** Asks the device actor; one snapshot comes back whatever the request kind. */
-export async function askDevice(
-  broker: Broker,
-  message: DeviceRequest,
+/** Runs a datagram's request through the command path; one snapshot comes back whatever its kind. */
+export async function runDatagramRequest(
+  path: CommandPath,
+  request: DeviceRequest,
   timeoutMs: number,
-): Promise<
-  { ok: true; value: Outcome<DeviceSnapshot> } | { ok: false; error: AskFailure }
-> {
-  const result = await broker.ask(message, { timeoutMs });
-  if (!result.ok) {
-    const failure = result.failure;
-    const code: ErrorCode = failure.kind === "busy"
-      ? "busy"
-      : failure.kind === "timeout"
-      ? "timeout"
-      : "internal";
-    // Busy, closed and no responder mean it was never queued; a timeout may still apply it.
-    const applied = failure.kind === "timeout" || failure.kind === "dead_lettered";
-    return { ok: false, error: { code, message: describeFailure(failure), applied } };
+): Promise<Outcome<DeviceSnapshot>> {
+  // Datagrams never wait for room: a full hub answers busy at once.
+  const options = { timeoutMs, waitForRoom: false };
+  switch (request.type) {
+    case "device.command":
+      return await path.run(request.source, request.type, request.payload, options);
+    case "device.reading":
+      return await path.run(request.source, request.type, request.payload, options);
+    case "device.query": {
+      const outcome = await path.run(request.source, request.type, request.payload, options);
+      if (!outcome.ok) return outcome;
+      const first = outcome.value[0];
+      return first === undefined
+        ? { ok: false, error: { code: "not_found", message: "No such device" } }
+        : { ok: true, value: first };
+    }
   }
-  const payload = result.reply.payload;
-  if (!payload.ok) return { ok: true, value: payload };
-  const value = payload.value;
-  if (Array.isArray(value)) {
-    const first = (value as readonly DeviceSnapshot[])[0];
-    return first === undefined
-      ? { ok: true, value: { ok: false, error: { code: "not_found", message: "No such device" } } }
-      : { ok: true, value: { ok: true, value: first } };
-  }
-  return { ok: true, value: { ok: true, value: value as DeviceSnapshot } };
 }

@@ -8,13 +8,13 @@
  *
  * @module
  */
-import { InProcessBroker } from "../../broker/in_process_broker.ts";
+import { ActorSystem } from "../../actors/actor_system.ts";
 import { createAuditActor } from "../../actors/audit_actor.ts";
 import { createMessage } from "../../broker/envelope.ts";
 
 const path = Deno.args[0];
 if (!path) throw new Error("Usage: audit_harness.ts <database path>");
-const broker = new InProcessBroker();
+const broker = new ActorSystem();
 await broker.spawn(createAuditActor({ databasePath: path, sync: "normal" }));
 const encoder = new TextEncoder();
 let n = 0;

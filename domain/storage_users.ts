@@ -8,7 +8,7 @@
  */
 import type { Config } from "../config/config.ts";
 import type { StoragePermission } from "../broker/messages.ts";
-import { parseHomeFolder, type PathComponents } from "../domain/storage_paths.ts";
+import { parseHomeFolder, type PathComponents } from "./storage_paths.ts";
 
 /** One storage user: home, permissions, quotas, retention. */
 export interface StorageUser {

@@ -1,0 +1,258 @@
+/**
+ * The hub's children, in start order: actors first (each consumer before
+ * any producer), then the listeners and services that use them. `startHub`
+ * starts them in this order and stops them in reverse. A new part of the
+ * hub is one more entry in {@linkcode HUB_CHILDREN}.
+ *
+ * @module
+ */
+import type { DatabaseSync } from "node:sqlite";
+import type { Config } from "./config/config.ts";
+import type { Home, PrincipalDeclaration } from "./config/home.ts";
+import type { ActorSystem } from "./actors/actor_system.ts";
+import { createAuditActor } from "./actors/audit_actor.ts";
+import { createDeviceActor } from "./actors/device_actor.ts";
+import { createStorageActor } from "./actors/storage_actor.ts";
+import { startRetentionSchedule } from "./actors/storage_retention.ts";
+import type { StorageByteStore } from "./actors/storage_bytes.ts";
+import type { CommandPath } from "./domain/command_path.ts";
+import { anonymousPrincipal } from "./domain/grants.ts";
+import { storageUsersFromConfig } from "./domain/storage_users.ts";
+import type { CredentialVerifier } from "./persistence/credential_store.ts";
+import type { AuditMetrics } from "./observability/audit_metrics.ts";
+import type { Listener } from "./protocols/listener.ts";
+import { startFtpServer } from "./protocols/ftp/ftp_server.ts";
+import { createHttpListener } from "./protocols/http/operator_server.ts";
+import type { HttpDeps } from "./protocols/http/http_context.ts";
+import { SessionCodec } from "./protocols/http/http_sessions.ts";
+import { systemClock } from "./broker/envelope.ts";
+import { startTlsListener } from "./protocols/tls/tls_listener.ts";
+import { startUdpListener } from "./protocols/udp/udp_listener.ts";
+
+/** What every child is started with. */
+export interface HubParts {
+  readonly config: Config;
+  /** The hub's own database connection (credentials, health, retention). */
+  readonly db: DatabaseSync;
+  readonly actors: ActorSystem;
+  readonly commandPath: CommandPath;
+  readonly verifier: CredentialVerifier;
+  readonly auditMetrics: AuditMetrics;
+  /** The storage side's bytes: the storage actor grants tickets, the FTP server streams through them. */
+  readonly storageBytes: StorageByteStore;
+  /** The listeners started so far, by name (the operator surface reports on them). */
+  readonly listeners: ReadonlyMap<string, Listener>;
+  /** The home as last loaded (start or SIGHUP). */
+  home(): Home;
+  readonly startedAt: number;
+}
+
+/** Something started that must be stopped: a listener or a background service. */
+export interface Stoppable {
+  close(): Promise<void> | void;
+}
+
+/** One child of the hub: an actor (stopped by draining the actor system) or a listener or service. */
+export type ChildSpec =
+  | { readonly kind: "actor"; readonly name: string; start(parts: HubParts): Promise<void> }
+  | { readonly kind: "listener"; readonly name: string; start(parts: HubParts): Promise<Listener> }
+  | { readonly kind: "service"; readonly name: string; start(parts: HubParts): Promise<Stoppable> };
+
+const auditActor: ChildSpec = {
+  kind: "actor",
+  name: "audit",
+  async start({ config, actors, auditMetrics }) {
+    await actors.spawn(
+      createAuditActor({
+        databasePath: config.paths.database,
+        sync: config.settings.AUDIT_SYNC,
+        metrics: auditMetrics,
+      }),
+      { mailboxCapacity: 4096, maxBatch: 512 },
+    );
+  },
+};
+
+const deviceActor: ChildSpec = {
+  kind: "actor",
+  name: "device",
+  async start({ config, actors, auditMetrics }) {
+    const { settings } = config;
+    const open = settings.TLS_AUTH === "none" || settings.UDP_AUTH === "none";
+    await actors.spawn(
+      createDeviceActor({
+        databasePath: config.paths.database,
+        sync: settings.AUDIT_SYNC,
+        home: config.home,
+        metrics: auditMetrics,
+        extraPrincipals: open ? [anonymousPrincipal()] : [],
+      }),
+      { mailboxCapacity: 4096, maxBatch: 512 },
+    );
+  },
+};
+
+const storageActor: ChildSpec = {
+  kind: "actor",
+  name: "storage",
+  async start({ config, actors, storageBytes }) {
+    await actors.spawn(
+      createStorageActor({
+        databasePath: config.paths.database,
+        sync: config.settings.AUDIT_SYNC,
+        root: config.paths.uploadFolder,
+        users: storageUsersFromConfig(config),
+        usersFor: usersFor(config),
+        maxFileBytes: config.settings.FTP_MAX_FILE_BYTES,
+        bytes: storageBytes,
+      }),
+      { mailboxCapacity: 1024 },
+    );
+  },
+};
+
+const tlsListener: ChildSpec = {
+  kind: "listener",
+  name: "tls",
+  start({ config, actors, verifier, commandPath }) {
+    const { settings, paths } = config;
+    return Promise.resolve(startTlsListener(actors, {
+      hostname: settings.TCP_SERVER_IP,
+      port: settings.TCP_SERVER_PORT,
+      cert: Deno.readTextFileSync(paths.cert),
+      key: Deno.readTextFileSync(paths.key),
+      auth: settings.TLS_AUTH,
+      principals: config.home.principals,
+      anonymous: anonymousPrincipal(),
+      verifier,
+      commandPath,
+      maxLineBytes: settings.TLS_MAX_LINE_BYTES,
+      handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
+      idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
+      unterminatedMs: settings.TLS_UNTERMINATED_MS,
+      maxConnections: settings.TLS_MAX_CONNECTIONS,
+      maxConnectionsPerIp: settings.TLS_MAX_CONNECTIONS_PER_IP,
+      commandsPerSecond: settings.TLS_COMMANDS_PER_SECOND,
+      loginsPerSecond: settings.TLS_LOGINS_PER_SECOND,
+    }));
+  },
+};
+
+const udpListener: ChildSpec = {
+  kind: "listener",
+  name: "udp",
+  start({ config, actors, verifier, commandPath }) {
+    const { settings } = config;
+    // Signed datagrams; keys read once per principal, then kept in memory.
+    return Promise.resolve(startUdpListener(actors, {
+      commandPath,
+      hostname: settings.UDP_SERVER_IP,
+      port: settings.UDP_SERVER_PORT,
+      auth: settings.UDP_AUTH,
+      maxDatagramBytes: settings.UDP_MAX_DATAGRAM_BYTES,
+      windowSeconds: settings.UDP_WINDOW_SECONDS,
+      replayCacheSize: settings.UDP_REPLAY_CACHE,
+      replyCacheSize: settings.UDP_REPLY_CACHE,
+      ratePerAddress: settings.UDP_RATE_PER_IP,
+      ratePerPrincipal: settings.UDP_RATE_PER_PRINCIPAL,
+      maxInFlight: settings.UDP_MAX_IN_FLIGHT,
+      principals: config.home.principals,
+      udpKey: (principal) => verifier.udpKey(principal),
+    }));
+  },
+};
+
+const storageRetention: ChildSpec = {
+  kind: "service",
+  name: "storage-retention",
+  start({ config, actors }) {
+    return Promise.resolve(
+      startRetentionSchedule(actors, config.settings.FTP_RETENTION_INTERVAL_MS),
+    );
+  },
+};
+
+const ftpServer: ChildSpec = {
+  kind: "listener",
+  name: "ftp",
+  start({ config, actors, verifier, storageBytes }) {
+    // Every file operation goes through the storage actor; bytes through its byte interface.
+    return startFtpServer({
+      broker: actors,
+      bytes: storageBytes,
+      config,
+      verifier,
+      users: storageUsersFromConfig(config),
+      usersFor: usersFor(config),
+    });
+  },
+};
+
+const operatorHttp: ChildSpec = {
+  kind: "listener",
+  name: "http",
+  start(parts) {
+    const { config, actors, listeners, auditMetrics, db, home, startedAt } = parts;
+    const { settings, paths } = config;
+    // Last, so that /healthz sees every listener above.
+    return createHttpListener({
+      actorStats: () => actors.stats(),
+      listeners,
+      audit: auditMetrics,
+      db,
+      home,
+      startedAt,
+    }, {
+      hostname: settings.HTTP_IP,
+      port: settings.HTTP_PORT,
+      cert: Deno.readTextFileSync(paths.cert),
+      key: Deno.readTextFileSync(paths.key),
+      certPath: paths.cert,
+      tls: settings.HTTP_TLS,
+      // The page and the API (issue 12): the same command path, grants and tokens as TLS.
+      api: httpApiDeps(parts),
+    });
+  },
+};
+
+/** What the page and the API are given. */
+function httpApiDeps(parts: HubParts): Omit<HttpDeps, "secure"> {
+  const { settings, paths } = parts.config;
+  return {
+    broker: parts.actors,
+    commandPath: parts.commandPath,
+    verifier: parts.verifier,
+    bytes: parts.storageBytes,
+    home: parts.home,
+    sessions: new SessionCodec(Deno.readTextFileSync(paths.key), {
+      ttlSeconds: settings.HTTP_SESSION_TTL_SECONDS,
+      clock: systemClock,
+    }),
+    limits: {
+      maxBodyBytes: settings.HTTP_MAX_BODY_BYTES,
+      ratePerPrincipal: settings.HTTP_RATE_PER_PRINCIPAL,
+      ratePerIp: settings.HTTP_RATE_PER_IP,
+      maxConnections: settings.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerIp: settings.HTTP_MAX_CONNECTIONS_PER_IP,
+    },
+    clock: systemClock,
+    askTimeoutMs: 10_000,
+  };
+}
+
+/** The hub's children in start order; stopped in reverse. */
+export const HUB_CHILDREN: readonly ChildSpec[] = [
+  auditActor,
+  deviceActor,
+  tlsListener,
+  udpListener,
+  storageActor,
+  storageRetention,
+  ftpServer,
+  operatorHttp,
+];
+
+function usersFor(config: Config) {
+  return (principals: readonly PrincipalDeclaration[]) =>
+    storageUsersFromConfig({ ...config, home: { ...config.home, principals: [...principals] } });
+}
