@@ -90,9 +90,15 @@ function isQuery(message: Message<K | AuditQueryTopic>): message is Message<Audi
   return message.type === "audit.query" || message.type === "audit.verify";
 }
 
+/** Applies `next` to a value or a promise of one, without a tick when it is a plain value. */
+function then<T, U>(value: T | Promise<T>, next: (value: T) => U | Promise<U>): U | Promise<U> {
+  return value instanceof Promise ? value.then(next) : next(value);
+}
+
 /**
  * Adds the audit reads to an actor behaviour (the audit actor's): queries are answered on
  * `dbOf(state)` through `ctx.reply`, everything else goes to `inner`, batches keep their order.
+ * A synchronous `inner` stays synchronous (replies go out in the same tick as before).
  */
 export function withAuditQueries<S>(
   inner: ActorBehaviour<S, K>,
@@ -104,34 +110,36 @@ export function withAuditQueries<S>(
       ctx.reply(message, queryAuditPage(db, message.payload, message.source.principal));
     } else ctx.reply(message, verifyAudit(db));
   };
-  const run = async (state: S, messages: readonly Message<K>[], ctx: ActorContext) => {
-    if (inner.handleBatch && messages.length > 1) {
-      return await inner.handleBatch(state, messages, ctx);
-    }
-    for (const message of messages) state = (await inner.handle(state, message, ctx)).state;
-    return state;
+  /** Writes a run of non-query messages: as one batch when `inner` has batches. */
+  const run = (state: S, messages: readonly Message<K>[], ctx: ActorContext): S | Promise<S> => {
+    if (inner.handleBatch && messages.length > 1) return inner.handleBatch(state, messages, ctx);
+    const [first, ...rest] = messages;
+    if (first === undefined) return state;
+    return then(inner.handle(state, first, ctx), (handled) => run(handled.state, rest, ctx));
+  };
+  const batch = (
+    state: S,
+    messages: readonly Message<K | AuditQueryTopic>[],
+    ctx: ActorContext,
+  ): S | Promise<S> => {
+    const queryAt = messages.findIndex(isQuery);
+    if (queryAt < 0) return run(state, messages.filter((m) => !isQuery(m)), ctx);
+    const before = messages.slice(0, queryAt).filter((m) => !isQuery(m));
+    const query = messages[queryAt]!;
+    return then(before.length > 0 ? run(state, before, ctx) : state, (next) => {
+      if (isQuery(query)) answer(next, query, ctx);
+      return batch(next, messages.slice(queryAt + 1), ctx);
+    });
   };
   return {
     ...inner,
     consumes: [...inner.consumes, ...AUDIT_QUERY_TOPICS],
-    async handle(state, message, ctx) {
-      if (!isQuery(message)) return await inner.handle(state, message, ctx);
+    handle(state, message, ctx) {
+      if (!isQuery(message)) return inner.handle(state, message, ctx);
       answer(state, message, ctx);
       return { state };
     },
-    async handleBatch(state, messages, ctx) {
-      let pending: Message<K>[] = [];
-      for (const message of messages) {
-        if (!isQuery(message)) {
-          pending.push(message);
-          continue;
-        }
-        if (pending.length > 0) state = await run(state, pending, ctx);
-        pending = [];
-        answer(state, message, ctx);
-      }
-      return pending.length > 0 ? await run(state, pending, ctx) : state;
-    },
+    handleBatch: batch,
   };
 }
 
