@@ -329,3 +329,31 @@ Deno.test("http api - a reload (SIGHUP) that takes a grant away applies to the A
   const next = await events.next();
   assert.equal(next.data.device, "porch-light", "the lamp's change was not sent any more");
 });
+
+Deno.test("http api - garbage on the socket and malformed UTF-8 bodies are refused and the listener goes on", async () => {
+  await using fx = await startTestHub();
+  const port = fx.hub.listeners.get("http")!.port;
+  for (
+    const garbage of [
+      "\x00\x01\x02\xff\xfe garbage\r\n\r\n",
+      "GET / HTTP/9.9\r\n\r\n",
+      "x".repeat(70_000),
+    ]
+  ) {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+    await conn.write(new TextEncoder().encode(garbage)).catch(() => 0);
+    const buffer = new Uint8Array(1024);
+    await conn.read(buffer).catch(() => null);
+    conn.close();
+  }
+  const bad = await fetch(`http://127.0.0.1:${port}/api/devices/lamp/commands`, {
+    method: "POST",
+    headers: { ...ADMIN, "content-type": "application/json" },
+    body: new Uint8Array([0x7b, 0x22, 0x61, 0xff, 0xfe, 0x22, 0x7d]),
+  });
+  assert.equal(bad.status, 400);
+  assert.equal((await bad.json()).error.code, "malformed");
+  const after = await call(fx.hub, "GET", "/api/devices/lamp", { headers: ADMIN });
+  assert.equal(after.status, 200, "the listener still answers");
+  assert.equal(after.body.device.state.power, "off");
+});
