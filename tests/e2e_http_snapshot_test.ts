@@ -6,8 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { listenerPort, startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.ts";
-import { runTool } from "./helpers/ftp_clients.ts";
+import { startTestHub } from "./helpers/hub_fixture.ts";
+import { uploadAsPorchCamera } from "./helpers/camera_upload.ts";
 import { baseUrl, bearer, call } from "./helpers/http_api.ts";
 import { openEvents } from "./helpers/sse_client.ts";
 import type { Hub } from "../hub.ts";
@@ -15,26 +15,9 @@ import type { Hub } from "../hub.ts";
 const FTP_ENV = { FTP_PASV_MIN: "0", FTP_PASV_MAX: "0", FTP_LOGIN_FAILURE_DELAY_MS: "0" };
 const ADMIN = bearer("admin");
 
-/** Uploads `bytes` as the porch camera over explicit FTPS with lftp; the stored file's path. */
+/** Uploads `bytes` as the porch camera over explicit FTPS; the stored file's path. */
 async function uploadSnapshot(hub: Hub, dir: string, bytes: Uint8Array): Promise<string> {
-  const source = join(dir, `shot-${crypto.randomUUID()}.jpg`);
-  await Deno.writeFile(source, bytes);
-  // Explicit FTPS, data connection protected too.
-  const script = [
-    "set ftp:ssl-force true",
-    "set ftp:ssl-protect-data true",
-    "set ssl:verify-certificate no",
-    "set net:max-retries 1",
-    "set net:timeout 20",
-    `open -u porch-camera,${TEST_SECRETS.password("porch-camera")} -p ${
-      listenerPort(hub, "ftp")
-    } 127.0.0.1`,
-    `put ${source} -o snap.jpg`,
-    "bye",
-  ].join("; ");
-  const up = await runTool("lftp", ["-d", "-c", script]);
-  assert.equal(up.code, 0, up.stderr.slice(-2000));
-  assert.match(up.stderr, /<--- 226 /);
+  await uploadAsPorchCamera(hub, dir, bytes, "snap.jpg");
   for (let i = 0; i < 200; i++) {
     const camera = await call(hub, "GET", "/api/devices/porch-camera", { headers: ADMIN });
     const path = camera.body.device.state.lastSnapshot;

@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { launchChromium } from "./helpers/browser.ts";
-import { listenerPort, REPO_ROOT, startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.ts";
-import { runTool } from "./helpers/ftp_clients.ts";
+import { REPO_ROOT, startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.ts";
+import { uploadAsPorchCamera } from "./helpers/camera_upload.ts";
 import { baseUrl, bearer, call } from "./helpers/http_api.ts";
 import type { Hub } from "../hub.ts";
 import type { Home } from "../config/home.ts";
@@ -67,25 +67,6 @@ async function drawPng(page: Page): Promise<Uint8Array> {
   return Uint8Array.from(atob(dataUrl.split(",")[1]!), (c) => c.charCodeAt(0));
 }
 
-async function uploadAsCamera(hub: Hub, dir: string, bytes: Uint8Array): Promise<void> {
-  const source = join(dir, "porch.png");
-  await Deno.writeFile(source, bytes);
-  const script = [
-    "set ftp:ssl-force true",
-    "set ftp:ssl-protect-data true",
-    "set ssl:verify-certificate no",
-    "set net:max-retries 1",
-    "set net:timeout 20",
-    `open -u porch-camera,${TEST_SECRETS.password("porch-camera")} -p ${
-      listenerPort(hub, "ftp")
-    } 127.0.0.1`,
-    `put ${source} -o porch.png`,
-    "bye",
-  ].join("; ");
-  const run = await runTool("lftp", ["-d", "-c", script]);
-  assert.equal(run.code, 0, run.stderr.slice(-2000));
-}
-
 Deno.test("page - log in, control the home live across two browsers, see errors, a camera snapshot, reload and log out", async () => {
   await using fx = await startTestHub({ env: FTP_ENV });
   const browser = await launch();
@@ -126,7 +107,7 @@ Deno.test("page - log in, control the home live across two browsers, see errors,
     const scratch = await a.context.newPage();
     const png = await drawPng(scratch);
     await scratch.close();
-    await uploadAsCamera(fx.hub, fx.dir, png);
+    await uploadAsPorchCamera(fx.hub, fx.dir, png, "porch.png");
     const shot = a.page.locator('[data-device="porch-camera"] img.snapshot');
     await shot.waitFor();
     let width = 0;

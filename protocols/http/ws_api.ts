@@ -103,11 +103,12 @@ class WsSession {
       release();
     };
     socket.onopen = () => this.#send({ type: "auth_required", version: 1 });
+    const failed = () => this.#close(1011, "Internal error");
     socket.onmessage = (event) => {
-      if (this.#caller) return void this.#receive(event.data);
+      if (this.#caller) return void this.#receive(event.data).catch(failed);
       // Before authentication messages are taken one at a time, in order (a few at most).
       if (++this.#early > MAX_EARLY_MESSAGES) return this.#close(1008, "Authenticate first");
-      this.#queue = this.#queue.then(() => this.#receive(event.data));
+      this.#queue = this.#queue.then(() => this.#receive(event.data)).catch(failed);
     };
     socket.onclose = () => this.#finish();
     socket.onerror = () => this.#finish();
