@@ -11,11 +11,13 @@
  * @module
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { LRUCache } from "lru-cache";
 import type { Clock } from "../../broker/envelope.ts";
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = "hub_session";
+
+/** Logouts remembered at once (each until its session would have expired). */
+const MAX_REVOKED = 10_000;
 
 /** A valid session. */
 export interface Session {
@@ -35,7 +37,8 @@ export class SessionCodec {
   readonly #key: Buffer;
   readonly #ttlMs: number;
   readonly #clock: Clock;
-  readonly #revoked: LRUCache<string, true>;
+  /** Revoked nonces and when their session would have expired (oldest first). */
+  readonly #revoked = new Map<string, number>();
 
   /**
    * @param secret key material (the TLS private key's PEM); only its hash is kept
@@ -45,7 +48,6 @@ export class SessionCodec {
     this.#key = createHash("sha256").update("hub-session\n").update(secret).digest();
     this.#ttlMs = options.ttlSeconds * 1000;
     this.#clock = options.clock;
-    this.#revoked = new LRUCache({ max: 10_000, ttl: this.#ttlMs, ttlAutopurge: false });
   }
 
   /** Session lifetime in seconds (the cookie's Max-Age). */
@@ -88,7 +90,13 @@ export class SessionCodec {
 
   /** Ends a session (logout). */
   revoke(session: Session): void {
-    this.#revoked.set(session.nonce, true);
+    const now = this.#clock.now();
+    // Forget revocations whose sessions expired anyway; past the bound, the oldest.
+    for (const [nonce, expiresAt] of this.#revoked) {
+      if (expiresAt > now && this.#revoked.size < MAX_REVOKED) break;
+      this.#revoked.delete(nonce);
+    }
+    this.#revoked.set(session.nonce, session.expiresAt);
   }
 
   #csrf(nonce: string): string {
