@@ -32,6 +32,7 @@ async function loggedIn(
   const page = await context.newPage();
   await page.goto(baseUrl(hub) + "/");
   await page.locator("#login-form").waitFor();
+  assert.equal(await page.locator("#app").isHidden(), true, "nothing of the home before login");
   await page.fill("#principal", principal);
   await page.fill("#token", TEST_SECRETS.token(principal));
   await page.click("#login-form button[type=submit]");
@@ -137,6 +138,7 @@ Deno.test("page - log in, control the home live across two browsers, see errors,
     );
     await a.page.click("#logout");
     await a.page.locator("#login-form").waitFor();
+    assert.equal(await a.page.locator("#app").isHidden(), true, "the home is gone after logout");
     assert.equal((await a.context.cookies()).length, 0, "the browser's cookie is cleared");
     const replayed = await call(fx.hub, "GET", "/api/devices", {
       headers: { cookie: `hub_session=${cookie.value}` },
