@@ -234,6 +234,7 @@ function httpApiDeps(parts: HubParts): Omit<HttpDeps, "secure"> {
       ratePerIp: settings.HTTP_RATE_PER_IP,
       maxConnections: settings.HTTP_MAX_CONNECTIONS,
       maxConnectionsPerIp: settings.HTTP_MAX_CONNECTIONS_PER_IP,
+      wsAuthTimeoutMs: settings.HTTP_WS_AUTH_TIMEOUT_MS,
     },
     clock: systemClock,
     askTimeoutMs: 10_000,

@@ -238,6 +238,11 @@ export const VARIABLES = {
     "32",
     "Most requests and streams open at once from one address.",
   ),
+  HTTP_WS_AUTH_TIMEOUT_MS: v(
+    positiveInt,
+    "10000",
+    "How long a WebSocket client has to authenticate before it is closed.",
+  ),
   HTTP_SESSION_TTL_SECONDS: v(positiveInt, "43200", "How long a page login lasts (seconds)."),
 } as const satisfies Record<string, VariableSpec>;
 

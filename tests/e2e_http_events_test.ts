@@ -249,3 +249,15 @@ Deno.test("ws - a client that does not read is cut off", async () => {
   assert.equal(slow, 1, "the socket was cut off");
   conn.close();
 });
+
+Deno.test("ws - a client that never authenticates is closed after HTTP_WS_AUTH_TIMEOUT_MS, and audited", async () => {
+  await using fx = await startTestHub({ env: { HTTP_WS_AUTH_TIMEOUT_MS: "200" } });
+  const ws = await connectWs(fx.hub);
+  assert.equal((await ws.receive()).type, "auth_required");
+  const closed = await ws.closed();
+  assert.equal(closed.code, 1008);
+  const entry = (await auditEntries(fx.hub)).find((e) =>
+    e.action === "http.refused" && JSON.stringify(e.detail).includes("ws_auth_timeout")
+  );
+  assert.ok(entry, "the refusal is audited");
+});

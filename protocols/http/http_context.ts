@@ -28,6 +28,8 @@ export interface HttpLimits {
   readonly ratePerIp: number;
   readonly maxConnections: number;
   readonly maxConnectionsPerIp: number;
+  /** How long a WebSocket client has to authenticate. */
+  readonly wsAuthTimeoutMs: number;
 }
 
 /** Everything the HTTP handlers use. */

@@ -2,7 +2,7 @@
  * `/api/ws`: one WebSocket for commands and events, in the spirit of Home
  * Assistant's WebSocket API. The hub sends `auth_required`; the client's
  * first message must be `{"type": "auth", "token": "<principal>:<token>"}`
- * (within 10 s); then every message carries an `id` (a positive integer,
+ * (within `HTTP_WS_AUTH_TIMEOUT_MS`, 10 s by default); then every message carries an `id` (a positive integer,
  * larger than the previous one) and gets a `result` with that id:
  * `get_devices`, `command` (`device`, `action`, `value`), `subscribe_events`
  * (then `event` messages with the subscription's id), `unsubscribe_events`
@@ -24,7 +24,6 @@ import { type Caller, canSee, type HttpDeps, type HttpEnv, remoteText } from "./
 export const WS_MAX_BUFFERED = 256 * 1024;
 /** Requests one connection may have in flight. */
 export const WS_MAX_IN_FLIGHT = 16;
-const AUTH_DEADLINE_MS = 10_000;
 /** Messages a client may send before its authentication is answered. */
 const MAX_EARLY_MESSAGES = 8;
 
@@ -92,8 +91,14 @@ class WsSession {
     this.#gate = gate;
     this.#parts = parts;
     const deadline = setTimeout(() => {
-      if (!this.#caller) this.#close(1008, "Authenticate within 10 s");
-    }, AUTH_DEADLINE_MS);
+      if (this.#caller || this.#closed) return;
+      this.#refuse(
+        null,
+        { code: "unauthenticated", message: "Authenticate first" },
+        "ws_auth_timeout",
+      );
+      this.#close(1008, "Authentication took too long");
+    }, deps.limits.wsAuthTimeoutMs);
     const unregister = parts.streams.add(() => this.#close(1001, "Hub stopping"));
     this.#cleanup = () => {
       clearTimeout(deadline);
