@@ -56,7 +56,7 @@ export async function startHub(config: Config): Promise<Hub> {
   const { paths, settings } = config;
   const generatedCertificate = await prepareFolders(config);
   const db: DatabaseSync = openDatabase(paths.database, { sync: settings.AUDIT_SYNC });
-  const generatedCredentials = provisionCredentials(db, config.home, {
+  const generatedCredentials = await provisionCredentials(db, config.home, {
     username: settings.FTP_USERNAME,
     password: settings.FTP_PASSWORD,
   });

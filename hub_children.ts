@@ -28,6 +28,13 @@ import { SessionCodec } from "./protocols/http/http_sessions.ts";
 import { systemClock } from "./broker/envelope.ts";
 import { startTlsListener } from "./protocols/tls/tls_listener.ts";
 import { startUdpListener } from "./protocols/udp/udp_listener.ts";
+import { bindingAs } from "./protocols/listen_error.ts";
+
+// The variables a bind failure names (port taken: exit 2 with a line naming the variable).
+const TLS_ADDRESS = { port: "TCP_SERVER_PORT", host: "TCP_SERVER_IP" } as const;
+const UDP_ADDRESS = { port: "UDP_SERVER_PORT", host: "UDP_SERVER_IP" } as const;
+const FTP_ADDRESS = { port: "FTP_PORT", host: "FTP_SERVER_IP" } as const;
+const HTTP_ADDRESS = { port: "HTTP_PORT", host: "HTTP_IP" } as const;
 
 /** What every child is started with. */
 export interface HubParts {
@@ -116,25 +123,34 @@ const tlsListener: ChildSpec = {
   name: "tls",
   start({ config, actors, verifier, commandPath }) {
     const { settings, paths } = config;
-    return Promise.resolve(startTlsListener(actors, {
-      hostname: settings.TCP_SERVER_IP,
-      port: settings.TCP_SERVER_PORT,
-      cert: Deno.readTextFileSync(paths.cert),
-      key: Deno.readTextFileSync(paths.key),
-      auth: settings.TLS_AUTH,
-      principals: config.home.principals,
-      anonymous: anonymousPrincipal(),
-      verifier,
-      commandPath,
-      maxLineBytes: settings.TLS_MAX_LINE_BYTES,
-      handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
-      idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
-      unterminatedMs: settings.TLS_UNTERMINATED_MS,
-      maxConnections: settings.TLS_MAX_CONNECTIONS,
-      maxConnectionsPerIp: settings.TLS_MAX_CONNECTIONS_PER_IP,
-      commandsPerSecond: settings.TLS_COMMANDS_PER_SECOND,
-      loginsPerSecond: settings.TLS_LOGINS_PER_SECOND,
-    }));
+    return bindingAs(
+      TLS_ADDRESS,
+      settings.TCP_SERVER_IP,
+      settings.TCP_SERVER_PORT,
+      () =>
+        startTlsListener(actors, {
+          hostname: settings.TCP_SERVER_IP,
+          port: settings.TCP_SERVER_PORT,
+          cert: Deno.readTextFileSync(paths.cert),
+          key: Deno.readTextFileSync(paths.key),
+          auth: settings.TLS_AUTH,
+          principals: config.home.principals,
+          anonymous: anonymousPrincipal(),
+          verifier,
+          commandPath,
+          maxLineBytes: settings.TLS_MAX_LINE_BYTES,
+          handshakeTimeoutMs: settings.TLS_HANDSHAKE_TIMEOUT_MS,
+          idleTimeoutMs: settings.TLS_IDLE_TIMEOUT_MS,
+          unterminatedMs: settings.TLS_UNTERMINATED_MS,
+          maxConnections: settings.TLS_MAX_CONNECTIONS,
+          maxConnectionsPerIp: settings.TLS_MAX_CONNECTIONS_PER_IP,
+          commandsPerSecond: settings.TLS_COMMANDS_PER_SECOND,
+          loginsPerSecond: settings.TLS_LOGINS_PER_SECOND,
+          loginTimeoutMs: settings.TLS_LOGIN_TIMEOUT_MS,
+          preLoginMaxConnections: settings.TLS_PRELOGIN_MAX_CONNECTIONS,
+          preLoginMaxConnectionsPerIp: settings.TLS_PRELOGIN_MAX_CONNECTIONS_PER_IP,
+        }),
+    );
   },
 };
 
@@ -144,21 +160,27 @@ const udpListener: ChildSpec = {
   start({ config, actors, verifier, commandPath }) {
     const { settings } = config;
     // Signed datagrams; keys read once per principal, then kept in memory.
-    return Promise.resolve(startUdpListener(actors, {
-      commandPath,
-      hostname: settings.UDP_SERVER_IP,
-      port: settings.UDP_SERVER_PORT,
-      auth: settings.UDP_AUTH,
-      maxDatagramBytes: settings.UDP_MAX_DATAGRAM_BYTES,
-      windowSeconds: settings.UDP_WINDOW_SECONDS,
-      replayCacheSize: settings.UDP_REPLAY_CACHE,
-      replyCacheSize: settings.UDP_REPLY_CACHE,
-      ratePerAddress: settings.UDP_RATE_PER_IP,
-      ratePerPrincipal: settings.UDP_RATE_PER_PRINCIPAL,
-      maxInFlight: settings.UDP_MAX_IN_FLIGHT,
-      principals: config.home.principals,
-      udpKey: (principal) => verifier.udpKey(principal),
-    }));
+    return bindingAs(
+      UDP_ADDRESS,
+      settings.UDP_SERVER_IP,
+      settings.UDP_SERVER_PORT,
+      () =>
+        startUdpListener(actors, {
+          commandPath,
+          hostname: settings.UDP_SERVER_IP,
+          port: settings.UDP_SERVER_PORT,
+          auth: settings.UDP_AUTH,
+          maxDatagramBytes: settings.UDP_MAX_DATAGRAM_BYTES,
+          windowSeconds: settings.UDP_WINDOW_SECONDS,
+          replayCacheSize: settings.UDP_REPLAY_CACHE,
+          replyCacheSize: settings.UDP_REPLY_CACHE,
+          ratePerAddress: settings.UDP_RATE_PER_IP,
+          ratePerPrincipal: settings.UDP_RATE_PER_PRINCIPAL,
+          maxInFlight: settings.UDP_MAX_IN_FLIGHT,
+          principals: config.home.principals,
+          udpKey: (principal) => verifier.udpKey(principal),
+        }),
+    );
   },
 };
 
@@ -176,15 +198,17 @@ const ftpServer: ChildSpec = {
   kind: "listener",
   name: "ftp",
   start({ config, actors, verifier, storageBytes }) {
+    const { settings } = config;
     // Every file operation goes through the storage actor; bytes through its byte interface.
-    return startFtpServer({
-      broker: actors,
-      bytes: storageBytes,
-      config,
-      verifier,
-      users: storageUsersFromConfig(config),
-      usersFor: usersFor(config),
-    });
+    return bindingAs(FTP_ADDRESS, settings.FTP_SERVER_IP, settings.FTP_PORT, () =>
+      startFtpServer({
+        broker: actors,
+        bytes: storageBytes,
+        config,
+        verifier,
+        users: storageUsersFromConfig(config),
+        usersFor: usersFor(config),
+      }));
   },
 };
 
@@ -192,26 +216,28 @@ const operatorHttp: ChildSpec = {
   kind: "listener",
   name: "http",
   start(parts) {
-    const { config, actors, listeners, auditMetrics, db, home, startedAt } = parts;
+    const { config, actors, listeners, auditMetrics, db, home, startedAt, verifier } = parts;
     const { settings, paths } = config;
     // Last, so that /healthz sees every listener above.
-    return createHttpListener({
-      actorStats: () => actors.stats(),
-      listeners,
-      audit: auditMetrics,
-      db,
-      home,
-      startedAt,
-    }, {
-      hostname: settings.HTTP_IP,
-      port: settings.HTTP_PORT,
-      cert: Deno.readTextFileSync(paths.cert),
-      key: Deno.readTextFileSync(paths.key),
-      certPath: paths.cert,
-      tls: settings.HTTP_TLS,
-      // The page and the API (issue 12): the same command path, grants and tokens as TLS.
-      api: httpApiDeps(parts),
-    });
+    return bindingAs(HTTP_ADDRESS, settings.HTTP_IP, settings.HTTP_PORT, () =>
+      createHttpListener({
+        actorStats: () => actors.stats(),
+        listeners,
+        audit: auditMetrics,
+        db,
+        home,
+        startedAt,
+        hashLoad: () => verifier.hashLoad,
+      }, {
+        hostname: settings.HTTP_IP,
+        port: settings.HTTP_PORT,
+        cert: Deno.readTextFileSync(paths.cert),
+        key: Deno.readTextFileSync(paths.key),
+        certPath: paths.cert,
+        tls: settings.HTTP_TLS,
+        // The page and the API (issue 12): the same command path, grants and tokens as TLS.
+        api: httpApiDeps(parts),
+      }));
   },
 };
 

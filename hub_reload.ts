@@ -12,12 +12,16 @@ import { loadHome } from "./config/config.ts";
 import type { Home } from "./config/home.ts";
 import type { Broker } from "./broker/broker.ts";
 import { createMessage } from "./broker/envelope.ts";
+import { describeFailure } from "./broker/errors.ts";
+import { getLogger } from "./observability/logger.ts";
 import type { Listener } from "./protocols/listener.ts";
 import {
   type CredentialVerifier,
   type GeneratedCredential,
   provisionCredentials,
 } from "./persistence/credential_store.ts";
+
+const log = getLogger("reload");
 
 /** What a reload did, or why it did nothing. */
 export type ReloadReport =
@@ -57,7 +61,7 @@ export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
   } catch (error) {
     return { ok: false, error: `Certificate or key: ${errorText(error)}` };
   }
-  const generatedCredentials = provisionCredentials(deps.db, home.value, {
+  const generatedCredentials = await provisionCredentials(deps.db, home.value, {
     username: settings.FTP_USERNAME,
     password: settings.FTP_PASSWORD,
   });
@@ -81,14 +85,20 @@ export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
     if (problem === undefined) reloaded.push(listener.name);
     else warnings.push(`${listener.name}: ${problem}`);
   }
-  await deps.broker.ask(
+  const recorded = await deps.broker.ask(
     createMessage("audit.append", {
       action: "hub.reload",
       outcome: warnings.length ? "failed" : "ok",
-      detail: { principals: home.value.principals.length, reloaded, warnings },
+      detail: { principals: home.value.principals.length, reloaded, warnings: [...warnings] },
     }, { principal: null, channel: "system" }),
     { timeoutMs: 5000, waitForRoom: true },
   );
+  if (!recorded.ok) {
+    // The reload took effect; only its record is missing. Say so rather than stay silent.
+    const why = describeFailure(recorded.failure);
+    log.error("The reload took effect but its audit entry was not recorded: {why}", { why });
+    warnings.push(`audit: the reload was not recorded in the audit log (${why})`);
+  }
   return {
     ok: true,
     principals: home.value.principals.length,

@@ -10,6 +10,7 @@ import { configureLogging, getLogger } from "./observability/logger.ts";
 import { type Hub, startHub } from "./hub.ts";
 import { formatGeneratedCredentials } from "./persistence/credential_banner.ts";
 import { needsHttps } from "./protocols/http/operator_server.ts";
+import { ListenError } from "./protocols/listen_error.ts";
 
 const encoder = new TextEncoder();
 
@@ -62,7 +63,17 @@ async function main(): Promise<number> {
     return [signal, handler] as const;
   });
   starting.hub = startHub(config);
-  const hub = await starting.hub;
+  let hub: Hub;
+  try {
+    hub = await starting.hub;
+  } catch (error) {
+    // A port taken (or an address not on this machine): one line naming the variable, exit 2.
+    if (!(error instanceof ListenError)) throw error;
+    for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+    Deno.removeSignalListener("SIGHUP", onHangup);
+    Deno.stderr.writeSync(encoder.encode(`Configuration error: ${error.message}\n`));
+    return 2;
+  }
   if (hub.generatedCredentials.length > 0) {
     // Shown once on stdout, never through the logger; only hashes are stored.
     Deno.stdout.writeSync(encoder.encode(formatGeneratedCredentials(hub.generatedCredentials)));

@@ -113,6 +113,13 @@ export function createDeviceActor(
       for (const decl of options.home.devices) {
         const row = stored.get(decl.id);
         const restored = row !== undefined && row.type === decl.type;
+        if (row !== undefined && !restored) {
+          log.warn("Device {device}: stored state is for type {stored}, not {type}; reset", {
+            device: decl.id,
+            stored: row.type,
+            type: decl.type,
+          });
+        }
         devices.set(decl.id, {
           decl,
           state: restored ? reconcileState(decl, row.state) : initialState(decl),

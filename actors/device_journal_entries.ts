@@ -2,12 +2,13 @@
  * The audit entries the device actor journals with each change: what was
  * asked, by whom, and what came of it. Before login (or over a rate) the
  * words may be anything a client typed, a mistyped `login` with its token
- * included, so only the action is kept then.
+ * included, so only the first word is kept then (domain/untrusted_input.ts).
  *
  * @module
  */
 import type { Json, Message, Refusal } from "../broker/messages.ts";
 import type { AuditEntryInput } from "../persistence/audit_store.ts";
+import { hasFixedMessage, isUntrusted, untrustedCommandWords } from "../domain/untrusted_input.ts";
 
 /** How a request ended: refused, or applied with the new state. */
 export type RequestResult = { readonly refused: Refusal } | { readonly state: Json };
@@ -18,22 +19,28 @@ export function commandEntry(
   result: RequestResult,
 ): AuditEntryInput {
   const detail: Record<string, Json> = {};
-  const untrusted = "refused" in result &&
-    (result.refused.code === "unauthenticated" || result.refused.code === "rate_limited");
-  if (message.type === "device.command") {
-    const p = message.payload;
-    detail.command = untrusted ? p.action : [p.device, p.action, ...p.args].join(" ");
-  } else {
-    const p = message.payload;
-    detail.reading = untrusted ? p.metric : `${p.metric} ${String(p.value)}`;
+  // A refused request from a client that has not logged in (or the `anonymous` stand-in) keeps
+  // its first word only, and a refusal message only when it is fixed text.
+  const untrusted = "refused" in result && isUntrusted(message.source, result.refused.code);
+  if (!untrusted) {
+    if (message.type === "device.command") {
+      const p = message.payload;
+      detail.command = [p.device, p.action, ...p.args].join(" ");
+    } else {
+      const p = message.payload;
+      detail.reading = `${p.metric} ${String(p.value)}`;
+    }
   }
   if (message.payload.ref !== undefined) detail.id = message.payload.ref;
-  if ("refused" in result) detail.message = result.refused.message;
-  else detail.state = result.state;
+  if ("refused" in result) {
+    if (!untrusted || hasFixedMessage(result.refused.code)) {
+      detail.message = result.refused.message;
+    }
+  } else detail.state = result.state;
   return {
     ...envelopeFields(message),
     action: message.type,
-    device: message.payload.device,
+    device: untrusted ? untrustedCommandWords(message.payload.device) : message.payload.device,
     outcome: "refused" in result ? "rejected" : "ok",
     code: "refused" in result ? result.refused.code : null,
     detail: JSON.stringify(detail),

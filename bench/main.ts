@@ -7,7 +7,7 @@
  * here, so the hub's figures are its own. Every load is bounded in count and
  * time; everything listens on 127.0.0.1.
  *
- * Usage: `deno task bench [--quick|--full] [--json FILE] [--only tls,udp,ftp,audit,memory]
+ * Usage: `deno task bench [--quick|--full] [--json FILE] [--only tls,udp,ftp,audit,limits,memory]
  * [--depth N] [--profile DIR]` (quick is the default when `CI` is set; `--profile` writes the
  * hub's V8 CPU profile to DIR, to open in Chrome DevTools).
  *
@@ -20,6 +20,7 @@ import { seedCredentials, testEnv } from "../tests/helpers/hub_fixture.ts";
 import { loadConfig } from "../config/config.ts";
 import { type ChildServer, startChild } from "./child_server.ts";
 import { runAuditWorkloads } from "./audit_bench.ts";
+import { runMapWorkloads } from "./map_bench.ts";
 import { type BenchMode, FULL, QUICK } from "./mode.ts";
 import { type BenchReport, type BenchRow, failedRow, formatTable } from "./report.ts";
 import { runTlsWorkloads } from "./tls_workloads.ts";
@@ -28,7 +29,7 @@ import { runFtpWorkloads } from "./ftp_workloads.ts";
 import { runMemoryIdle } from "./memory_workloads.ts";
 
 /** Every workload group, in the order they run. */
-export const GROUPS = ["audit", "memory", "tls", "udp", "ftp"] as const;
+export const GROUPS = ["audit", "limits", "memory", "tls", "udp", "ftp"] as const;
 
 /** A workload group name. */
 export type Group = (typeof GROUPS)[number];
@@ -51,10 +52,14 @@ export const BENCH_HUB_ENV: Readonly<Record<string, string>> = {
   TLS_LOGINS_PER_SECOND: "1000000",
   TLS_MAX_CONNECTIONS: "4096",
   TLS_MAX_CONNECTIONS_PER_IP: "4096",
+  TLS_PRELOGIN_MAX_CONNECTIONS: "2048",
+  TLS_PRELOGIN_MAX_CONNECTIONS_PER_IP: "2048",
   UDP_RATE_PER_IP: "1000000",
   UDP_RATE_PER_PRINCIPAL: "1000000",
   FTP_MAX_CONNECTIONS: "64",
   FTP_MAX_CONNECTIONS_PER_IP: "32",
+  FTP_PRELOGIN_MAX_CONNECTIONS: "32",
+  FTP_PRELOGIN_MAX_CONNECTIONS_PER_IP: "32",
   FTP_REQUIRE_TLS: "false",
   FTP_PASV_MIN: "31700",
   FTP_PASV_MAX: "31763",
@@ -139,7 +144,11 @@ export async function runBenchmark(
       log("audit durability ...");
       add(runAuditWorkloads(dir, mode));
     }
-    const needsHub = groups.some((g) => g !== "audit");
+    if (groups.includes("limits")) {
+      log("bounded maps under a flood of new keys ...");
+      add(runMapWorkloads());
+    }
+    const needsHub = groups.some((g) => g !== "audit" && g !== "limits");
     if (!needsHub) return finish();
     const certPath = join(dir, "certs", "server.crt");
     const keyPath = join(dir, "certs", "server.key");

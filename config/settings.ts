@@ -91,6 +91,21 @@ export const VARIABLES = {
   ),
   TLS_MAX_CONNECTIONS: v(positiveInt, "1024", "Most TLS connections at once."),
   TLS_MAX_CONNECTIONS_PER_IP: v(positiveInt, "64", "Most TLS connections from one address."),
+  TLS_LOGIN_TIMEOUT_MS: v(
+    positiveInt,
+    "10000",
+    "Time from connect to login; past it the connection is closed whatever it sends (ping included).",
+  ),
+  TLS_PRELOGIN_MAX_CONNECTIONS: v(
+    positiveInt,
+    "256",
+    "Most connections not logged in (below TLS_MAX_CONNECTIONS); when full, a newcomer closes the oldest.",
+  ),
+  TLS_PRELOGIN_MAX_CONNECTIONS_PER_IP: v(
+    positiveInt,
+    "32",
+    "Most connections not logged in from one address.",
+  ),
   TLS_COMMANDS_PER_SECOND: v(
     positiveInt,
     "200",
@@ -167,6 +182,26 @@ export const VARIABLES = {
   ),
   FTP_MAX_CONNECTIONS: v(positiveInt, "64", "Most FTP control connections at once."),
   FTP_MAX_CONNECTIONS_PER_IP: v(positiveInt, "8", "Most FTP control connections from one address."),
+  FTP_MAX_LINE_BYTES: v(
+    positiveInt,
+    "4096",
+    "Longest control command line; a longer one gets 500 and the connection is closed.",
+  ),
+  FTP_LOGIN_TIMEOUT_MS: v(
+    positiveInt,
+    "15000",
+    "Time from connect to login; past it the connection is closed whatever it sends (NOOP included).",
+  ),
+  FTP_PRELOGIN_MAX_CONNECTIONS: v(
+    positiveInt,
+    "16",
+    "Most control connections not logged in (below FTP_MAX_CONNECTIONS); when full, a newcomer closes the oldest.",
+  ),
+  FTP_PRELOGIN_MAX_CONNECTIONS_PER_IP: v(
+    positiveInt,
+    "4",
+    "Most control connections not logged in from one address.",
+  ),
   FTP_MAX_LOGIN_FAILURES: v(
     positiveInt,
     "5",
@@ -294,6 +329,14 @@ export function parseSettings(
   }
   if (Number(out.FTP_PASV_MAX) - Number(out.FTP_PASV_MIN) > 255) {
     lines.push("FTP_PASV_MAX - FTP_PASV_MIN must be at most 255 (keep the range narrow)");
+  }
+  for (const channel of ["TLS", "FTP"] as const) {
+    const share = Number(out[`${channel}_PRELOGIN_MAX_CONNECTIONS`]);
+    if (share >= Number(out[`${channel}_MAX_CONNECTIONS`])) {
+      lines.push(
+        `${channel}_PRELOGIN_MAX_CONNECTIONS must be below ${channel}_MAX_CONNECTIONS (logged-in clients keep the rest)`,
+      );
+    }
   }
   if (lines.length) return { ok: false, error: { kind: "settings", lines } };
   return { ok: true, value: Object.freeze(out) as Settings };

@@ -8,6 +8,7 @@
 import type { DeviceSnapshot, DeviceState, Message, Refusal } from "../broker/messages.ts";
 import type { DeviceDeclaration, PrincipalDeclaration } from "../config/home.ts";
 import { actionsOf, applyAction, readingValue } from "./device_types.ts";
+import { checkReading } from "./reading_ranges.ts";
 import { canSee, isAllowed } from "./grants.ts";
 
 /** One device: its declaration and current state. */
@@ -107,6 +108,8 @@ function decideReading(
   }
   const checked = typeof value === "string" ? readingValue(value) : { ok: true as const, value };
   if (!checked.ok) return refused("malformed", checked.message);
+  const outside = checkReading(own, checked.value);
+  if (outside) return refused(outside.code, outside.message);
   return { kind: "change", device: entry, next: { ...entry.state, [own]: checked.value } };
 }
 

@@ -17,6 +17,7 @@
  */
 import type { DeviceState, Outcome, Refusal } from "../broker/messages.ts";
 import type { DeviceDeclaration, DeviceType } from "../config/home.ts";
+import { checkReading } from "./reading_ranges.ts";
 
 /** Thermostat target range when the home file does not give one (°C). */
 export const DEFAULT_TARGET_RANGE = { min: 5, max: 30 } as const;
@@ -165,6 +166,8 @@ const sensor: TypeSpec = {
     if (args.length !== 1) return refuse("malformed", `Usage: ${decl.id} report <${metric}>`);
     const value = readingValue(args[0]!);
     if (!value.ok) return { ok: false, error: { code: "malformed", message: value.message } };
+    const outside = checkReading(metric, value.value);
+    if (outside) return { ok: false, error: outside };
     return ok({ ...state, [metric]: value.value });
   },
 };
@@ -266,6 +269,9 @@ export function readingValue(
     return Number.isFinite(n)
       ? { ok: true, value: n }
       : { ok: false, message: "Reading is not finite" };
+  }
+  if (/^[+-]?(nan|inf|infinity)$/i.test(text)) {
+    return { ok: false, message: "Reading is not a finite number" };
   }
   if (text === "true" || text === "false") return { ok: true, value: text === "true" };
   if (text.length > 64) return { ok: false, message: "Reading is longer than 64 characters" };

@@ -12,6 +12,9 @@ import type { Home } from "../config/home.ts";
 import type { Listener } from "../protocols/listener.ts";
 import type { AuditMetrics } from "./audit_metrics.ts";
 import { PrometheusWriter, type Sample, sanitizeName } from "./prometheus.ts";
+import { getLogger } from "./logger.ts";
+
+const log = getLogger("metrics");
 
 /** Where the figures come from. */
 export interface MetricSources {
@@ -27,6 +30,8 @@ export interface MetricSources {
   readonly home?: () => Home;
   /** When the hub started (ms since the epoch). */
   readonly startedAt?: number;
+  /** Token and password hashes running, waiting and refused (the credential verifier's). */
+  readonly hashLoad?: () => { running: number; waiting: number; refused: number };
 }
 
 const ms = (values: readonly number[]) => values.map((v) => v / 1000);
@@ -70,6 +75,30 @@ export function splitKey(key: string): { name: string; labels: Record<string, st
   return { name: key.slice(0, brace), labels };
 }
 
+/** The last figures read from each listener, and how many scrapes failed to read them. */
+const scraped = new WeakMap<Listener, { last: Readonly<Record<string, number>>; errors: number }>();
+
+/**
+ * Reads a listener's figures. When they throw, the listener keeps its last figures on /metrics
+ * (a series that vanishes looks like a reset to Prometheus) and the failure is counted and logged.
+ */
+function scrapeListener(
+  listener: Listener,
+): { last: Readonly<Record<string, number>>; errors: number } {
+  const memory = scraped.get(listener) ?? { last: {}, errors: 0 };
+  scraped.set(listener, memory);
+  try {
+    memory.last = listener.metrics();
+  } catch (error) {
+    memory.errors++;
+    log.error("Listener {listener}: its figures could not be read for /metrics: {error}", {
+      listener: listener.name,
+      error,
+    });
+  }
+  return memory;
+}
+
 function listenerFamilies(w: PrometheusWriter, listeners: ReadonlyMap<string, Listener>): void {
   w.gauge(
     "hub_listener_up",
@@ -80,14 +109,11 @@ function listenerFamilies(w: PrometheusWriter, listeners: ReadonlyMap<string, Li
     })),
   );
   const families = new Map<string, Sample[]>();
+  const scrapeErrors: Sample[] = [];
   for (const listener of listeners.values()) {
-    let figures: Readonly<Record<string, number>>;
-    try {
-      figures = listener.metrics();
-    } catch {
-      continue;
-    }
-    for (const [key, value] of Object.entries(figures)) {
+    const figures = scrapeListener(listener);
+    scrapeErrors.push({ labels: { listener: listener.name }, value: figures.errors });
+    for (const [key, value] of Object.entries(figures.last)) {
       const { name, labels } = splitKey(key);
       const family = `hub_${sanitizeName(listener.name)}_${sanitizeName(name)}`;
       const list = families.get(family) ?? [];
@@ -95,6 +121,11 @@ function listenerFamilies(w: PrometheusWriter, listeners: ReadonlyMap<string, Li
       families.set(family, list);
     }
   }
+  w.counter(
+    "hub_listener_scrape_errors_total",
+    "Scrapes in which the listener's figures could not be read (its last figures are shown)",
+    scrapeErrors,
+  );
   for (const [family, samples] of families) {
     const help = `Listener figure ${family.replace(/^hub_/, "")}`;
     if (family.endsWith("_total")) w.counter(family, help, samples);
@@ -160,6 +191,22 @@ function storageFamilies(w: PrometheusWriter, sources: MetricSources): void {
   );
 }
 
+function hashFamilies(w: PrometheusWriter, sources: MetricSources): void {
+  if (!sources.hashLoad) return;
+  const load = sources.hashLoad();
+  w.gauge("hub_auth_hashes_running", "Token and password hashes (scrypt) running now", [{
+    value: load.running,
+  }]);
+  w.gauge("hub_auth_hashes_waiting", "Token and password hashes waiting for a place", [{
+    value: load.waiting,
+  }]);
+  w.counter(
+    "hub_auth_hashes_refused_total",
+    "Full credential checks refused because the hash work was at its bound (hub-wide or per address)",
+    [{ value: load.refused }],
+  );
+}
+
 /** Renders every figure in the Prometheus text format. */
 export function renderMetrics(sources: MetricSources): string {
   const w = new PrometheusWriter();
@@ -177,5 +224,6 @@ export function renderMetrics(sources: MetricSources): string {
   listenerFamilies(w, sources.listeners);
   auditFamilies(w, sources);
   storageFamilies(w, sources);
+  hashFamilies(w, sources);
   return w.text();
 }

@@ -11,7 +11,8 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Home } from "../config/home.ts";
-import { generateSecret, hashSecret, verifySecret } from "./secrets.ts";
+import { generateSecret, hashSecret, hashSecretAsync, verifySecretAsync } from "./secrets.ts";
+import { DEFAULT_HASH_QUEUE, HashQueue } from "./hash_queue.ts";
 
 /** The kinds of credential a principal can have. */
 export type CredentialKind = "token" | "password" | "udp_key";
@@ -44,12 +45,13 @@ export interface SeedFtpUser {
  * Makes sure every principal has the credentials its channels need:
  * `tls` a token, `udp` a signing key, `ftp` a password. Returns the ones
  * generated now (shown once, never stored in the clear except UDP keys).
+ * Hashing runs off the event loop, so a reload does not stall the hub.
  */
-export function provisionCredentials(
+export async function provisionCredentials(
   db: DatabaseSync,
   home: Home,
   seedUser: SeedFtpUser,
-): GeneratedCredential[] {
+): Promise<GeneratedCredential[]> {
   ensureCredentialSchema(db);
   const generated: GeneratedCredential[] = [];
   const has = db.prepare("SELECT 1 FROM credentials WHERE principal = ? AND kind = ?");
@@ -57,34 +59,41 @@ export function provisionCredentials(
     "INSERT OR REPLACE INTO credentials (principal, kind, value, created_at) VALUES (?, ?, ?, ?)",
   );
   const now = new Date().toISOString();
-  const need = (principal: string, kind: CredentialKind) => {
-    if (has.get(principal, kind)) return;
-    if (kind === "udp_key") {
-      const key = randomBytes(32).toString("hex");
-      insert.run(principal, kind, key, now);
-      generated.push({ principal, kind, secret: key });
-    } else {
-      const secret = generateSecret();
-      insert.run(principal, kind, hashSecret(secret), now);
-      generated.push({ principal, kind, secret });
-    }
-  };
+  const needed: { principal: string; kind: CredentialKind }[] = [];
   for (const principal of home.principals) {
-    const tokenChannel = principal.channels.includes("tls") || principal.channels.includes("http");
-    if (tokenChannel) need(principal.id, "token");
-    if (principal.channels.includes("udp")) need(principal.id, "udp_key");
-    if (principal.channels.includes("ftp")) need(principal.id, "password");
+    // A token opens TLS and the HTTP API (and page) alike.
+    if (principal.channels.includes("tls") || principal.channels.includes("http")) {
+      needed.push({ principal: principal.id, kind: "token" });
+    }
+    if (principal.channels.includes("udp")) {
+      needed.push({ principal: principal.id, kind: "udp_key" });
+    }
+    if (principal.channels.includes("ftp")) {
+      needed.push({ principal: principal.id, kind: "password" });
+    }
   }
   if (seedUser.password !== undefined) {
     const row = db.prepare(
       "SELECT value FROM credentials WHERE principal = ? AND kind = 'password'",
     )
       .get(seedUser.username) as { value: string } | undefined;
-    if (!row || !verifySecret(seedUser.password, row.value)) {
-      insert.run(seedUser.username, "password", hashSecret(seedUser.password), now);
+    if (!row || !(await verifySecretAsync(seedUser.password, row.value))) {
+      insert.run(seedUser.username, "password", await hashSecretAsync(seedUser.password), now);
     }
   } else {
-    need(seedUser.username, "password");
+    needed.push({ principal: seedUser.username, kind: "password" });
+  }
+  for (const { principal, kind } of needed) {
+    if (has.get(principal, kind)) continue;
+    if (kind === "udp_key") {
+      const key = randomBytes(32).toString("hex");
+      insert.run(principal, kind, key, now);
+      generated.push({ principal, kind, secret: key });
+    } else {
+      const secret = generateSecret();
+      insert.run(principal, kind, await hashSecretAsync(secret), now);
+      generated.push({ principal, kind, secret });
+    }
   }
   return generated;
 }
@@ -107,72 +116,103 @@ export function setCredential(
 /** What {@linkcode CredentialVerifier.check} answers. */
 export type CheckResult = "ok" | "wrong" | "throttled";
 
-/** Full (scrypt, about 30 ms each here) checks the whole hub runs per second at most, and its burst. */
-const FULL_CHECKS_PER_SECOND = 5;
-const FULL_CHECK_BURST = 10;
+/** Options of {@linkcode CredentialVerifier}. */
+export interface CredentialVerifierOptions {
+  /** The bound on concurrent hash work (shared by every channel); defaults to the hub's. */
+  readonly hashQueue?: HashQueue;
+}
 
 /**
  * Checks secrets against the stored hashes. scrypt is slow on purpose, so a
  * secret verified once is remembered as an HMAC under a key that lives only
  * in this process; later checks of the same secret cost one HMAC. Wrong
- * secrets are never cached and always pay the full scrypt.
+ * secrets are never cached and always pay the full scrypt, which runs off
+ * the event loop within the bounds of a {@linkcode HashQueue}.
  */
 export class CredentialVerifier {
   readonly #db: DatabaseSync;
   readonly #cacheKey = randomBytes(32);
   readonly #verified = new Map<string, Buffer>();
+  readonly #queue: HashQueue;
+  /** Full checks in flight by (kind, principal, secret digest); cleared by clearCache. */
+  readonly #checking = new Map<string, Promise<CheckResult>>();
+  /** Bumped by clearCache. */
+  #generation = 0;
   #selectSecret: StatementSync | undefined;
-  #fullChecks = FULL_CHECK_BURST;
-  #fullChecksAt = performance.now();
 
   /** @param db the hub database (credentials table) */
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, options: CredentialVerifierOptions = {}) {
     this.#db = db;
+    this.#queue = options.hashQueue ?? new HashQueue(DEFAULT_HASH_QUEUE);
     ensureCredentialSchema(db);
   }
 
   /** True when `secret` is `principal`'s current credential of `kind`. */
-  verify(principal: string, kind: "token" | "password", secret: string): boolean {
-    return this.check(principal, kind, secret) === "ok";
+  async verify(principal: string, kind: "token" | "password", secret: string): Promise<boolean> {
+    return (await this.check(principal, kind, secret)) === "ok";
   }
 
   /**
-   * Checks a secret: `ok`, `wrong`, or `throttled` when the hub-wide allowance of full (scrypt)
-   * checks is spent. A full check takes tens of milliseconds of the one thread every listener
-   * and actor share, so wrong secrets from many addresses must not stall the hub; a secret
-   * verified before is answered from the cache whatever the allowance.
+   * Checks a secret: `ok`, `wrong`, or `throttled` when the hash work of `source` (the client's
+   * address) or of the whole hub is at its bound. A secret verified before is answered from the
+   * cache at once whatever the load; a full check runs scrypt on a worker thread, so the event
+   * loop every listener and actor share keeps turning.
+   *
+   * @param source who asks (an address): hash work is shared fairly between sources
    */
-  check(principal: string, kind: "token" | "password", secret: string): CheckResult {
+  check(
+    principal: string,
+    kind: "token" | "password",
+    secret: string,
+    source = "local",
+  ): Promise<CheckResult> {
     const slot = `${kind}\u0000${principal}`;
     const digest = createHmac("sha256", this.#cacheKey).update(secret).digest();
     const cached = this.#verified.get(slot);
-    if (cached && timingSafeEqual(cached, digest)) return "ok";
-    if (!this.#takeFullCheck()) return "throttled";
+    if (cached && timingSafeEqual(cached, digest)) return Promise.resolve("ok");
+    // The same secret already being checked (many connections logging in at once) shares that
+    // check instead of taking more of the hash work.
+    const sameKey = slot + "\u0000" + digest.toString("hex");
+    const same = this.#checking.get(sameKey);
+    if (same) return same;
+    const generation = this.#generation;
+    const checking = this.#fullCheck(principal, kind, secret, source).then((result) => {
+      // A check that began before a reload (clearCache) must not refill the cache.
+      if (result === "ok" && generation === this.#generation) this.#verified.set(slot, digest);
+      return result;
+    }).finally(() => {
+      if (this.#checking.get(sameKey) === checking) this.#checking.delete(sameKey);
+    });
+    this.#checking.set(sameKey, checking);
+    return checking;
+  }
+
+  async #fullCheck(
+    principal: string,
+    kind: "token" | "password",
+    secret: string,
+    source: string,
+  ): Promise<CheckResult> {
     this.#selectSecret ??= this.#db.prepare(
       "SELECT value FROM credentials WHERE principal = ? AND kind = ?",
     );
     const row = this.#selectSecret.get(principal, kind) as { value: string } | undefined;
-    if (!row) {
-      // Spend the same time as a real check so that timing does not reveal who exists.
-      verifySecret(secret, dummyHash());
-      return "wrong";
-    }
-    if (!verifySecret(secret, row.value)) return "wrong";
-    this.#verified.set(slot, digest);
-    return "ok";
+    const matched = await this.#queue.run(source, async () => {
+      // Unknown principals cost the same as a real check: timing does not reveal who exists.
+      const good = await verifySecretAsync(secret, row?.value ?? await dummyHash());
+      return good && row !== undefined;
+    });
+    if (matched === HashQueue.THROTTLED) return "throttled";
+    return matched ? "ok" : "wrong";
   }
 
-  /** Takes one full check from the hub-wide allowance (a token bucket). */
-  #takeFullCheck(): boolean {
-    const now = performance.now();
-    this.#fullChecks = Math.min(
-      FULL_CHECK_BURST,
-      this.#fullChecks + ((now - this.#fullChecksAt) / 1000) * FULL_CHECKS_PER_SECOND,
-    );
-    this.#fullChecksAt = now;
-    if (this.#fullChecks < 1) return false;
-    this.#fullChecks--;
-    return true;
+  /** Hash work running and waiting now (for /metrics and tests). */
+  get hashLoad(): { readonly running: number; readonly waiting: number; readonly refused: number } {
+    return {
+      running: this.#queue.running,
+      waiting: this.#queue.waiting,
+      refused: this.#queue.refused,
+    };
   }
 
   /** The UDP signing key of `principal`, or undefined. */
@@ -187,11 +227,13 @@ export class CredentialVerifier {
   /** Forgets verified secrets (after a reload of principals or credentials). */
   clearCache(): void {
     this.#verified.clear();
+    this.#checking.clear();
+    this.#generation++;
   }
 }
 
-let dummy: string | undefined;
-function dummyHash(): string {
-  dummy ??= hashSecret(generateSecret());
+let dummy: Promise<string> | undefined;
+function dummyHash(): Promise<string> {
+  dummy ??= hashSecretAsync(generateSecret());
   return dummy;
 }

@@ -9,6 +9,9 @@
 import type { DatabaseSync } from "node:sqlite";
 import type { DeviceState } from "../broker/messages.ts";
 import { transaction } from "./database.ts";
+import { getLogger } from "../observability/logger.ts";
+
+const log = getLogger("device");
 
 /** One stored device row. */
 export interface StoredDevice {
@@ -44,7 +47,7 @@ export class DeviceStore {
     );
   }
 
-  /** Every stored device by id; rows whose state is not a JSON object are skipped. */
+  /** Every stored device by id; rows whose state is not a JSON object are skipped (and logged). */
   loadAll(): Map<string, StoredDevice> {
     const rows = this.#db.prepare("SELECT id, type, state, updated_at FROM device_state").all() as {
       id: string;
@@ -58,9 +61,16 @@ export class DeviceStore {
       try {
         state = JSON.parse(row.state);
       } catch {
+        state = undefined;
+      }
+      if (typeof state !== "object" || state === null || Array.isArray(state)) {
+        // The row is unusable: the device starts from its declared initial state. Say so.
+        log.warn(
+          "Device {device}: its stored state is not a JSON object; it was reset to its initial state",
+          { device: row.id },
+        );
         continue;
       }
-      if (typeof state !== "object" || state === null || Array.isArray(state)) continue;
       out.set(row.id, {
         id: row.id,
         type: row.type,

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { randomBytes, scryptSync, timingSafeEqual } from "node:crypto";
+import { randomBytes, scrypt, type ScryptOptions, scryptSync, timingSafeEqual } from "node:crypto";
 
 const N = 16384;
 const R = 8;
@@ -36,6 +36,50 @@ export function verifySecret(secret: string, stored: string): boolean {
   } catch {
     return false;
   }
+}
+
+/** Like {@linkcode hashSecret}, off the event loop (scrypt runs on a worker thread). */
+export async function hashSecretAsync(secret: string): Promise<string> {
+  const salt = randomBytes(16);
+  const hash = await scryptAsync(secret, salt, KEY_LENGTH, { N, r: R, p: P });
+  return `scrypt$${N}$${R}$${P}$${salt.toString("base64")}$${hash.toString("base64")}`;
+}
+
+/**
+ * Like {@linkcode verifySecret}, off the event loop: the hub's listeners and actors keep running
+ * while scrypt works on a worker thread. Never rejects.
+ *
+ * @example
+ * ```ts
+ * if (await verifySecretAsync(token, storedHash)) login();
+ * ```
+ */
+export async function verifySecretAsync(secret: string, stored: string): Promise<boolean> {
+  const parts = stored.split("$");
+  if (parts.length !== 6 || parts[0] !== "scrypt") return false;
+  const [, n, r, p, saltText, hashText] = parts as [string, string, string, string, string, string];
+  try {
+    const expected = Buffer.from(hashText, "base64");
+    const actual = await scryptAsync(secret, Buffer.from(saltText, "base64"), expected.length, {
+      N: Number(n),
+      r: Number(r),
+      p: Number(p),
+    });
+    return timingSafeEqual(actual, expected);
+  } catch {
+    return false;
+  }
+}
+
+function scryptAsync(
+  secret: string,
+  salt: Buffer,
+  length: number,
+  options: ScryptOptions,
+): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    scrypt(secret, salt, length, options, (error, key) => (error ? reject(error) : resolve(key)));
+  });
 }
 
 /** A new random secret, URL-safe, with `bytes` bytes of entropy. */

@@ -8,6 +8,7 @@
 import type { Broker } from "../broker/broker.ts";
 import { createMessage } from "../broker/envelope.ts";
 import type { AuditAppendPayload, Json, Refusal, Source } from "../broker/messages.ts";
+import { hasFixedMessage, isUntrusted, untrustedCommandWords } from "../domain/untrusted_input.ts";
 
 /** What a refused request was about. */
 export interface RefusedRequest {
@@ -16,17 +17,30 @@ export interface RefusedRequest {
   readonly args?: readonly string[];
 }
 
-/** The audit entry of a request the listener refused itself. */
+/**
+ * The audit entry of a request the listener refused itself. From an untrusted `source` (not
+ * logged in, or over a rate) only the first word is kept (domain/untrusted_input.ts).
+ */
 export function refusalEntry(
   request: RefusedRequest,
   error: Refusal,
   action = "device.command",
+  source?: Source,
 ): AuditAppendPayload {
+  const untrusted = source === undefined
+    ? error.code === "unauthenticated" || error.code === "rate_limited"
+    : isUntrusted(source, error.code);
+  if (untrusted) {
+    return {
+      action,
+      ...(request.device === undefined ? {} : { device: untrustedCommandWords(request.device) }),
+      outcome: "rejected",
+      code: error.code,
+      detail: hasFixedMessage(error.code) ? { message: error.message } : {},
+    };
+  }
   const detail: Record<string, Json> = { message: error.message };
-  // Before login (or over the rate) the words may be anything the client typed, a mistyped
-  // `login` with its token included: keep only the device and action then.
-  const untrusted = error.code === "unauthenticated" || error.code === "rate_limited";
-  detail.command = request.args !== undefined && !untrusted
+  detail.command = request.args !== undefined
     ? [request.device ?? "", request.action, ...request.args].join(" ").trim()
     : request.action;
   return {

@@ -187,6 +187,10 @@ export function parseJsonRequest(line: string): ParsedRequest {
     result.ok
       ? { ok: true, format: "json", id, request: result.value }
       : { ok: false, format: "json", id, error: result.error };
+  if (obj.text !== undefined && obj.op !== undefined) {
+    // Which one was meant cannot be told: run neither.
+    return refuse(id, 'Ambiguous request: give either "op" or "text", not both');
+  }
   if (typeof obj.text === "string") return done(parseTextRequest(obj.text));
   const op = obj.op;
   if (typeof op !== "string" || !(OPS as readonly string[]).includes(op)) {

@@ -2,7 +2,11 @@
  * A keyed token-bucket rate limiter with bounded memory, for any channel:
  * commands per principal (TLS), datagrams per address (UDP), logins per
  * address (FTP). Each key refills at `ratePerSecond` up to `burst` tokens.
- * Time comes from an injectable clock, so tests need no sleeps.
+ * Time comes from an injectable clock, so tests need no sleeps. Buckets live
+ * in a least-recently-used map (`npm:lru-cache`): when it is full, a new key
+ * evicts the key used longest ago in O(1), so a flood of new keys (spoofed
+ * UDP source addresses) costs the same per key however many are remembered,
+ * and a key in active use (the flooder's own) is the last to be forgotten.
  *
  * @example Ten commands a second per principal
  * ```ts
@@ -12,6 +16,7 @@
  *
  * @module
  */
+import { LRUCache } from "lru-cache";
 import { type Clock, systemClock } from "../broker/envelope.ts";
 
 /** Options for {@linkcode RateLimiter}. */
@@ -21,8 +26,8 @@ export interface RateLimiterOptions {
   /** Most tokens a bucket holds (the largest burst); defaults to `ratePerSecond`. */
   readonly burst?: number;
   /**
-   * Most keys remembered at once. When full, buckets that refilled are
-   * forgotten first (a full bucket carries no information), then the oldest.
+   * Most keys remembered at once (default 65 536). When full, the key used longest ago is
+   * forgotten; a forgotten key starts again with a full bucket.
    */
   readonly maxKeys?: number;
   readonly clock?: Clock;
@@ -37,9 +42,8 @@ interface Bucket {
 export class RateLimiter {
   readonly #rate: number;
   readonly #burst: number;
-  readonly #maxKeys: number;
   readonly #clock: Clock;
-  readonly #buckets = new Map<string, Bucket>();
+  readonly #buckets: LRUCache<string, Bucket>;
   #refused = 0;
 
   /** @param options rate, burst, memory bound and clock */
@@ -49,7 +53,12 @@ export class RateLimiter {
     }
     this.#rate = options.ratePerSecond;
     this.#burst = Math.max(1, options.burst ?? options.ratePerSecond);
-    this.#maxKeys = Math.max(1, options.maxKeys ?? 65_536);
+    // `maxSize` with a size of 1 per entry bounds the count like `max` does, but grows its
+    // storage as keys arrive instead of allocating room for every key up front (1.5 MiB each).
+    this.#buckets = new LRUCache({
+      maxSize: Math.max(1, options.maxKeys ?? 65_536),
+      sizeCalculation: () => 1,
+    });
     this.#clock = options.clock ?? systemClock;
   }
 
@@ -62,7 +71,6 @@ export class RateLimiter {
     const now = this.#clock.now();
     let bucket = this.#buckets.get(key);
     if (bucket === undefined) {
-      if (this.#buckets.size >= this.#maxKeys) this.#evict(now);
       bucket = { tokens: this.#burst, updated: now };
       this.#buckets.set(key, bucket);
     } else {
@@ -78,7 +86,7 @@ export class RateLimiter {
 
   /** Milliseconds until `key` has `cost` tokens again (0 when it has them now). */
   retryAfterMs(key: string, cost = 1): number {
-    const bucket = this.#buckets.get(key);
+    const bucket = this.#buckets.peek(key);
     if (bucket === undefined) return 0;
     this.#refill(bucket, this.#clock.now());
     const missing = cost - bucket.tokens;
@@ -99,18 +107,5 @@ export class RateLimiter {
     const elapsed = Math.max(0, now - bucket.updated) / 1000;
     bucket.tokens = Math.min(this.#burst, bucket.tokens + elapsed * this.#rate);
     bucket.updated = now;
-  }
-
-  #evict(now: number): void {
-    for (const [key, bucket] of this.#buckets) {
-      this.#refill(bucket, now);
-      if (bucket.tokens >= this.#burst) this.#buckets.delete(key);
-    }
-    // Still full: forget the oldest (Map keeps insertion order).
-    while (this.#buckets.size >= this.#maxKeys) {
-      const oldest = this.#buckets.keys().next();
-      if (oldest.done) break;
-      this.#buckets.delete(oldest.value);
-    }
   }
 }

@@ -10,6 +10,8 @@ import type { BenchReport } from "../bench/report.ts";
 
 const EXPECTED = [
   "audit.append sync=full batch=64",
+  "limits.rate_limiter new_keys=100000 full=65536",
+  "limits.replay_cache new_nonces=100000 full=65536",
   "memory.idle",
   "memory.idle+1000tls",
   "tls.connect_per_command c=1",

@@ -166,7 +166,11 @@ Deno.test("tls - 1000 pipelined commands on one connection are all answered in o
 
 Deno.test("tls - 100 concurrent connections each get their own answers", async () => {
   await using hub = await startTestHub({
-    env: { TLS_MAX_CONNECTIONS_PER_IP: "200", TLS_COMMANDS_PER_SECOND: "100000" },
+    env: {
+      TLS_MAX_CONNECTIONS_PER_IP: "200",
+      TLS_PRELOGIN_MAX_CONNECTIONS_PER_IP: "200",
+      TLS_COMMANDS_PER_SECOND: "100000",
+    },
   });
   const clients = await Promise.all(Array.from({ length: 100 }, () => openClient(hub)));
   try {

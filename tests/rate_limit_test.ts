@@ -26,6 +26,22 @@ Deno.test("RateLimiter memory stays bounded by maxKeys", () => {
   assert.ok(limiter.size <= 100, `size ${limiter.size}`);
 });
 
+Deno.test("RateLimiter - a flood of 100 000 new keys keeps the map at its bound and a busy key limited", () => {
+  const clock = fakeClock();
+  const limiter = new RateLimiter({ ratePerSecond: 1, burst: 2, clock }); // default bound 65 536
+  assert.deepEqual([1, 2, 3].map(() => limiter.take("flooder")), [true, true, false]);
+  for (let i = 0; i < 100_000; i++) {
+    assert.equal(limiter.take(`spoofed-${i}`), true, "each new key starts with its burst");
+    // The flooder keeps sending: the key in use is not the one forgotten to make room.
+    if (i % 100 === 0) assert.equal(limiter.take("flooder"), false, `flooder let through at ${i}`);
+  }
+  assert.equal(limiter.size, 65_536);
+  assert.equal(limiter.take("flooder"), false, "still limited after the flood");
+  assert.deepEqual([1, 2, 3].map(() => limiter.take("spoofed-99999")), [true, false, false]);
+  // The key used longest ago was forgotten: it starts again with a full bucket.
+  assert.deepEqual([1, 2, 3].map(() => limiter.take("spoofed-0")), [true, true, false]);
+});
+
 Deno.test("ConnectionCounter enforces per-key and total limits and releases once", () => {
   const counter = new ConnectionCounter({ maxTotal: 3, maxPerKey: 2 });
   const a1 = counter.acquire("a");

@@ -198,6 +198,31 @@ Deno.test("ReplayCache stays bounded when full and then refuses what it can no l
   assert.equal(cache.check("b", "00000000", 1000, 1010), "fresh", "floors are per principal");
 });
 
+Deno.test("ReplayCache - a flood of 100 000 new nonces stays at its bound and still refuses replays", () => {
+  const cache = new ReplayCache({ capacity: 10_000, windowSeconds: 1_000_000 });
+  for (let i = 0; i < 100_000; i++) {
+    assert.equal(cache.check("flood", `n${i}`, 1000 + i, 1000 + i), "fresh");
+  }
+  assert.equal(cache.size, 10_000);
+  assert.equal(cache.evictions, 90_000);
+  assert.equal(cache.check("flood", "n99999", 100_999, 101_000), "replayed", "a recent nonce");
+  assert.equal(cache.check("flood", "n5", 1005, 101_000), "below_floor", "an evicted nonce");
+  assert.equal(cache.check("other", "n5", 1005, 101_000), "fresh", "another principal");
+});
+
+Deno.test("ReplyCache - a flood of 100 000 replies stays at its bound and keeps pending entries", () => {
+  const cache = new ReplyCache({ capacity: 1000, ttlSeconds: 30 });
+  const reply = encoder.encode("r");
+  cache.begin("a", "pending-1", "cmd lamp on");
+  for (let i = 0; i < 100_000; i++) {
+    cache.complete("b", String(i), { fingerprint: "f", reply, address: "x:1", nowSeconds: 0 });
+  }
+  assert.equal(cache.size, 1001, "1 000 replies and the pending entry");
+  assert.equal(cache.get("a", "pending-1", 0)?.state, "pending");
+  assert.equal(cache.get("b", "99999", 0)?.state, "done");
+  assert.equal(cache.get("b", "0", 0), undefined);
+});
+
 Deno.test("ReplyCache keeps pending entries, expires done ones and stays bounded", () => {
   const cache = new ReplyCache({ capacity: 2, ttlSeconds: 30 });
   cache.begin("a", "1", "cmd lamp on");

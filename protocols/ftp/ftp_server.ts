@@ -13,6 +13,7 @@
 import process from "node:process";
 import { FtpSrv } from "ftp-srv";
 import ftpSrvRegistry from "ftp-srv/src/commands/registry.js";
+import FtpSrvConnection from "ftp-srv/src/connection.js";
 import ftpSrvPackage from "ftp-srv/package.json" with { type: "json" };
 import type { Broker } from "../../broker/broker.ts";
 import { createMessage } from "../../broker/envelope.ts";
@@ -34,6 +35,13 @@ import {
 import { normaliseAddress, PortCursor } from "./ftp_data_channel.ts";
 import { StorageFileSystem } from "./ftp_file_system.ts";
 import { LoginGuard } from "./ftp_login_guard.ts";
+import { installControlFraming } from "./ftp_srv_control_patch.ts";
+import {
+  preAuthEndMessage,
+  PreAuthGate,
+  preAuthRefusalMessage,
+  type PreAuthTicket,
+} from "../pre_auth.ts";
 import type { StorageBytes } from "../../domain/storage_bytes.ts";
 
 const log = getLogger("ftp");
@@ -102,6 +110,7 @@ interface SrvServer {
 }
 
 const contexts = new WeakMap<object, ServerContext>();
+const framing = new WeakMap<object, { maxLineBytes: number; onTooLong: () => void }>();
 let handlersInstalled = false;
 
 /** Per-server state reachable from the command handlers. */
@@ -116,6 +125,13 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
       ftpSrvRegistry as Record<string, CommandEntry>,
       (connection) => contexts.get(connection.server),
     );
+    installControlFraming(
+      {
+        connectionClass: FtpSrvConnection as { prototype: Record<string, unknown> },
+        registry: ftpSrvRegistry as object,
+      },
+      (server) => framing.get(server),
+    );
     handlersInstalled = true;
   }
   const cert = await Deno.readTextFile(paths.cert);
@@ -127,7 +143,15 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     refused_connections_total: 0,
     logins_total: 0,
     login_failures_total: 0,
+    lines_too_long_total: 0,
   };
+  // Before login (pre_auth.ts): a deadline from the accept, and a share of the connection limit.
+  const preAuth = new PreAuthGate({
+    maxPending: settings.FTP_PRELOGIN_MAX_CONNECTIONS,
+    maxPendingPerKey: settings.FTP_PRELOGIN_MAX_CONNECTIONS_PER_IP,
+    loginDeadlineMs: settings.FTP_LOGIN_TIMEOUT_MS,
+  });
+  const tickets = new WeakMap<object, PreAuthTicket>();
   const guard = new LoginGuard({
     maxFailures: settings.FTP_MAX_LOGIN_FAILURES,
     banMs: settings.FTP_LOGIN_BAN_SECONDS * 1000,
@@ -195,6 +219,10 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     }
   }
   contexts.set(server, context);
+  framing.set(server, {
+    maxLineBytes: settings.FTP_MAX_LINE_BYTES,
+    onTooLong: () => counters.lines_too_long_total++,
+  });
 
   // ftp-srv's disconnectClient leaves a 1 s timer behind per connection; ours does not.
   server.disconnectClient = (id: string) => {
@@ -224,6 +252,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     open.set(connection.id, { session, closed });
     perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     raw.once("close", () => {
+      tickets.get(connection)?.release();
       session.closed = true;
       endChannel(connection);
       for (const channel of session.channels) channel.end();
@@ -239,19 +268,28 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     session.setIdle(true);
     const refusal = guard.isBanned(address)
       ? "Too many failed logins from your address: try again later"
-      : open.size > settings.FTP_MAX_CONNECTIONS
-      ? "Too many connections: try again later"
       : (perAddress.get(address) ?? 0) > settings.FTP_MAX_CONNECTIONS_PER_IP
       ? "Too many connections from your address: try again later"
-      : undefined;
-    if (refusal) {
+      : preAuthRefusal(preAuth.check(address)) ??
+        // A full server makes room by closing its oldest connection that has not logged in.
+        (open.size > settings.FTP_MAX_CONNECTIONS && !preAuth.makeRoom()
+          ? "Too many connections: try again later"
+          : undefined);
+    const admitted = refusal ? undefined : preAuth.admit(address, (why) => {
+      connection.close(421, preAuthEndMessage(why, preAuth.loginDeadlineMs)).catch(() => {});
+    });
+    if (!admitted?.ok) {
       counters.refused_connections_total++;
       // Written before ftp-srv's 220 greeting, so that the client sees why.
-      (raw as unknown as { end(data: string): void }).end(`421 ${refusal}\r\n`);
+      (raw as unknown as { end(data: string): void }).end(
+        `421 ${refusal ?? preAuthRefusalMessage(admitted?.limit ?? 0)}\r\n`,
+      );
+      return;
     }
+    tickets.set(connection, admitted.ticket);
   });
 
-  server.on("login", (
+  server.on("login", async (
     { connection, username, password }: {
       connection: SrvConnection;
       username: string;
@@ -288,7 +326,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     const user = users.get(username);
     // Always verify (a dummy hash for unknown names), so the time taken does not tell which
     // user names exist.
-    const checked = deps.verifier.check(username, "password", password);
+    const checked = await deps.verifier.check(username, "password", password, session.address);
     if (checked === "throttled") {
       return void fail("throttled", "Too many login attempts on the hub right now: retry shortly");
     }
@@ -301,6 +339,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
       );
     }
     counters.logins_total++;
+    tickets.get(connection)?.authenticated();
     guard.succeeded(session.address);
     session.principal = username;
     audit(
@@ -337,7 +376,12 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     get listening() {
       return listening;
     },
-    metrics: () => ({ ...counters, connections: open.size, banned_addresses: guard.bannedCount() }),
+    metrics: () => ({
+      ...counters,
+      ...preAuth.metrics(),
+      connections: open.size,
+      banned_addresses: guard.bannedCount(),
+    }),
     reload(update) {
       // New logins see the new users; AUTH TLS and PROT P data connections from now on use the
       // new certificate. Sessions already open keep theirs.
@@ -356,6 +400,7 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
         listening = false;
         const waits = [...open.values()].map((o) => o.closed);
         guard.close();
+        preAuth.close();
         await server.close();
         await Promise.all(waits);
         contexts.delete(server);
@@ -365,33 +410,67 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
   };
 }
 
+function preAuthRefusal(
+  checked: { readonly ok: true } | { readonly ok: false; readonly limit: number },
+): string | undefined {
+  return checked.ok ? undefined : preAuthRefusalMessage(checked.limit);
+}
+
 function loginError(message: string): Error {
   const error = new Error(message);
   Object.assign(error, { code: 530 });
   return error;
 }
 
-/** A bunyan-style logger (what ftp-srv's `log` option expects) that writes to our logger. */
-function bunyanAdapter(target: Logger): unknown {
+/**
+ * A bunyan-style logger (what ftp-srv's `log` option expects) that writes to our logger. Levels
+ * map to the same level (trace to debug, fatal to error), except that ftp-srv's chatter (`info`,
+ * one line per command and reply) goes to debug, and a client's broken connection, which ftp-srv
+ * reports as an error, goes to info: it is the client's doing and is counted elsewhere. A
+ * failure to listen goes to debug: the start-up error that names FTP_PORT says it once.
+ */
+export function bunyanAdapter(target: Logger): Record<string, unknown> {
   const forward = (level: "debug" | "info" | "warn" | "error") => (...args: unknown[]) => {
+    const effective = level !== "error"
+      ? level
+      : args.some(isListenFailure)
+      ? "debug"
+      : args.some(isClientDisconnect)
+      ? "info"
+      : level;
     // ftp-srv logs every command and reply: format only what will be written.
-    if (!target.isEnabledFor(level === "warn" ? "warning" : level)) return;
+    if (!target.isEnabledFor(effective === "warn" ? "warning" : effective)) return;
     const [first, ...rest] = args;
     const text = [first, ...rest].map((a) =>
       a instanceof Error ? a.message : typeof a === "string" ? String(redactPass(a)) : safeJson(a)
     ).join(" ");
-    target[level]("ftp-srv: {text}", { text: text.slice(0, 500) });
+    target[effective]("ftp-srv: {text}", { text: text.slice(0, 500) });
   };
   const adapter: Record<string, unknown> = {
     trace: forward("debug"),
     debug: forward("debug"),
     info: forward("debug"),
-    warn: forward("info"),
-    error: forward("debug"),
+    warn: forward("warn"),
+    error: forward("error"),
     fatal: forward("error"),
     child: () => adapter,
   };
   return adapter;
+}
+
+const CLIENT_DISCONNECTS = new Set(["ECONNRESET", "EPIPE", "ECONNABORTED", "ETIMEDOUT"]);
+
+/** ftp-srv's own report of a bind failure (`listen EADDRINUSE ...`), which start-up reports. */
+function isListenFailure(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const { code, syscall } = value as { code?: unknown; syscall?: unknown };
+  return syscall === "listen" || code === "EADDRINUSE" || code === "EADDRNOTAVAIL";
+}
+
+function isClientDisconnect(value: unknown): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  const code = (value as { code?: unknown }).code;
+  return typeof code === "string" && CLIENT_DISCONNECTS.has(code);
 }
 
 function safeJson(value: unknown): string {

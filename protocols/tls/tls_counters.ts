@@ -12,6 +12,8 @@ export class TlsCounters {
   handshakeFailures = 0;
   refusedConnections = 0;
   idleClosed = 0;
+  /** Pings refused before login (over the keep-alive budget). */
+  preLoginPingsRefused = 0;
   slowClients = 0;
   requests = 0;
   commands = 0;
@@ -22,6 +24,8 @@ export class TlsCounters {
   bytesIn = 0;
   bytesOut = 0;
   auditDropped = 0;
+  /** Requests whose handler threw (a bug): answered "Internal error" and logged. */
+  handlerErrors = 0;
   readonly #rejected = new Map<ErrorCode, number>();
 
   /** Counts one refused request by its code. */
@@ -42,6 +46,7 @@ export class TlsCounters {
       handshake_failures_total: this.handshakeFailures,
       connections_refused_total: this.refusedConnections,
       idle_closed_total: this.idleClosed,
+      prelogin_pings_refused_total: this.preLoginPingsRefused,
       slow_clients_total: this.slowClients,
       requests_total: this.requests,
       commands_total: this.commands,
@@ -52,6 +57,7 @@ export class TlsCounters {
       bytes_in_total: this.bytesIn,
       bytes_out_total: this.bytesOut,
       audit_dropped_total: this.auditDropped,
+      handler_errors_total: this.handlerErrors,
     };
     for (const [code, count] of this.#rejected) out[`rejected_total{reason="${code}"}`] = count;
     return out;

@@ -28,6 +28,7 @@ import { TlsCounters } from "./tls_counters.ts";
 import type { CommandPath } from "../../domain/command_path.ts";
 import { type SessionContext, TlsSession, type TokenVerifier } from "./tls_session.ts";
 import { errorLine } from "../replies.ts";
+import { preAuthEndMessage, PreAuthGate, preAuthRefusalMessage } from "../pre_auth.ts";
 
 /** Options for {@linkcode startTlsListener}; the limits come from `TLS_*` settings. */
 export interface TlsListenerOptions {
@@ -55,6 +56,12 @@ export interface TlsListenerOptions {
   readonly commandsPerSecond: number;
   /** Login attempts per second per address (burst of twice as many); default 5. */
   readonly loginsPerSecond?: number;
+  /** Time from accept to login (token auth only); default 10 s. */
+  readonly loginTimeoutMs?: number;
+  /** Most connections not logged in at once (token auth only); default 256. */
+  readonly preLoginMaxConnections?: number;
+  /** Most connections not logged in from one address; default 32. */
+  readonly preLoginMaxConnectionsPerIp?: number;
   /** Longest wait for an actor's answer; default 10 s. */
   readonly askTimeoutMs?: number;
 }
@@ -89,6 +96,8 @@ class TlsListener implements Listener {
   readonly #handshaking = new Set<Deno.TlsConn>();
   readonly #tasks = new Set<Promise<void>>();
   readonly #context: SessionContext;
+  /** Pre-login deadline and share; none when `auth` is `none` (every connection acts at once). */
+  readonly #preAuth: PreAuthGate | undefined;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #unsubscribe: () => void;
   #acceptLoop: Promise<void>;
@@ -105,6 +114,11 @@ class TlsListener implements Listener {
     this.#connections = new ConnectionCounter({
       maxTotal: options.maxConnections,
       maxPerKey: options.maxConnectionsPerIp,
+    });
+    this.#preAuth = options.auth === "none" ? undefined : new PreAuthGate({
+      maxPending: options.preLoginMaxConnections ?? 256,
+      maxPendingPerKey: options.preLoginMaxConnectionsPerIp ?? 32,
+      loginDeadlineMs: options.loginTimeoutMs ?? 10_000,
     });
     const principals = new Map(options.principals.map((p) => [p.id, p]));
     if (options.auth === "none") {
@@ -213,13 +227,14 @@ class TlsListener implements Listener {
   }
 
   metrics(): Readonly<Record<string, number>> {
-    return this.#counters.snapshot(this.#connections.total);
+    return { ...this.#counters.snapshot(this.#connections.total), ...this.#preAuth?.metrics() };
   }
 
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#listening = false;
       clearInterval(this.#sweeper);
+      this.#preAuth?.close();
       this.#context.refusals.flush(true);
       this.#unsubscribe();
       try {
@@ -264,25 +279,32 @@ class TlsListener implements Listener {
   async #serve(conn: Deno.TlsConn): Promise<void> {
     const host = addressHost(conn.remoteAddr);
     const address = addressText(conn.remoteAddr);
-    const slot = this.#connections.acquire(host);
-    if (!slot.ok) {
-      this.#counters.refusedConnections++;
-      this.#counters.rejected("busy");
-      if (this.#refusing >= MAX_REFUSING) return closeQuietly(conn);
-      this.#refusing++;
-      try {
-        if (await this.#handshake(conn)) {
-          const why = slot.reason === "total"
-            ? `Too many connections (${slot.limit}): try again later`
-            : `Too many connections from your address (${slot.limit}): close one first`;
-          await writeQuietly(conn, errorLine("text", null, { code: "busy", message: why }) + "\n");
-        }
-      } finally {
-        this.#refusing--;
-        closeQuietly(conn);
-      }
-      return;
+    const gate = this.#preAuth;
+    const share = gate?.check(host) ?? { ok: true };
+    if (!share.ok) return await this.#refuse(conn, preAuthRefusalMessage(share.limit));
+    let slot = this.#connections.acquire(host);
+    // A full listener makes room by closing its oldest connection that has not logged in.
+    if (!slot.ok && slot.reason === "total" && gate?.makeRoom()) {
+      slot = this.#connections.acquire(host);
     }
+    if (!slot.ok) {
+      return await this.#refuse(
+        conn,
+        slot.reason === "total"
+          ? `Too many connections (${slot.limit}): try again later`
+          : `Too many connections from your address (${slot.limit}): close one first`,
+      );
+    }
+    const held = slot;
+    let session: TlsSession | undefined;
+    // Before login (pre_auth.ts): a deadline from now, and a place in the pre-login share.
+    const admitted = gate?.admit(host, (why) => {
+      held.release();
+      const message = preAuthEndMessage(why, gate.loginDeadlineMs);
+      if (session) session.close(why === "deadline" ? "timeout" : "busy", message);
+      else closeQuietly(conn);
+    });
+    const ticket = admitted?.ok ? admitted.ticket : undefined;
     try {
       if (!(await this.#handshake(conn))) {
         this.#counters.handshakeFailures++;
@@ -290,7 +312,7 @@ class TlsListener implements Listener {
         return;
       }
       if (!this.#listening) return closeQuietly(conn);
-      const session = new TlsSession(conn, host, address, this.#context);
+      session = new TlsSession(conn, host, address, this.#context, () => ticket?.authenticated());
       this.#sessions.add(session);
       try {
         await session.run();
@@ -299,7 +321,24 @@ class TlsListener implements Listener {
         this.#subscribed.delete(session);
       }
     } finally {
-      slot.release();
+      ticket?.release();
+      held.release();
+    }
+  }
+
+  /** Tells a refused client why (after a handshake, when not too many are being refused). */
+  async #refuse(conn: Deno.TlsConn, why: string): Promise<void> {
+    this.#counters.refusedConnections++;
+    this.#counters.rejected("busy");
+    if (this.#refusing >= MAX_REFUSING) return closeQuietly(conn);
+    this.#refusing++;
+    try {
+      if (await this.#handshake(conn)) {
+        await writeQuietly(conn, errorLine("text", null, { code: "busy", message: why }) + "\n");
+      }
+    } finally {
+      this.#refusing--;
+      closeQuietly(conn);
     }
   }
 

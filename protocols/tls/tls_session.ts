@@ -39,10 +39,20 @@ import {
   textStatus,
 } from "../replies.ts";
 import type { TlsCounters } from "./tls_counters.ts";
+import { getLogger } from "../../observability/logger.ts";
+
+const log = getLogger("tls");
+import { PRE_LOGIN_KEEPALIVES } from "../pre_auth.ts";
 
 /** Checks a principal's token (the hub's CredentialVerifier fits). */
 export interface TokenVerifier {
-  check(principal: string, kind: "token", secret: string): "ok" | "wrong" | "throttled";
+  /** `source` is the client's address: hash work is bounded per address and hub-wide. */
+  check(
+    principal: string,
+    kind: "token",
+    secret: string,
+    source: string,
+  ): Promise<"ok" | "wrong" | "throttled">;
 }
 
 /** What every session of one listener shares. */
@@ -120,6 +130,11 @@ export class TlsSession {
   #closed = false;
   #sawTerminated = false;
   #failedLogins = 0;
+  /** Settles when the login being checked is answered: later requests wait for it. */
+  #pendingLogin: Promise<void> | undefined;
+  /** Pings answered before login (at most PRE_LOGIN_KEEPALIVES). */
+  #preLoginPings = 0;
+  readonly #onLogin: (() => void) | undefined;
   #unterminatedTimer: ReturnType<typeof setTimeout> | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #finished = Promise.withResolvers<void>();
@@ -128,8 +143,18 @@ export class TlsSession {
   #watchAll: ReadonlySet<string> | undefined;
   #pushJson = false;
 
-  /** @param conn a handshaken TLS connection; `host` its address without port */
-  constructor(conn: Deno.Conn, host: string, address: string, ctx: SessionContext) {
+  /**
+   * @param conn a handshaken TLS connection; `host` its address without port
+   * @param onLogin called after each good login (the listener's pre-login share lets it go)
+   */
+  constructor(
+    conn: Deno.Conn,
+    host: string,
+    address: string,
+    ctx: SessionContext,
+    onLogin?: () => void,
+  ) {
+    this.#onLogin = onLogin;
     this.#conn = conn;
     this.#host = host;
     this.address = address;
@@ -273,12 +298,42 @@ export class TlsSession {
     if (text.trim() === "") return;
     counters.requests++;
     const parsed = parseRequest(text);
-    const answer = this.#answer(parsed, text, event.unterminated);
+    let answer: Answer | Promise<Answer>;
+    try {
+      answer = this.#answerInOrder(parsed, text, event.unterminated);
+    } catch (error) {
+      answer = Promise.reject(error);
+    }
     this.#submit(
       answer instanceof Promise
         ? answer.then((a) => this.#finish(event.unterminated, a))
         : this.#finish(event.unterminated, answer),
+      parsed.ok ? parsed.request.op : "unparsed",
     );
+  }
+
+  /**
+   * Answers a request once the login before it (if any) is answered: a client may pipeline
+   * `login` and its first command, and the command must see the login's result.
+   */
+  #answerInOrder(
+    parsed: ParsedRequest,
+    raw: string,
+    unterminated: boolean,
+  ): Answer | Promise<Answer> {
+    const waiting = this.#pendingLogin;
+    if (waiting !== undefined) {
+      return waiting.then(() => this.#answerInOrder(parsed, raw, unterminated));
+    }
+    const answer = this.#answer(parsed, raw, unterminated);
+    if (parsed.ok && parsed.request.op === "login" && answer instanceof Promise) {
+      const settled = answer.then(() => {}, () => {});
+      this.#pendingLogin = settled;
+      void settled.then(() => {
+        if (this.#pendingLogin === settled) this.#pendingLogin = undefined;
+      });
+    }
+    return answer;
   }
 
   /** Adds the line terminator; a seed-style (unterminated) request gets none and closes. */
@@ -307,6 +362,15 @@ export class TlsSession {
     });
     switch (request.op) {
       case "ping":
+        // Before login a ping keeps nothing alive (the login deadline runs on), and only a few
+        // are answered.
+        if (this.#principal === null && ++this.#preLoginPings > PRE_LOGIN_KEEPALIVES) {
+          counters.preLoginPingsRefused++;
+          return fail({
+            code: "unauthenticated",
+            message: "Log in first: login <principal> <token>",
+          });
+        }
         return ok("pong", { pong: true });
       case "quit":
         return ok("Bye", { bye: true }, true);
@@ -391,11 +455,11 @@ export class TlsSession {
     return ok(textCommandDone(input.raw.trim(), outcome.value), outcome.value);
   }
 
-  #login(
+  async #login(
     request: Extract<Request, { op: "login" }>,
     fail: (error: Refusal, close?: boolean) => Answer,
     ok: (text: string, result: unknown) => Answer,
-  ): Answer {
+  ): Promise<Answer> {
     const ctx = this.#ctx;
     const source: Source = { principal: request.principal, channel: "tls", address: this.address };
     // Only failed logins spend the address's allowance: they are the ones that cost a full scrypt.
@@ -409,11 +473,11 @@ export class TlsSession {
     }
     const principal = ctx.principals.get(request.principal);
     // Verify even for unknown principals: the time taken does not reveal who exists.
-    const checked = ctx.verifier.check(request.principal, "token", request.token);
+    const checked = await ctx.verifier.check(request.principal, "token", request.token, this.#host);
     if (checked === "throttled") {
       return fail({
         code: "rate_limited",
-        message: "Too many login attempts on the hub right now: retry in a second",
+        message: "Too many login attempts from your address or on the hub: retry in a second",
       });
     }
     if (checked !== "ok" || principal === undefined) {
@@ -444,6 +508,7 @@ export class TlsSession {
       return fail({ code: "forbidden", message: `${principal.id} may not use the TLS channel` });
     }
     this.#principal = principal;
+    this.#onLogin?.();
     ctx.counters.logins++;
     auditEvent(ctx.broker, source, { action: "auth.login", outcome: "ok" });
     return ok(`Logged in as ${principal.id}`, { principal: principal.id });
@@ -491,23 +556,37 @@ export class TlsSession {
     // Within a budget one entry each; past it (a flood) counted into summaries.
     this.#ctx.refusals.refuse(
       source,
-      refusalEntry({ device: request.device, action: request.action, args: request.args }, error),
+      refusalEntry(
+        { device: request.device, action: request.action, args: request.args },
+        error,
+        "device.command",
+        source,
+      ),
       this.#host,
     );
   }
 
-  #submit(answer: Answer | Promise<Answer>): void {
+  #submit(answer: Answer | Promise<Answer>, op = "framing"): void {
     const slot: Slot = { answer: undefined };
     this.#slots.push(slot);
     this.#inFlight++;
     if (answer instanceof Promise) {
       answer.then(
         (a) => this.#complete(slot, a),
-        () =>
+        (error: unknown) => {
+          // A bug, not a refusal: the client gets a generic line, the log gets the error (never
+          // the request line, which may hold a token).
+          this.#ctx.counters.handlerErrors++;
+          log.error("TLS request handler failed ({op} from {address}): {error}", {
+            op,
+            address: this.address,
+            error,
+          });
           this.#complete(slot, {
             line: errorLine("text", null, { code: "internal", message: "Internal error" }) + "\n",
             close: false,
-          }),
+          });
+        },
       );
     } else this.#complete(slot, answer);
   }

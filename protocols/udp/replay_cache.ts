@@ -11,8 +11,13 @@
  * under a flood, is that a late honest datagram may be refused and must be
  * re-sent with a fresh timestamp.
  *
+ * The nonces live in a bounded map (`npm:lru-cache`, in insertion order:
+ * lookups do not reorder it), so eviction is O(1) and expiry touches only
+ * the entries that leave the window.
+ *
  * @module
  */
+import { LRUCache } from "lru-cache";
 
 /** What {@linkcode ReplayCache.check} found. */
 export type ReplayVerdict =
@@ -33,10 +38,9 @@ export interface ReplayCacheOptions {
 
 /** A bounded set of (principal, nonce) pairs seen inside the time window. */
 export class ReplayCache {
-  readonly #capacity: number;
   readonly #windowSeconds: number;
-  /** `principal nonce` → timestamp, in insertion order. */
-  readonly #seen = new Map<string, number>();
+  /** `principal nonce` → timestamp, in insertion order (only `set` reorders, and once). */
+  readonly #seen: LRUCache<string, number>;
   readonly #floors = new Map<string, number>();
   #evictions = 0;
 
@@ -47,8 +51,15 @@ export class ReplayCache {
         `Replay cache capacity must be a positive integer, got ${options.capacity}`,
       );
     }
-    this.#capacity = options.capacity;
     this.#windowSeconds = options.windowSeconds;
+    this.#seen = new LRUCache<string, number>({
+      // A size of 1 each bounds the count like `max`, without allocating every slot up front.
+      maxSize: options.capacity,
+      sizeCalculation: () => 1,
+      dispose: (timestamp, key, reason) => {
+        if (reason === "evict") this.#evicted(key, timestamp);
+      },
+    });
   }
 
   /** How many nonces are remembered now. */
@@ -73,8 +84,7 @@ export class ReplayCache {
     if (this.#seen.has(key)) return "replayed";
     const floor = this.#floors.get(principal);
     if (floor !== undefined && timestamp <= floor) return "below_floor";
-    if (this.#seen.size >= this.#capacity) this.#evictOldest();
-    this.#seen.set(key, timestamp);
+    this.#seen.set(key, timestamp); // evicts the oldest when full (see #evicted)
     return "fresh";
   }
 
@@ -90,20 +100,20 @@ export class ReplayCache {
   #expire(nowSeconds: number): void {
     const limit = nowSeconds - this.#windowSeconds;
     // Insertion order is nearly timestamp order; stop at the first live entry.
-    for (const [key, timestamp] of this.#seen) {
-      if (timestamp >= limit) break;
-      this.#seen.delete(key);
+    const expired: string[] = [];
+    for (const key of this.#seen.rkeys()) {
+      const timestamp = this.#seen.peek(key);
+      if (timestamp !== undefined && timestamp >= limit) break;
+      expired.push(key);
     }
+    for (const key of expired) this.#seen.delete(key);
     for (const [principal, floor] of this.#floors) {
       if (floor < limit) this.#floors.delete(principal);
     }
   }
 
-  #evictOldest(): void {
-    const oldest = this.#seen.entries().next();
-    if (oldest.done) return;
-    const [key, timestamp] = oldest.value;
-    this.#seen.delete(key);
+  /** The cache was full and forgot `key`: its principal's floor rises to its timestamp. */
+  #evicted(key: string, timestamp: number): void {
     this.#evictions++;
     const principal = key.slice(0, key.indexOf(" "));
     const floor = this.#floors.get(principal);

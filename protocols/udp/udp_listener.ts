@@ -363,7 +363,14 @@ export class UdpListener implements Listener {
       return await refuse(message.error.code, "bad_body", message.error.message);
     }
     this.#replies.begin(request.principal, request.id, fingerprint);
-    const reply = await this.#apply(ctx, request, key, message.value);
+    let reply: Uint8Array | undefined | "abandoned";
+    try {
+      reply = await this.#apply(ctx, request, key, message.value);
+    } catch (error) {
+      // Pending entries are never evicted: one whose request failed must not stay behind.
+      this.#replies.abandon(request.principal, request.id);
+      throw error;
+    }
     if (reply === "abandoned") return;
     this.#replies.complete(request.principal, request.id, {
       fingerprint,

@@ -46,6 +46,7 @@ export async function handlePlainDatagram(s: UdpServices, ctx: DatagramContext):
       { action: "udp.plain" },
       { code: "malformed", message },
       "udp.rejected",
+      source,
     );
     if (!auditEvent(s.broker, source, entry)) s.count("audit_dropped_total");
     return reply(message);

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { LRUCache } from "lru-cache";
 
 /** What the cache holds for one (principal, id). */
 export type CachedReply =
@@ -29,11 +30,17 @@ export interface ReplyCacheOptions {
   readonly ttlSeconds: number;
 }
 
-/** A bounded map from (principal, id) to the reply given. */
+/**
+ * A bounded map from (principal, id) to the reply given. Pending entries are
+ * kept apart (their requests are in flight, and the listener bounds how many
+ * are); done replies live in a least-recently-inserted map (`npm:lru-cache`)
+ * of `capacity` entries, so making room is O(1) and never drops a pending
+ * entry.
+ */
 export class ReplyCache {
-  readonly #capacity: number;
   readonly #ttl: number;
-  readonly #entries = new Map<string, CachedReply>();
+  readonly #pending = new Map<string, CachedReply & { state: "pending" }>();
+  readonly #done: LRUCache<string, CachedReply & { state: "done" }>;
 
   /** Creates an empty cache. */
   constructor(options: ReplyCacheOptions) {
@@ -42,30 +49,35 @@ export class ReplyCache {
         `Reply cache capacity must be a positive integer, got ${options.capacity}`,
       );
     }
-    this.#capacity = options.capacity;
     this.#ttl = options.ttlSeconds;
+    // A size of 1 each bounds the count like `max`, without allocating every slot up front.
+    this.#done = new LRUCache({ maxSize: options.capacity, sizeCalculation: () => 1 });
   }
 
   /** How many entries it holds. */
   get size(): number {
-    return this.#entries.size;
+    return this.#pending.size + this.#done.size;
   }
 
   /** The entry of (principal, id), unless missing or expired. */
   get(principal: string, id: string, nowSeconds: number): CachedReply | undefined {
     const key = principal + " " + id;
-    const entry = this.#entries.get(key);
-    if (entry?.state === "done" && entry.expires < nowSeconds) {
-      this.#entries.delete(key);
+    const pending = this.#pending.get(key);
+    if (pending !== undefined) return pending;
+    // `peek`: a lookup does not make an entry younger; the oldest reply goes first.
+    const done = this.#done.peek(key);
+    if (done !== undefined && done.expires < nowSeconds) {
+      this.#done.delete(key);
       return undefined;
     }
-    return entry;
+    return done;
   }
 
   /** Marks (principal, id) as being applied now. */
   begin(principal: string, id: string, fingerprint: string): void {
-    this.#makeRoom();
-    this.#entries.set(principal + " " + id, { state: "pending", fingerprint });
+    const key = principal + " " + id;
+    this.#done.delete(key);
+    this.#pending.set(key, { state: "pending", fingerprint });
   }
 
   /** Remembers the reply given to (principal, id). */
@@ -75,9 +87,9 @@ export class ReplyCache {
     entry: { fingerprint: string; reply: Uint8Array; address: string; nowSeconds: number },
   ): void {
     const key = principal + " " + id;
-    this.#entries.delete(key); // re-insert: the newest go last
-    this.#makeRoom();
-    this.#entries.set(key, {
+    this.#pending.delete(key);
+    this.#done.delete(key); // re-insert: the newest go last
+    this.#done.set(key, {
       state: "done",
       fingerprint: entry.fingerprint,
       reply: entry.reply,
@@ -88,17 +100,8 @@ export class ReplyCache {
 
   /** Forgets (principal, id): its request had no effect and may be sent again. */
   abandon(principal: string, id: string): void {
-    this.#entries.delete(principal + " " + id);
-  }
-
-  #makeRoom(): void {
-    // Oldest first; pending entries are skipped (their requests are in flight and few).
-    if (this.#entries.size < this.#capacity) return;
-    for (const [key, entry] of this.#entries) {
-      if (entry.state === "done") {
-        this.#entries.delete(key);
-        return;
-      }
-    }
+    const key = principal + " " + id;
+    this.#pending.delete(key);
+    this.#done.delete(key);
   }
 }

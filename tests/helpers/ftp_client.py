@@ -3,7 +3,7 @@
 Usage: python3 ftp_client.py PORT STEPS_JSON
 Prints one JSON object per step (in a JSON list) with the server's reply code
 and text, so that tests assert on what a real client saw. Steps:
-  {"op": "connect", "tls": bool}             connect (and AUTH TLS when tls)
+  {"op": "connect", "tls": bool, "source": a} connect from address a (and AUTH TLS when tls)
   {"op": "login", "user": u, "password": p}  USER/PASS (then PBSZ/PROT P under TLS)
   {"op": "stor", "path": p, "size": n, "seed": s}  upload n pseudo-random bytes
   {"op": "appe", "path": p, "size": n, "seed": s}
@@ -44,7 +44,8 @@ def main():
         try:
             if op == "connect":
                 ftp = ftplib.FTP_TLS() if step.get("tls") else ftplib.FTP()
-                welcome = ftp.connect("127.0.0.1", port, timeout=20)
+                source = (step["source"], 0) if step.get("source") else None
+                welcome = ftp.connect("127.0.0.1", port, timeout=20, source_address=source)
                 if step.get("tls"):
                     ftp.auth()
                 results.append({"op": op, "code": code_of(welcome), "text": welcome})
