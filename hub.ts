@@ -26,6 +26,7 @@ import { AuditMetrics } from "./observability/audit_metrics.ts";
 import { StorageByteStore } from "./actors/storage_bytes.ts";
 import { reloadHub, type ReloadReport } from "./hub_reload.ts";
 import { HUB_CHILDREN, type HubParts, type Stoppable } from "./hub_children.ts";
+import type { Clock } from "./broker/envelope.ts";
 
 const log = getLogger("hub");
 
@@ -51,8 +52,16 @@ export interface Hub {
   reload(): Promise<ReloadReport>;
 }
 
+/** Options for {@linkcode startHub} that tests set. */
+export interface HubOptions {
+  /** The clock of every actor (tests inject one to drive time triggers). */
+  readonly clock?: Clock;
+  /** How often the automation actor checks what is due (default 250 ms). */
+  readonly automationTickMs?: number;
+}
+
 /** Builds the hub and starts every child. Throws when a part cannot start (port taken, ...). */
-export async function startHub(config: Config): Promise<Hub> {
+export async function startHub(config: Config, options: HubOptions = {}): Promise<Hub> {
   const { paths, settings } = config;
   const generatedCertificate = await prepareFolders(config);
   const db: DatabaseSync = openDatabase(paths.database, { sync: settings.AUDIT_SYNC });
@@ -66,7 +75,7 @@ export async function startHub(config: Config): Promise<Hub> {
   });
   if (removed > 0) log.info("Audit retention removed {removed} entries", { removed });
 
-  const actors = new ActorSystem();
+  const actors = new ActorSystem(options.clock ? { clock: options.clock } : {});
   let currentHome = config.home;
   const listeners = new Map<string, Listener>();
   const parts: HubParts = {
@@ -80,6 +89,7 @@ export async function startHub(config: Config): Promise<Hub> {
     listeners,
     home: () => currentHome,
     startedAt: Date.now(),
+    automationTickMs: options.automationTickMs ?? 250,
   };
   /** Listeners and services started so far, in start order. */
   const started: Stoppable[] = [];

@@ -13,6 +13,8 @@ import type { ActorSystem } from "./actors/actor_system.ts";
 import { createAuditActor } from "./actors/audit_actor.ts";
 import { createDeviceActor } from "./actors/device_actor.ts";
 import { createStorageActor } from "./actors/storage_actor.ts";
+import { createAutomationActor } from "./actors/automation_actor.ts";
+import { createMessage } from "./broker/envelope.ts";
 import { startRetentionSchedule } from "./actors/storage_retention.ts";
 import type { StorageByteStore } from "./actors/storage_bytes.ts";
 import type { CommandPath } from "./domain/command_path.ts";
@@ -52,6 +54,8 @@ export interface HubParts {
   /** The home as last loaded (start or SIGHUP). */
   home(): Home;
   readonly startedAt: number;
+  /** How often the automation actor checks what is due. */
+  readonly automationTickMs: number;
 }
 
 /** Something started that must be stopped: a listener or a background service. */
@@ -95,6 +99,34 @@ const deviceActor: ChildSpec = {
         extraPrincipals: open ? [anonymousPrincipal()] : [],
       }),
       { mailboxCapacity: 4096, maxBatch: 512 },
+    );
+  },
+};
+
+/** Issue 13: rules and scenes; every action through the one command path as the rule's principal. */
+const automationActor: ChildSpec = {
+  kind: "actor",
+  name: "automation",
+  async start({ config, actors, commandPath, automationTickMs }) {
+    const { settings } = config;
+    const open = settings.TLS_AUTH === "none" || settings.UDP_AUTH === "none";
+    await actors.spawn(
+      createAutomationActor({
+        databasePath: config.paths.database,
+        sync: settings.AUDIT_SYNC,
+        home: config.home,
+        commandPath,
+        audit: async (entry, source) =>
+          (await actors.ask(createMessage("audit.append", entry, source), {
+            timeoutMs: 10_000,
+            waitForRoom: true,
+          })).ok,
+        timeZone: settings.TZ ?? Intl.DateTimeFormat().resolvedOptions().timeZone,
+        graceMs: settings.AUTOMATION_GRACE_SECONDS * 1000,
+        tickMs: automationTickMs,
+        extraPrincipals: open ? [anonymousPrincipal()] : [],
+      }),
+      { mailboxCapacity: 4096 },
     );
   },
 };
@@ -271,6 +303,7 @@ function httpApiDeps(parts: HubParts): Omit<HttpDeps, "secure"> {
 export const HUB_CHILDREN: readonly ChildSpec[] = [
   auditActor,
   deviceActor,
+  automationActor,
   tlsListener,
   udpListener,
   storageActor,

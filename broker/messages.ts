@@ -16,7 +16,7 @@
 import type { PrincipalDeclaration } from "../config/home.ts";
 
 /** The channel a message came in on. */
-export type Channel = "tls" | "udp" | "ftp" | "http" | "cli" | "system";
+export type Channel = "tls" | "udp" | "ftp" | "http" | "cli" | "system" | "automation";
 
 /** Who sent a message and from where. `principal` is null before login. */
 export interface Source {
@@ -24,6 +24,12 @@ export interface Source {
   readonly channel: Channel;
   /** Remote address as `host:port`, where there is one. */
   readonly address?: string;
+  /**
+   * Automation rules whose runs led to this message, oldest first (issue 13):
+   * set on the commands a rule sends and carried onto the changes they cause,
+   * so that a rule triggering itself (or a cycle of rules) is detected.
+   */
+  readonly rules?: readonly string[];
 }
 
 /** A JSON value, the only kind of data a message may carry. */
@@ -165,7 +171,44 @@ export interface MailboxPressurePayload {
   readonly pressured: boolean;
 }
 
-// ---------------------------------------------------------------- storage (issue 5)
+// ---------------------------------------------------------------- automations (issue 13)
+
+/** What a rules request asks: the list, or to enable or disable one rule. */
+export type AutomationRulesPayload =
+  | { readonly action: "list" }
+  | { readonly action: "enable" | "disable"; readonly rule: string };
+
+/** One rule as `rules list` shows it. */
+export interface RuleSummary {
+  readonly id: string;
+  readonly name: string;
+  readonly enabled: boolean;
+  /** Short text of the trigger, e.g. `button hall-button`. */
+  readonly trigger: string;
+  /** Short text of each action. */
+  readonly actions: readonly string[];
+  /** ISO time of the last run, or null. */
+  readonly lastRunAt: string | null;
+  readonly runs: number;
+}
+
+/** Ask to apply a scene as the sender (its grants decide which targets are refused). */
+export interface AutomationScenePayload {
+  readonly scene: string;
+}
+
+/** What applying a scene did: the devices that reached their target and those that refused. */
+export interface SceneReport {
+  readonly scene: string;
+  readonly reached: readonly string[];
+  readonly refused: readonly { readonly device: string; readonly error: Refusal }[];
+}
+
+/** A rule's notification action: a line for every subscribed TLS client. */
+export interface AutomationNotificationPayload {
+  readonly rule: string;
+  readonly message: string;
+}
 
 /** FTP permission letters (pyftpdlib): e cwd, l list, r retrieve, a append, d delete, f rename, m mkdir, w store. */
 export type StoragePermission = "e" | "l" | "r" | "a" | "d" | "f" | "m" | "w";
@@ -360,6 +403,14 @@ export interface Payloads {
   "audit.verify_result": Outcome<AuditVerdict>;
   "storage.open_snapshot": StorageOpenSnapshotPayload;
   "storage.open_snapshot_result": Outcome<StorageSnapshotTicket>;
+  // automations (issue 13)
+  "automation.rules": AutomationRulesPayload;
+  "automation.rules_result": Outcome<readonly RuleSummary[]>;
+  "automation.scene": AutomationScenePayload;
+  "automation.scene_result": Outcome<SceneReport>;
+  "automation.notification": AutomationNotificationPayload;
+  /** The automation actor's own timer: time, interval, held-for and delay checks. */
+  "automation.tick": Record<string, never>;
 }
 
 /**
@@ -387,6 +438,8 @@ export interface Replies {
   "audit.query": "audit.query_result";
   "audit.verify": "audit.verify_result";
   "storage.open_snapshot": "storage.open_snapshot_result";
+  "automation.rules": "automation.rules_result";
+  "automation.scene": "automation.scene_result";
 }
 
 /** Every message type name. */
@@ -442,6 +495,8 @@ export const REPLY_TYPES: { readonly [K in RequestType]: Replies[K] } = {
   "audit.query": "audit.query_result",
   "audit.verify": "audit.verify_result",
   "storage.open_snapshot": "storage.open_snapshot_result",
+  "automation.rules": "automation.rules_result",
+  "automation.scene": "automation.scene_result",
 };
 
 /** The reply payload an actor returns for message kind `K` (`never` for non-requests). */

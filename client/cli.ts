@@ -13,6 +13,7 @@ import { udpCommand } from "./commands/udp.ts";
 import { statusCommand } from "./commands/status.ts";
 import { deviceCommand } from "./commands/device.ts";
 import { filesCommand } from "./commands/files.ts";
+import { rulesCommand } from "./commands/rules.ts";
 
 /** Every subcommand by name. Add a line per new subcommand file. */
 export const COMMANDS: Readonly<Record<string, CliCommand>> = {
@@ -22,6 +23,7 @@ export const COMMANDS: Readonly<Record<string, CliCommand>> = {
   device: deviceCommand,
   credentials: credentialsCommand,
   files: filesCommand,
+  rules: rulesCommand,
 };
 
 /** Runs the CLI with `args`; returns the exit code. */

@@ -14,7 +14,13 @@
  *
  * @module
  */
-import type { DeviceSnapshot, DeviceState, ErrorCode } from "../broker/messages.ts";
+import type {
+  DeviceSnapshot,
+  DeviceState,
+  ErrorCode,
+  RuleSummary,
+  SceneReport,
+} from "../broker/messages.ts";
 
 /** Where and how to connect. */
 export interface HubClientOptions {
@@ -46,6 +52,14 @@ export interface HubEvent {
   readonly at: string;
 }
 
+/** A rule's pushed notification line (issue 13), sent to subscribed connections. */
+export interface HubNotification {
+  readonly event: "notification";
+  readonly rule: string;
+  readonly message: string;
+  readonly at: string;
+}
+
 interface Pending {
   resolve(reply: HubReply): void;
   timer: ReturnType<typeof setTimeout>;
@@ -59,6 +73,7 @@ export class HubClient implements AsyncDisposable {
   readonly #timeoutMs: number;
   readonly #pending = new Map<number, Pending>();
   readonly #listeners = new Set<(event: HubEvent) => void>();
+  readonly #notes = new Set<(note: HubNotification) => void>();
   readonly #reading: Promise<void>;
   #nextId = 1;
   #closed = false;
@@ -121,6 +136,27 @@ export class HubClient implements AsyncDisposable {
   /** Stops watching one device, or all with `*`. */
   unsubscribe(device: string): Promise<HubReply<{ unsubscribed: string }>> {
     return this.request({ op: "unsubscribe", device });
+  }
+
+  /** Every automation rule, with whether it is enabled and when it last ran. */
+  rules(): Promise<HubReply<RuleSummary[]>> {
+    return this.request({ op: "rules", action: "list" });
+  }
+
+  /** Enables or disables a rule in the running hub (kept across restarts). */
+  setRule(rule: string, enabled: boolean): Promise<HubReply<RuleSummary>> {
+    return this.request({ op: "rules", action: enabled ? "enable" : "disable", rule });
+  }
+
+  /** Applies a scene as the logged-in principal: which devices reached their target, which refused. */
+  scene(scene: string): Promise<HubReply<SceneReport>> {
+    return this.request({ op: "scene", scene });
+  }
+
+  /** Calls `listener` for every rule notification (needs a subscription); returns a stop function. */
+  onNotification(listener: (note: HubNotification) => void): () => void {
+    this.#notes.add(listener);
+    return () => this.#notes.delete(listener);
   }
 
   /** Asks the hub to close the connection after answering everything sent before. */
@@ -222,6 +258,10 @@ export class HubClient implements AsyncDisposable {
       data = JSON.parse(line);
     } catch {
       return; // A text-form line (e.g. a limit error before any request): not ours.
+    }
+    if (data.event === "notification") {
+      for (const listener of this.#notes) listener(data as unknown as HubNotification);
+      return;
     }
     if (data.event === "state_changed") {
       for (const listener of this.#listeners) listener(data as unknown as HubEvent);

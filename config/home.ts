@@ -7,6 +7,8 @@
  */
 import { z } from "zod";
 import { parseHomeFolder } from "../domain/storage_paths.ts";
+import { ruleSchema, sceneSchema } from "../domain/automation/rule_schema.ts";
+import { validateRules } from "../domain/automation/rule_validation.ts";
 
 const ID = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,47}$/, {
   message: "must be 1-48 characters of a-z, 0-9, '-' or '_', starting with a letter or digit",
@@ -78,14 +80,25 @@ export type FtpAccess = z.infer<typeof ftpAccessSchema>;
 
 const principalSchema = z.object({
   id: ID,
-  kind: z.enum(["controller", "device", "camera", "ftp_user"]),
+  /** `automation`: the identity rules act as (issue 13); it has no channel and no credential. */
+  kind: z.enum(["controller", "device", "camera", "ftp_user", "automation"]),
   /** For device and camera principals: the device it is. */
   device: ID.optional(),
   grants: z.array(grantSchema).default([]),
   /** Channels this principal may use (`tls` also opens the HTTP API and the page, with its token). */
-  channels: z.array(z.enum(["tls", "udp", "ftp", "http"])).min(1),
+  channels: z.array(z.enum(["tls", "udp", "ftp", "http"])).default([]),
   ftp: ftpAccessSchema.optional(),
-}).strict();
+}).strict().superRefine((p, ctx) => {
+  if (p.kind === "automation" ? p.channels.length > 0 : p.channels.length === 0) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["channels"],
+      message: p.kind === "automation"
+        ? "an automation principal uses no channel: leave channels out"
+        : "must name at least one channel",
+    });
+  }
+});
 
 /** A principal: a controller app, a device, a camera or an FTP user. */
 export type PrincipalDeclaration = z.infer<typeof principalSchema>;
@@ -95,6 +108,10 @@ export const homeSchema = z.object({
   name: z.string().min(1).max(80),
   devices: z.array(deviceSchema).min(1),
   principals: z.array(principalSchema),
+  /** Automation rules (issue 13). */
+  rules: z.array(ruleSchema).max(500).default([]),
+  /** Scenes: device commands applied together (issue 13). */
+  scenes: z.array(sceneSchema).max(200).default([]),
 }).strict().superRefine((home, ctx) => {
   const ids = new Set<string>();
   home.devices.forEach((d, i) => {
@@ -163,10 +180,16 @@ export const homeSchema = z.object({
       });
     }
   });
+  for (const issue of validateRules(home)) {
+    ctx.addIssue({ code: "custom", path: [...issue.path], message: issue.message });
+  }
 });
 
 /** A validated home: devices and principals. */
 export type Home = z.infer<typeof homeSchema>;
+
+/** A home file as written, before defaults (`rules`, `scenes`, `grants` may be left out). */
+export type HomeInput = z.input<typeof homeSchema>;
 
 /** Formats zod issues as `file: field.path: message` lines. */
 export function formatIssues(file: string, issues: readonly z.core.$ZodIssue[]): string {

@@ -7,6 +7,7 @@
  * @module
  */
 import { z } from "zod";
+import { isValidTimeZone } from "../domain/automation/local_time.ts";
 
 const port = z.coerce.number().int().min(0).max(65535);
 const positiveInt = z.coerce.number().int().positive();
@@ -240,6 +241,19 @@ export const VARIABLES = {
     "Delete audit entries older than N days (0 = keep).",
   ),
   AUDIT_RETENTION_ENTRIES: v(nonNegativeInt, "0", "Keep at most N audit entries (0 = keep all)."),
+  // Automations
+  TZ: v(
+    z.string().min(1).max(64).refine(isValidTimeZone, {
+      message: "must be an IANA time zone such as Europe/Paris or UTC",
+    }),
+    undefined,
+    "Time zone of time-of-day triggers and time conditions (IANA name); unset: the system's.",
+  ),
+  AUTOMATION_GRACE_SECONDS: v(
+    nonNegativeInt,
+    "300",
+    "A time trigger due while the hub was down fires once at start if at most this late (0 = never).",
+  ),
   // Operator surface
   HTTP_IP: v(
     host,

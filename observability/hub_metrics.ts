@@ -191,6 +191,22 @@ function storageFamilies(w: PrometheusWriter, sources: MetricSources): void {
   );
 }
 
+/** Rule runs kept in the database (issue 13), per rule and outcome. */
+function automationFamilies(w: PrometheusWriter, sources: MetricSources): void {
+  if (!sources.db) return;
+  let rows: { rule: string; outcome: string; n: number }[] = [];
+  try {
+    rows = sources.db.prepare(
+      "SELECT rule, outcome, COUNT(*) AS n FROM rule_runs GROUP BY rule, outcome",
+    ).all() as typeof rows;
+  } catch { /* no rule tables yet */ }
+  w.gauge(
+    "hub_automation_runs_recorded",
+    "Rule runs kept in the database (the last 1000 per rule), per rule and outcome",
+    rows.map((r) => ({ labels: { rule: r.rule, outcome: r.outcome }, value: Number(r.n) })),
+  );
+}
+
 function hashFamilies(w: PrometheusWriter, sources: MetricSources): void {
   if (!sources.hashLoad) return;
   const load = sources.hashLoad();
@@ -224,6 +240,7 @@ export function renderMetrics(sources: MetricSources): string {
   listenerFamilies(w, sources.listeners);
   auditFamilies(w, sources);
   storageFamilies(w, sources);
+  automationFamilies(w, sources);
   hashFamilies(w, sources);
   return w.text();
 }

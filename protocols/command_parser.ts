@@ -35,7 +35,12 @@ export type Request =
   | { readonly op: "unsubscribe"; readonly device: string }
   | { readonly op: "login"; readonly principal: string; readonly token: string }
   | { readonly op: "ping" }
-  | { readonly op: "quit" };
+  | { readonly op: "quit" }
+  /** Automation rules (issue 13): list them, enable or disable one. */
+  | { readonly op: "rules"; readonly action: "list" }
+  | { readonly op: "rules"; readonly action: "enable" | "disable"; readonly rule: string }
+  /** Apply a scene as the logged-in principal. */
+  | { readonly op: "scene"; readonly scene: string };
 
 /** The operations a request can name. */
 export const OPS = [
@@ -47,6 +52,8 @@ export const OPS = [
   "login",
   "ping",
   "quit",
+  "rules",
+  "scene",
 ] as const;
 
 /** Which form a request used; replies answer in the same form. */
@@ -143,6 +150,13 @@ export function parseTextRequest(
       if (rest[1]!.length > 256) return fail("Token is too long");
       return { ok: true, value: { op: "login", principal, token: rest[1]! } };
     }
+    case "rules":
+      return rulesRequest(rest[0]?.toLowerCase() ?? "list", rest[1]?.toLowerCase(), rest.length);
+    case "scene":
+      if (rest.length !== 1 || !ID_PATTERN.test(rest[0]!.toLowerCase())) {
+        return fail("Usage: scene <scene id>");
+      }
+      return { ok: true, value: { op: "scene", scene: rest[0]!.toLowerCase() } };
   }
   const checked = checkDeviceId(keyword);
   if (!checked.ok) return checked;
@@ -225,6 +239,16 @@ export function parseJsonRequest(line: string): ParsedRequest {
       if (token.length > 256) return refuse(id, "Token is too long");
       return done({ ok: true, value: { op: "login", principal, token } });
     }
+    case "rules": {
+      const action = str("action")?.toLowerCase() ?? "list";
+      const rule = str("rule")?.toLowerCase();
+      return done(rulesRequest(action, rule, rule === undefined ? 1 : 2));
+    }
+    case "scene": {
+      const scene = str("scene")?.toLowerCase();
+      if (scene === undefined || !ID_PATTERN.test(scene)) return refuse(id, 'scene needs "scene"');
+      return done({ ok: true, value: { op: "scene", scene } });
+    }
     case "command": {
       const device = str("device")?.toLowerCase();
       const action = str("action")?.toLowerCase();
@@ -261,9 +285,32 @@ export function formatRequest(request: Request): string {
       return `${request.op} ${request.device}`;
     case "login":
       return `login ${request.principal} ***`;
+    case "rules":
+      return request.action === "list" ? "rules list" : `rules ${request.action} ${request.rule}`;
+    case "scene":
+      return `scene ${request.scene}`;
     default:
       return request.op;
   }
+}
+
+/** `rules [list]`, `rules enable <id>`, `rules disable <id>`. */
+function rulesRequest(
+  action: string,
+  rule: string | undefined,
+  words: number,
+): { ok: true; value: Request } | { ok: false; error: Refusal } {
+  const usage = malformed("Usage: rules [list] | rules enable <rule> | rules disable <rule>");
+  if (action === "list") {
+    return words <= 1 ? { ok: true, value: { op: "rules", action } } : { ok: false, error: usage };
+  }
+  if ((action !== "enable" && action !== "disable") || rule === undefined || words !== 2) {
+    return { ok: false, error: usage };
+  }
+  if (!ID_PATTERN.test(rule)) {
+    return { ok: false, error: malformed("Rule ids use a-z, 0-9, '-' and '_'") };
+  }
+  return { ok: true, value: { op: "rules", action, rule } };
 }
 
 function commandOf(

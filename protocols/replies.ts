@@ -7,7 +7,13 @@
  *
  * @module
  */
-import type { DeviceSnapshot, DeviceState, Refusal } from "../broker/messages.ts";
+import type {
+  DeviceSnapshot,
+  DeviceState,
+  Refusal,
+  RuleSummary,
+  SceneReport,
+} from "../broker/messages.ts";
 import type { RequestFormat, RequestId } from "./command_parser.ts";
 
 /** Most characters of a client's command echoed back in a reply. */
@@ -106,4 +112,34 @@ export function jsonEvent(
 /** An error in the request's form. */
 export function errorLine(format: RequestFormat, id: RequestId, error: Refusal): string {
   return format === "json" ? jsonError(id, error) : textError(error);
+}
+
+/** `Rules: 2` then one indented line per rule (issue 13). */
+export function textRules(rules: readonly RuleSummary[]): string {
+  const lines = rules.map((r) =>
+    `  ${r.id} ${r.enabled ? "enabled" : "disabled"}: ${escapeEcho(r.trigger)} -> ${
+      escapeEcho(r.actions.join("; "))
+    } (runs ${r.runs}, last ${r.lastRunAt ?? "never"})`
+  );
+  return [`Rules: ${rules.length}`, ...lines].join("\n");
+}
+
+/** `Scene evening: reached lamp, thermostat; refused front-door (forbidden: ...)`. */
+export function textScene(report: SceneReport): string {
+  const reached = report.reached.length ? report.reached.join(", ") : "none";
+  const refused = report.refused.map((r) =>
+    `${r.device} (${r.error.code}: ${escapeEcho(r.error.message)})`
+  );
+  return `Scene ${report.scene}: reached ${reached}` +
+    (refused.length ? `; refused ${refused.join(", ")}` : "");
+}
+
+/** A rule's notification on a subscribed text connection: `Notify <rule>: <message>`. */
+export function textNotification(rule: string, message: string): string {
+  return `Notify ${rule}: ${escapeEcho(message)}`;
+}
+
+/** A rule's notification on a subscribed JSON connection (never has an `id`). */
+export function jsonNotification(rule: string, message: string, at: string): string {
+  return JSON.stringify({ event: "notification", rule, message, at });
 }

@@ -11,7 +11,7 @@ import { auditEntries, bearer, call, reasonOf, waitForAudit } from "./helpers/ht
 import { openDatabase } from "../persistence/database.ts";
 import { openEvents } from "./helpers/sse_client.ts";
 import { join } from "node:path";
-import type { Home } from "../config/home.ts";
+import { type Home, homeSchema } from "../config/home.ts";
 import demoHome from "../config/demo_home.json" with { type: "json" };
 
 const ADMIN = bearer("admin");
@@ -302,7 +302,7 @@ Deno.test("http api - /metrics counts API requests and refusals by reason next t
 });
 
 Deno.test("http api - a reload (SIGHUP) that takes a grant away applies to the API and the event stream at once", async () => {
-  const home = structuredClone(demoHome) as Home;
+  const home: Home = homeSchema.parse(structuredClone(demoHome));
   const dir = await Deno.makeTempDir({ prefix: "http_reload_" });
   await using fx = await startTestHub({ home, dir });
   await using events = await openEvents(fx.hub, PANEL);

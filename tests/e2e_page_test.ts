@@ -14,7 +14,7 @@ import { REPO_ROOT, startTestHub, TEST_SECRETS } from "./helpers/hub_fixture.ts"
 import { uploadAsPorchCamera } from "./helpers/camera_upload.ts";
 import { baseUrl, bearer, call } from "./helpers/http_api.ts";
 import type { Hub } from "../hub.ts";
-import type { Home } from "../config/home.ts";
+import { type Home, homeSchema } from "../config/home.ts";
 import demoHome from "../config/demo_home.json" with { type: "json" };
 
 const FTP_ENV = { FTP_PASV_MIN: "0", FTP_PASV_MAX: "0", FTP_LOGIN_FAILURE_DELAY_MS: "0" };
@@ -206,7 +206,7 @@ Deno.test("page - reconnects by itself after the hub restarts and shows changes 
 });
 
 Deno.test("page - controls the principal has no grant for are disabled", async () => {
-  const home = structuredClone(demoHome) as Home;
+  const home: Home = homeSchema.parse(structuredClone(demoHome));
   home.principals.push({
     id: "guest",
     kind: "controller",

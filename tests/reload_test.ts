@@ -16,7 +16,7 @@ import {
 import { openLoggedIn } from "./helpers/tls_text_client.ts";
 import { loginSteps, runFtpClient } from "./helpers/ftp_clients.ts";
 import { udpExchange } from "./helpers/udp_exchange.ts";
-import type { Home } from "../config/home.ts";
+import { type Home, homeSchema } from "../config/home.ts";
 import demoHome from "../config/demo_home.json" with { type: "json" };
 import { generateDevCertificate } from "../certs/dev_certificate.ts";
 import { loadConfig } from "../config/config.ts";
@@ -208,7 +208,7 @@ Deno.test("SIGHUP serves a new certificate to new connections, keeps open ones w
 });
 
 Deno.test("reload() applies changed grants to the device actor and works with the built-in demo home", async () => {
-  const home = structuredClone(demoHome) as Home;
+  const home: Home = homeSchema.parse(structuredClone(demoHome));
   const dir = await Deno.makeTempDir({ prefix: "reload_grants_" });
   await using fixture = await startTestHub({ home, dir });
   await using panel = await openLoggedIn(
@@ -251,7 +251,7 @@ Deno.test("reload() applies changed grants to the device actor and works with th
 });
 
 Deno.test("reload() gives FTP the reloaded users: a removed one is refused, a new one can store", async () => {
-  const home = structuredClone(demoHome) as Home;
+  const home: Home = homeSchema.parse(structuredClone(demoHome));
   const dir = await Deno.makeTempDir({ prefix: "reload_ftp_" });
   await using fixture = await startTestHub({ home, dir });
   const port = listenerPort(fixture.hub, "ftp");

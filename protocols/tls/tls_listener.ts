@@ -149,11 +149,19 @@ class TlsListener implements Listener {
         else this.#subscribed.delete(session);
       },
     };
-    this.#unsubscribe = broker.subscribe(["device.state_changed"], (message) => {
+    const unsubscribeChanges = broker.subscribe(["device.state_changed"], (message) => {
       for (const session of this.#subscribed) {
         session.push(message as Message<"device.state_changed">);
       }
     });
+    // Rules' notification lines (issue 13) go to every subscribed connection.
+    const unsubscribeNotes = broker.subscribe(["automation.notification"], (message) => {
+      for (const session of this.#subscribed) session.notify(message);
+    });
+    this.#unsubscribe = () => {
+      unsubscribeChanges();
+      unsubscribeNotes();
+    };
     const sweepEvery = Math.max(10, Math.min(1000, Math.floor(options.idleTimeoutMs / 2)));
     this.#sweeper = setInterval(() => this.#sweepIdle(), sweepEvery);
     if (options.auth === "none") {

@@ -13,12 +13,17 @@
  * @module
  */
 import type { Broker } from "../../broker/broker.ts";
+import { createMessage } from "../../broker/envelope.ts";
+import { refusalFor } from "../../broker/errors.ts";
 import type {
+  AutomationRulesPayload,
   DeviceSnapshot,
   ErrorCode,
   Message,
   Outcome,
   Refusal,
+  RuleSummary,
+  SceneReport,
   Source,
 } from "../../broker/messages.ts";
 import type { PrincipalDeclaration } from "../../config/home.ts";
@@ -31,11 +36,15 @@ import type { RateLimiter } from "../rate_limit.ts";
 import {
   errorLine,
   jsonEvent,
+  jsonNotification,
   jsonOk,
   seedAcknowledgement,
   textCommandDone,
   textDevices,
   textEvent,
+  textNotification,
+  textRules,
+  textScene,
   textStatus,
 } from "../replies.ts";
 import type { TlsCounters } from "./tls_counters.ts";
@@ -189,6 +198,17 @@ export class TlsSession {
     this.#ctx.counters.pushes++;
     this.#emit(
       (this.#pushJson ? jsonEvent(device, state, previous, message.at) : textEvent(device, state)) +
+        "\n",
+    );
+  }
+
+  /** Pushes a rule's notification line (issue 13) when this connection watches any device. */
+  notify(message: Message<"automation.notification">): void {
+    if (this.#closing || !this.subscribed) return;
+    const { rule, message: text } = message.payload;
+    this.#ctx.counters.pushes++;
+    this.#emit(
+      (this.#pushJson ? jsonNotification(rule, text, message.at) : textNotification(rule, text)) +
         "\n",
     );
   }
@@ -429,7 +449,43 @@ export class TlsSession {
             : `Unsubscribed from ${request.device}`,
           { unsubscribed: request.device },
         );
+      case "rules":
+        return this.#rules(
+          request.action === "list"
+            ? { action: "list" }
+            : { action: request.action, rule: request.rule },
+          source,
+        ).then((r) => {
+          if (!r.ok) return fail(r.error);
+          if (request.action === "list") return ok(textRules(r.value), r.value);
+          return ok(`Rule ${request.rule} ${request.action}d`, r.value[0]);
+        });
+      case "scene":
+        return this.#scene(request.scene, source).then((r) =>
+          r.ok ? ok(textScene(r.value), r.value) : fail(r.error)
+        );
     }
+  }
+
+  /** Asks the automation actor for its rules (list, enable, disable): issue 13. */
+  async #rules(
+    payload: AutomationRulesPayload,
+    source: Source,
+  ): Promise<Outcome<readonly RuleSummary[]>> {
+    const asked = await this.#ctx.broker.ask(createMessage("automation.rules", payload, source), {
+      timeoutMs: this.#ctx.askTimeoutMs,
+      waitForRoom: true,
+    });
+    return asked.ok ? asked.reply.payload : { ok: false, error: refusalFor(asked.failure) };
+  }
+
+  /** Asks the automation actor to apply a scene as this connection's principal. */
+  async #scene(scene: string, source: Source): Promise<Outcome<SceneReport>> {
+    const asked = await this.#ctx.broker.ask(createMessage("automation.scene", { scene }, source), {
+      timeoutMs: this.#ctx.askTimeoutMs,
+      waitForRoom: true,
+    });
+    return asked.ok ? asked.reply.payload : { ok: false, error: refusalFor(asked.failure) };
   }
 
   async #command(

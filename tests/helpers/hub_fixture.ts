@@ -7,10 +7,10 @@
  */
 import { join } from "node:path";
 import { loadConfig } from "../../config/config.ts";
-import { type Hub, startHub } from "../../hub.ts";
+import { type Hub, type HubOptions, startHub } from "../../hub.ts";
 import { openDatabase } from "../../persistence/database.ts";
 import { setCredential } from "../../persistence/credential_store.ts";
-import type { Home } from "../../config/home.ts";
+import type { Home, HomeInput } from "../../config/home.ts";
 
 /** Known secrets every fixture hub accepts. */
 export const TEST_SECRETS = {
@@ -41,12 +41,14 @@ export interface HubFixture extends AsyncDisposable {
 export interface TestHubOptions {
   /** Extra or overriding variables. */
   readonly env?: Record<string, string>;
-  /** A home to use instead of the demo home. */
-  readonly home?: Home;
+  /** A home to use instead of the demo home (written to a file and loaded as one). */
+  readonly home?: HomeInput;
   /** Reuse this folder (to restart a hub on the same data). */
   readonly dir?: string;
   /** Keep the folder after stop (to restart on it). */
   readonly keepDir?: boolean;
+  /** Hub options: an injected clock, the automation tick. */
+  readonly hub?: HubOptions;
 }
 
 /** The repository root (where config/demo_home.json lives). */
@@ -88,7 +90,7 @@ export async function startTestHub(options: TestHubOptions = {}): Promise<HubFix
   const loaded = loadConfig(env, dir);
   if (!loaded.ok) throw loaded.error;
   seedCredentials(loaded.value.paths.database, loaded.value.home);
-  const hub = await startHub(loaded.value);
+  const hub = await startHub(loaded.value, options.hub);
   let stopped = false;
   const stop = async () => {
     if (stopped) return;
