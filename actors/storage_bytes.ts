@@ -196,6 +196,11 @@ function isDiskFull(error: unknown): boolean {
   return /ENOSPC|EDQUOT|os error 28|os error 122|No space left/i.test(String(error));
 }
 
+/** What went wrong, without the server's paths: the error's kind (`NotFound`, `PermissionDenied`, ...). */
 function brief(error: unknown): string {
-  return error instanceof Error ? error.message.split("\n")[0] ?? error.name : String(error);
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === "string" ? `${error.name} (${code})` : error.name;
+  }
+  return "unknown error";
 }

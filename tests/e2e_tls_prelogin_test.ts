@@ -130,10 +130,13 @@ Deno.test("tls prelogin - a mistyped login is audited with its first word only, 
     await using hub = await startTestHub({ env: { TLS_AUTH: auth } });
     await using c = await tlsFrom(hub, "127.0.0.2");
     const secret = "s3cret-token-value-xyz";
-    for (const line of [`lgin admin ${secret}`, `admin ${secret}`, `lamp ${secret} ${secret}`]) {
-      await c.write(`${line}\n`);
-      assert.match((await c.readLine())!, /^Error /);
-    }
+    const { figures } = await measureMemory(async () => {
+      for (const line of [`lgin admin ${secret}`, `admin ${secret}`, `lamp ${secret} ${secret}`]) {
+        await c.write(`${line}\n`);
+        assert.match((await c.readLine())!, /^Error /);
+      }
+    });
+    assertMemoryBound(figures, 32, "test process VmRSS");
     await hub.hub.broker.settled();
     const db = openDatabase(hub.hub.config.paths.database, { readOnly: true });
     try {
@@ -155,10 +158,15 @@ Deno.test("tls prelogin - a mistyped login is audited with its first word only, 
 Deno.test("tls prelogin - sensor readings must be finite and in their metric's range", async () => {
   await using hub = await startTestHub();
   await using c = await openLoggedIn(hub, "admin", admin);
-  for (const bad of ["NaN", "nan", "Infinity", "-inf", "1e308", "400", "-273.15e3"]) {
-    const reply = await c.ask(`hall-sensor report ${bad}`);
-    assert.match(reply, /^Error (malformed|out_of_range): /, `${bad}: ${reply}`);
-  }
+  const { figures } = await measureMemory(async () => {
+    for (let round = 0; round < 20; round++) {
+      for (const bad of ["NaN", "nan", "Infinity", "-inf", "1e308", "400", "-273.15e3"]) {
+        const reply = await c.ask(`hall-sensor report ${bad}`);
+        assert.match(reply, /^Error (malformed|out_of_range): /, `${bad}: ${reply}`);
+      }
+    }
+  });
+  assertMemoryBound(figures, 32, "test process VmRSS");
   assert.match(await c.ask("hall-sensor report 400"), /must be from -100 to 200/);
   assert.match(await c.ask("status hall-sensor"), /temperature=null|temperature: null|null/);
   assert.match(await c.ask("hall-sensor report 21.5"), /received and executed/);
@@ -170,9 +178,14 @@ Deno.test("tls prelogin - a JSON request with both op and text is refused as amb
   await using c = await openText(hub);
   assert.match(await c.ask(`{"op":"login","principal":"admin","token":"${admin}"}`), /"ok":true/);
   const before = await c.ask('{"op":"status","device":"lamp"}');
-  const reply = await c.ask('{"id":3,"op":"status","device":"lamp","text":"lamp toggle"}');
-  assert.match(reply, /"id":3/);
-  assert.match(reply, /Ambiguous request: give either \\"op\\" or \\"text\\", not both/);
+  const { figures } = await measureMemory(async () => {
+    for (let i = 0; i < 100; i++) {
+      const reply = await c.ask(`{"id":${i},"op":"status","device":"lamp","text":"lamp toggle"}`);
+      assert.match(reply, new RegExp(`"id":${i}\\b`));
+      assert.match(reply, /Ambiguous request: give either \\"op\\" or \\"text\\", not both/);
+    }
+  });
+  assertMemoryBound(figures, 32, "test process VmRSS");
   assert.equal(await c.ask('{"op":"status","device":"lamp"}'), before);
   assert.match(await c.ask('{"text":"lamp toggle"}'), /"ok":true/);
 });
@@ -204,11 +217,14 @@ Deno.test("udp readings - NaN, 1e308 and a humidity of 400 % are refused over UD
     keyHex: TEST_SECRETS.udpKeyHex("bath-humidity"),
   });
   try {
-    for (const bad of ["NaN", "1e308", "400", "-1", "Infinity"]) {
-      const result = await sensor.report("bath-humidity", "humidity", bad);
-      assert.ok(!result.ok && result.signed, `${bad}: ${JSON.stringify(result)}`);
-      assert.match(result.code ?? "", /^(malformed|out_of_range)$/, `${bad}: ${result.code}`);
-    }
+    const { figures } = await measureMemory(async () => {
+      for (const bad of ["NaN", "1e308", "400", "-1", "Infinity"]) {
+        const result = await sensor.report("bath-humidity", "humidity", bad);
+        assert.ok(!result.ok && result.signed, `${bad}: ${JSON.stringify(result)}`);
+        assert.match(result.code ?? "", /^(malformed|out_of_range)$/, `${bad}: ${result.code}`);
+      }
+    });
+    assertMemoryBound(figures, 32, "test process VmRSS");
     const good = await sensor.report("bath-humidity", "humidity", 55.5);
     assert.ok(good.ok, JSON.stringify(good));
     assert.equal(good.text, "bath-humidity humidity=55.5");

@@ -35,13 +35,9 @@ import {
 import { normaliseAddress, PortCursor } from "./ftp_data_channel.ts";
 import { StorageFileSystem } from "./ftp_file_system.ts";
 import { LoginGuard } from "./ftp_login_guard.ts";
-import { installControlFraming } from "./ftp_srv_control_patch.ts";
-import {
-  preAuthEndMessage,
-  PreAuthGate,
-  preAuthRefusalMessage,
-  type PreAuthTicket,
-} from "../pre_auth.ts";
+import { afterCurrentCommand, installControlFraming } from "./ftp_srv_control_patch.ts";
+import { PreAuthGate, type PreAuthTicket } from "../pre_auth.ts";
+import { admitFtpConnection } from "./ftp_admission.ts";
 import type { StorageBytes } from "../../domain/storage_bytes.ts";
 
 const log = getLogger("ftp");
@@ -266,24 +262,24 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
     });
     raw.setNoDelay(true); // replies (150, 226) must not wait for Nagle + the client's delayed ACK
     session.setIdle(true);
-    const refusal = guard.isBanned(address)
-      ? "Too many failed logins from your address: try again later"
-      : (perAddress.get(address) ?? 0) > settings.FTP_MAX_CONNECTIONS_PER_IP
-      ? "Too many connections from your address: try again later"
-      : preAuthRefusal(preAuth.check(address)) ??
-        // A full server makes room by closing its oldest connection that has not logged in.
-        (open.size > settings.FTP_MAX_CONNECTIONS && !preAuth.makeRoom()
-          ? "Too many connections: try again later"
-          : undefined);
-    const admitted = refusal ? undefined : preAuth.admit(address, (why) => {
-      connection.close(421, preAuthEndMessage(why, preAuth.loginDeadlineMs)).catch(() => {});
+    const admitted = admitFtpConnection({
+      address,
+      banned: guard.isBanned(address),
+      fromAddress: perAddress.get(address) ?? 0,
+      open: open.size,
+      maxConnections: settings.FTP_MAX_CONNECTIONS,
+      maxConnectionsPerIp: settings.FTP_MAX_CONNECTIONS_PER_IP,
+      gate: preAuth,
+      // A deadline passing while PASS is checked (scrypt, queued) waits for that check.
+      close: (message) =>
+        afterCurrentCommand(connection, () => {
+          if (!connection.authenticated) void connection.close(421, message).catch(() => {});
+        }),
     });
-    if (!admitted?.ok) {
+    if (!admitted.ok) {
       counters.refused_connections_total++;
       // Written before ftp-srv's 220 greeting, so that the client sees why.
-      (raw as unknown as { end(data: string): void }).end(
-        `421 ${refusal ?? preAuthRefusalMessage(admitted?.limit ?? 0)}\r\n`,
-      );
+      (raw as unknown as { end(data: string): void }).end(`421 ${admitted.message}\r\n`);
       return;
     }
     tickets.set(connection, admitted.ticket);
@@ -408,12 +404,6 @@ export async function startFtpServer(deps: FtpServerDeps): Promise<Listener> {
       return closing;
     },
   };
-}
-
-function preAuthRefusal(
-  checked: { readonly ok: true } | { readonly ok: false; readonly limit: number },
-): string | undefined {
-  return checked.ok ? undefined : preAuthRefusalMessage(checked.limit);
 }
 
 function loginError(message: string): Error {

@@ -93,6 +93,16 @@ export function installControlFraming(
   };
 }
 
+/**
+ * Runs `fn` once the command being handled on `connection` (if any) is done, before the next
+ * one: a login deadline that passes while `PASS` is being checked waits for that check.
+ */
+export function afterCurrentCommand(connection: object, fn: () => void): void {
+  const reader = readers.get(connection);
+  if (reader) reader.afterCurrent(fn);
+  else fn();
+}
+
 /** Frames one control connection and hands its lines to ftp-srv in order. */
 class ControlReader {
   readonly #connection: ControlConnection;
@@ -100,6 +110,9 @@ class ControlReader {
   #framer: LineFramer;
   readonly #queue: string[] = [];
   #running = false;
+  /** True while one command's handler runs. */
+  #handling = false;
+  #after: (() => void)[] = [];
   #paused = false;
   #ended = false;
 
@@ -107,6 +120,11 @@ class ControlReader {
     this.#connection = connection;
     this.#options = options;
     this.#framer = new LineFramer({ maxLineBytes: options.maxLineBytes });
+  }
+
+  afterCurrent(fn: () => void): void {
+    if (this.#handling) this.#after.push(fn);
+    else fn();
   }
 
   push(chunk: Uint8Array): void {
@@ -126,6 +144,8 @@ class ControlReader {
 
   #tooLong(): void {
     this.#ended = true;
+    // Read nothing more: what the client still sends is never taken in.
+    this.#connection.commandSocket?.pause();
     this.#queue.length = 0;
     this.#framer = new LineFramer({ maxLineBytes: 1 });
     this.#options.onTooLong?.();
@@ -140,7 +160,15 @@ class ControlReader {
       while (this.#queue.length > 0 && !this.#ended) {
         const line = this.#queue.shift()!;
         const wasSecure = this.#connection.secure;
-        await this.#handle(line);
+        this.#handling = true;
+        try {
+          await this.#handle(line);
+        } finally {
+          this.#handling = false;
+          const after = this.#after;
+          this.#after = [];
+          for (const fn of after) fn();
+        }
         if (!wasSecure && this.#connection.secure) {
           // After AUTH TLS: anything that came in the clear behind it is not the client's
           // TLS session speaking; drop it.

@@ -307,9 +307,13 @@ class TlsListener implements Listener {
     let session: TlsSession | undefined;
     // Before login (pre_auth.ts): a deadline from now, and a place in the pre-login share.
     const admitted = gate?.admit(host, (why) => {
-      held.release();
       const message = preAuthEndMessage(why, gate.loginDeadlineMs);
-      if (session) session.close(why === "deadline" ? "timeout" : "busy", message);
+      if (why === "evicted") {
+        // Its slot goes to the newcomer at once; the connection closes in a moment.
+        held.release();
+        if (session) session.close("busy", message);
+        else closeQuietly(conn);
+      } else if (session) session.loginDeadlinePassed(message);
       else closeQuietly(conn);
     });
     const ticket = admitted?.ok ? admitted.ticket : undefined;

@@ -144,6 +144,10 @@ export class TlsSession {
   /** Pings answered before login (at most PRE_LOGIN_KEEPALIVES). */
   #preLoginPings = 0;
   readonly #onLogin: (() => void) | undefined;
+  /** Login checks running now (scrypt is asynchronous). */
+  #loginsInFlight = 0;
+  /** Set when the login deadline passed while a login check was running. */
+  #deadlinePassed: string | undefined;
   #unterminatedTimer: ReturnType<typeof setTimeout> | undefined;
   #graceTimer: ReturnType<typeof setTimeout> | undefined;
   readonly #finished = Promise.withResolvers<void>();
@@ -221,6 +225,20 @@ export class TlsSession {
     if (this.#closing) return;
     if (code !== undefined && message !== undefined) this.#farewell = { code, message };
     this.#beginClose();
+  }
+
+  /**
+   * The login deadline passed: closes the connection unless it logged in. A login already being
+   * checked finishes first (its scrypt may be queued behind others): if it fails, the connection
+   * closes then.
+   */
+  loginDeadlinePassed(message: string): void {
+    if (this.#principal !== null) return;
+    if (this.#loginsInFlight > 0) {
+      this.#deadlinePassed = message;
+      return;
+    }
+    this.close("timeout", message);
   }
 
   /** Closes at once, dropping unsent output. */
@@ -395,7 +413,7 @@ export class TlsSession {
       case "quit":
         return ok("Bye", { bye: true }, true);
       case "login":
-        return this.#login(request, fail, ok);
+        return this.#whileLoggingIn(this.#login(request, fail, ok));
     }
     const principal = this.#principal;
     const source: Source = {
@@ -568,6 +586,18 @@ export class TlsSession {
     ctx.counters.logins++;
     auditEvent(ctx.broker, source, { action: "auth.login", outcome: "ok" });
     return ok(`Logged in as ${principal.id}`, { principal: principal.id });
+  }
+
+  /** Counts a login check in flight; after it, honours a deadline that passed meanwhile. */
+  #whileLoggingIn(login: Promise<Answer>): Promise<Answer> {
+    this.#loginsInFlight++;
+    return login.finally(() => {
+      this.#loginsInFlight--;
+      const passed = this.#deadlinePassed;
+      if (passed !== undefined && this.#loginsInFlight === 0 && this.#principal === null) {
+        this.close("timeout", passed);
+      }
+    });
   }
 
   async #query(
