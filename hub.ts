@@ -108,6 +108,7 @@ export async function startHub(config: Config, options: HubOptions = {}): Promis
 
   try {
     for (const child of HUB_CHILDREN) {
+      if (child.enabled && !child.enabled(config)) continue;
       if (child.kind === "actor") await child.start(parts);
       else if (child.kind === "listener") {
         const listener = await child.start(parts);

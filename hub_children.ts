@@ -65,9 +65,23 @@ export interface Stoppable {
 
 /** One child of the hub: an actor (stopped by draining the actor system) or a listener or service. */
 export type ChildSpec =
-  | { readonly kind: "actor"; readonly name: string; start(parts: HubParts): Promise<void> }
-  | { readonly kind: "listener"; readonly name: string; start(parts: HubParts): Promise<Listener> }
-  | { readonly kind: "service"; readonly name: string; start(parts: HubParts): Promise<Stoppable> };
+  & (
+    | { readonly kind: "actor"; readonly name: string; start(parts: HubParts): Promise<void> }
+    | {
+      readonly kind: "listener";
+      readonly name: string;
+      start(parts: HubParts): Promise<Listener>;
+    }
+    | {
+      readonly kind: "service";
+      readonly name: string;
+      start(parts: HubParts): Promise<Stoppable>;
+    }
+  )
+  & {
+    /** Optional: started only when this says so (the MQTT bridge only with MQTT_URL). */
+    readonly enabled?: (config: Config) => boolean;
+  };
 
 const auditActor: ChildSpec = {
   kind: "actor",
@@ -97,11 +111,53 @@ const deviceActor: ChildSpec = {
         home: config.home,
         metrics: auditMetrics,
         extraPrincipals: open ? [anonymousPrincipal()] : [],
+        confirmTimeoutMs: settings.MQTT_CONFIRM_TIMEOUT_MS,
       }),
       { mailboxCapacity: 4096, maxBatch: 512 },
     );
+    if (settings.MQTT_URL === undefined) {
+      // Commands to devices adopted earlier say why nothing is sent.
+      actors.publish(createMessage("mqtt.connection_changed", {
+        connected: false,
+        reason: "MQTT_URL is not set, so the hub reaches no real device",
+      }, { principal: null, channel: "system" }));
+    }
   },
 };
+
+/**
+ * Real devices (issue 11): the MQTT bridge, before the device actor so that it hears the
+ * actor's first `device.bindings_changed`. Loaded only with MQTT_URL: the demo needs no MQTT.js.
+ */
+const mqttBridge: ChildSpec = {
+  kind: "listener",
+  name: "mqtt",
+  enabled: (config) => config.settings.MQTT_URL !== undefined,
+  async start({ config, actors, commandPath }) {
+    const { settings, paths } = config;
+    const { startMqttBridge } = await import("./protocols/mqtt/mqtt_bridge.ts");
+    return startMqttBridge(actors, commandPath, {
+      url: settings.MQTT_URL!,
+      username: settings.MQTT_USERNAME,
+      password: settings.MQTT_PASSWORD,
+      ca: paths.mqttCa === undefined ? undefined : readMqttCa(paths.mqttCa),
+      clientId: settings.MQTT_CLIENT_ID,
+      reconnectMaxMs: settings.MQTT_RECONNECT_MAX_MS,
+      maxPayloadBytes: settings.MQTT_MAX_PAYLOAD_BYTES,
+      reportsPerSecond: settings.MQTT_REPORTS_PER_SECOND,
+    });
+  },
+};
+
+/** Reads MQTT_CA; a missing or unreadable file stops the start with a message naming the variable. */
+function readMqttCa(path: string): string {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
+    throw new Error(`MQTT_CA=${path}: ${reason}`);
+  }
+}
 
 /** Issue 13: rules and scenes; every action through the one command path as the rule's principal. */
 const automationActor: ChildSpec = {
@@ -302,6 +358,7 @@ function httpApiDeps(parts: HubParts): Omit<HttpDeps, "secure"> {
 /** The hub's children in start order; stopped in reverse. */
 export const HUB_CHILDREN: readonly ChildSpec[] = [
   auditActor,
+  mqttBridge,
   deviceActor,
   automationActor,
   tlsListener,

@@ -53,6 +53,14 @@ export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
   const { paths, settings } = deps.config;
   const home = loadHome(paths.homeConfig);
   if (!home.ok) return { ok: false, error: home.error.message };
+  const bound = home.value.devices.findIndex((d) => d.binding !== undefined);
+  if (bound >= 0 && settings.MQTT_URL === undefined) {
+    return {
+      ok: false,
+      error:
+        `${paths.homeConfig}: devices.${bound}.binding: bound to a real device, but MQTT_URL is not set`,
+    };
+  }
   let cert: string;
   let key: string;
   try {
@@ -76,6 +84,16 @@ export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
   );
   if (!told.ok) {
     return { ok: false, error: "The device actor could not be told about the new principals" };
+  }
+  // Devices declared in the home file are added, changed and removed at once (issue 11).
+  const devicesTold = await deps.broker.send(
+    createMessage("config.devices_changed", { devices: home.value.devices }, {
+      principal: null,
+      channel: "system",
+    }),
+  );
+  if (!devicesTold.ok) {
+    return { ok: false, error: "The device actor could not be told about the new devices" };
   }
   const reloaded: string[] = [];
   const warnings: string[] = [];

@@ -13,10 +13,18 @@
  * @module
  */
 
-import type { PrincipalDeclaration } from "../config/home.ts";
+import type { DeviceDeclaration, PrincipalDeclaration } from "../config/home.ts";
 
 /** The channel a message came in on. */
-export type Channel = "tls" | "udp" | "ftp" | "http" | "cli" | "system" | "automation";
+export type Channel =
+  | "tls"
+  | "udp"
+  | "ftp"
+  | "http"
+  | "cli"
+  | "system"
+  | "mqtt"
+  | "automation";
 
 /** Who sent a message and from where. `principal` is null before login. */
 export interface Source {
@@ -69,7 +77,10 @@ export type ErrorCode =
   | "quota_exceeded"
   | "timeout"
   | "unavailable"
-  | "internal";
+  | "internal"
+  // real devices (issue 11)
+  | "device_timeout"
+  | "device_offline";
 
 /** A refusal, as data: a stable code and a human-readable message. */
 export interface Refusal {
@@ -353,6 +364,99 @@ export interface StorageSnapshotTicket extends StorageReadTicket {
   readonly storedAt: string;
 }
 
+// ---------------------------------------------------------------- real devices (issue 11)
+
+/** How a device is bound to real hardware (the home file's `binding`, validated in config/home.ts). */
+export type DeviceBinding = { readonly scheme: string } & { readonly [key: string]: Json };
+
+/** Device actor -> MQTT bridge: send this validated command to the real device. */
+export interface DeviceAdapterCommandPayload {
+  readonly device: string;
+  readonly deviceType: string;
+  readonly binding: DeviceBinding;
+  readonly action: string;
+  readonly args: readonly string[];
+  /** The state the device should report once it applied the command. */
+  readonly desired: DeviceState;
+  /** Id of the `device.command` message (for the send-failure report). */
+  readonly command: string;
+}
+
+/** Bridge -> device actor (through the command path): what a real device said about itself. */
+export interface DeviceReportPayload {
+  readonly device: string;
+  /** Hub-level state keys the device reported (a patch), when it reported state. */
+  readonly state?: DeviceState;
+  /** Availability, when it reported it. */
+  readonly online?: boolean;
+  /** The command whose sending failed (bridge disconnected, publish refused). */
+  readonly sendFailed?: { readonly command: string; readonly reason: string };
+  /** Where it came from: scheme and topic. */
+  readonly raw: { readonly scheme: string; readonly topic: string };
+}
+
+/** What the device actor did with a report. */
+export interface DeviceReportResult {
+  readonly snapshot: DeviceSnapshot;
+  /** True when the report changed the hub's state. */
+  readonly changed: boolean;
+  /** Ids of the commands this report confirmed. */
+  readonly confirmed: readonly string[];
+}
+
+/** A device the bridge heard about that the home does not have yet (Zigbee2MQTT list, HA discovery). */
+export interface DiscoveredDevice {
+  /** Stable key, e.g. `zigbee2mqtt:0x00158d0001a2b3c4` or `homeassistant:light/node/obj`. */
+  readonly key: string;
+  readonly suggestedType: string;
+  readonly name: string;
+  readonly binding: DeviceBinding;
+  readonly dimmable?: boolean;
+  readonly metric?: string;
+  readonly unit?: string;
+}
+
+/** Bridge -> device actor: the discovered devices (replaces the previous list of `source`). */
+export interface DevicesDiscoveredPayload {
+  readonly source: string;
+  readonly devices: readonly DiscoveredDevice[];
+}
+
+/** Adopt a discovered device under an id, name and room chosen by the principal. */
+export interface DeviceAdoptPayload {
+  readonly key: string;
+  readonly id: string;
+  readonly name: string;
+  readonly room: string;
+  /** Overrides the suggested type (e.g. `light` for a discovered `switch`). */
+  readonly type?: string;
+}
+
+/** Remove a device added at run time. */
+export interface DeviceRemovePayload {
+  readonly device: string;
+}
+
+/** The devices bound to hardware, as the device actor knows them now (the bridge subscribes). */
+export interface BindingsChangedPayload {
+  readonly devices: readonly {
+    readonly id: string;
+    readonly type: string;
+    readonly binding: DeviceBinding;
+  }[];
+}
+
+/** SIGHUP: the home file's devices as just re-read; the device actor adds, removes and replaces. */
+export interface DevicesChangedPayload {
+  readonly devices: readonly DeviceDeclaration[];
+}
+
+/** The MQTT bridge connected or lost its broker. */
+export interface MqttConnectionPayload {
+  readonly connected: boolean;
+  readonly reason?: string;
+}
+
 /**
  * Every message kind and its payload. The key is the message `type`.
  * Add a kind here and the broker types it everywhere.
@@ -403,6 +507,22 @@ export interface Payloads {
   "audit.verify_result": Outcome<AuditVerdict>;
   "storage.open_snapshot": StorageOpenSnapshotPayload;
   "storage.open_snapshot_result": Outcome<StorageSnapshotTicket>;
+  // real devices (issue 11)
+  "device.adapter_command": DeviceAdapterCommandPayload;
+  "device.report": DeviceReportPayload;
+  "device.report_result": Outcome<DeviceReportResult>;
+  "device.discovered": DevicesDiscoveredPayload;
+  "device.list_discovered": Record<string, never>;
+  "device.list_discovered_result": Outcome<readonly DiscoveredDevice[]>;
+  "device.adopt": DeviceAdoptPayload;
+  "device.adopt_result": Outcome<DeviceSnapshot>;
+  "device.remove": DeviceRemovePayload;
+  "device.remove_result": Outcome<DeviceSnapshot>;
+  "device.bindings_changed": BindingsChangedPayload;
+  "mqtt.connection_changed": MqttConnectionPayload;
+  "config.devices_changed": DevicesChangedPayload;
+  /** The device actor to itself: a bound device's confirmation time ran out. */
+  "device.confirm_timeout": { readonly command: string };
   // automations (issue 13)
   "automation.rules": AutomationRulesPayload;
   "automation.rules_result": Outcome<readonly RuleSummary[]>;
@@ -438,6 +558,11 @@ export interface Replies {
   "audit.query": "audit.query_result";
   "audit.verify": "audit.verify_result";
   "storage.open_snapshot": "storage.open_snapshot_result";
+  // real devices (issue 11)
+  "device.report": "device.report_result";
+  "device.list_discovered": "device.list_discovered_result";
+  "device.adopt": "device.adopt_result";
+  "device.remove": "device.remove_result";
   "automation.rules": "automation.rules_result";
   "automation.scene": "automation.scene_result";
 }
@@ -495,6 +620,11 @@ export const REPLY_TYPES: { readonly [K in RequestType]: Replies[K] } = {
   "audit.query": "audit.query_result",
   "audit.verify": "audit.verify_result",
   "storage.open_snapshot": "storage.open_snapshot_result",
+  // real devices (issue 11)
+  "device.report": "device.report_result",
+  "device.list_discovered": "device.list_discovered_result",
+  "device.adopt": "device.adopt_result",
+  "device.remove": "device.remove_result",
   "automation.rules": "automation.rules_result",
   "automation.scene": "automation.scene_result",
 };

@@ -17,6 +17,7 @@
 import type {
   DeviceSnapshot,
   DeviceState,
+  DiscoveredDevice,
   ErrorCode,
   RuleSummary,
   SceneReport,
@@ -162,6 +163,24 @@ export class HubClient implements AsyncDisposable {
   /** Asks the hub to close the connection after answering everything sent before. */
   quit(): Promise<HubReply<{ bye: true }>> {
     return this.request({ op: "quit" });
+  }
+
+  /** Devices the hub's MQTT bridge discovered and nobody adopted yet (issue 11). */
+  discovered(): Promise<HubReply<DiscoveredDevice[]>> {
+    return this.request({ op: "discovered" });
+  }
+
+  /** Adopts a discovered device under `id`, in `room`, named `name` (type: the suggested one unless given). */
+  adopt(
+    device: { key: string; id: string; room: string; name: string; type?: string },
+  ): Promise<HubReply<DeviceSnapshot>> {
+    const { id, ...rest } = device;
+    return this.request({ op: "adopt", device: id, ...rest });
+  }
+
+  /** Removes a device adopted at run time. */
+  remove(device: string): Promise<HubReply<DeviceSnapshot>> {
+    return this.request({ op: "remove", device });
   }
 
   /** Round trip. */

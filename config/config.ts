@@ -26,6 +26,8 @@ export interface Config {
     readonly homeConfig: string;
     readonly cert: string;
     readonly key: string;
+    /** MQTT_CA resolved, when set (issue 11). */
+    readonly mqttCa?: string;
   };
 }
 
@@ -86,6 +88,15 @@ export function loadConfig(
       ),
     };
   }
+  const bound = home.value.devices.findIndex((d) => d.binding !== undefined);
+  if (bound >= 0 && s.MQTT_URL === undefined) {
+    return {
+      ok: false,
+      error: new ConfigError(
+        `${homeConfig}: devices.${bound}.binding: bound to a real device, but MQTT_URL is not set: set MQTT_URL to your broker (or remove the binding)`,
+      ),
+    };
+  }
   const dataDir = resolve(cwd, s.DATA_DIR);
   const config: Config = {
     settings: s,
@@ -97,6 +108,7 @@ export function loadConfig(
       homeConfig,
       cert: resolve(cwd, s.SSL_CERT),
       key: resolve(cwd, s.SSL_KEY),
+      ...(s.MQTT_CA === undefined ? {} : { mqttCa: resolve(cwd, s.MQTT_CA) }),
     }),
   };
   return { ok: true, value: Object.freeze(config) };

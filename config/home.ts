@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { parseHomeFolder } from "../domain/storage_paths.ts";
+import { bindingProblem, bindingSchema } from "./device_binding.ts";
 import { ruleSchema, sceneSchema } from "../domain/automation/rule_schema.ts";
 import { validateRules } from "../domain/automation/rule_validation.ts";
 
@@ -41,10 +42,23 @@ const deviceSchema = z.object({
   /** Sensors: the metric it reports and its unit, e.g. temperature / °C. */
   metric: z.string().min(1).max(40).optional(),
   unit: z.string().max(16).optional(),
+  /** Real devices (issue 11): how it is reached over MQTT; absent: simulated. */
+  binding: bindingSchema.optional(),
 }).strict();
 
 /** A device declaration. */
 export type DeviceDeclaration = z.infer<typeof deviceSchema>;
+
+/** Validates one device declaration (devices adopted at run time). */
+export function parseDeviceDeclaration(
+  data: unknown,
+): { ok: true; value: DeviceDeclaration } | { ok: false; message: string } {
+  const parsed = deviceSchema.safeParse(data);
+  if (!parsed.success) return { ok: false, message: formatIssues("device", parsed.error.issues) };
+  const d = parsed.data;
+  const problem = d.binding ? bindingProblem(d.binding, d.type, d.dimmable) : undefined;
+  return problem ? { ok: false, message: `device: binding: ${problem}` } : { ok: true, value: d };
+}
 
 const grantSchema = z.object({
   /** Device ids, or `"*"` for all. */
@@ -106,7 +120,7 @@ export type PrincipalDeclaration = z.infer<typeof principalSchema>;
 /** The schema of the whole home file. */
 export const homeSchema = z.object({
   name: z.string().min(1).max(80),
-  devices: z.array(deviceSchema).min(1),
+  devices: z.array(deviceSchema),
   principals: z.array(principalSchema),
   /** Automation rules (issue 13). */
   rules: z.array(ruleSchema).max(500).default([]),
@@ -123,6 +137,10 @@ export const homeSchema = z.object({
       });
     }
     ids.add(d.id);
+    const problem = d.binding ? bindingProblem(d.binding, d.type, d.dimmable) : undefined;
+    if (problem) {
+      ctx.addIssue({ code: "custom", path: ["devices", i, "binding"], message: problem });
+    }
     if (
       d.type === "thermostat" && d.minTarget !== undefined && d.maxTarget !== undefined &&
       d.minTarget >= d.maxTarget

@@ -61,7 +61,11 @@ export function permissionFlags(config: Config): string[] {
     net.add(hostPort(s.FTP_SERVER_IP, port));
   }
   for (const host of replyHosts ?? []) net.add(bracket(host));
+  // Real devices (issue 11): the MQTT broker's host and port only.
+  const mqtt = mqttBroker(s.MQTT_URL);
+  if (mqtt) net.add(`${bracket(mqtt.host)}:${mqtt.port}`);
   const read = new Set([p.dataDir, p.uploadFolder, p.cert, p.key]);
+  if (p.mqttCa !== undefined) read.add(p.mqttCa);
   if (p.homeConfig !== DEMO_HOME_NAME) read.add(p.homeConfig);
   // The dev certificate is generated next to where it is configured when missing.
   const write = new Set([p.dataDir, p.uploadFolder, dirname(p.cert), dirname(p.key)]);
@@ -71,7 +75,8 @@ export function permissionFlags(config: Config): string[] {
     replyHosts === undefined ? "--allow-net" : `--allow-net=${[...net].join(",")}`,
     `--allow-read=${[...read].join(",")}`,
     `--allow-write=${[...write].join(",")}`,
-    `--allow-env=${env.join(",")}`,
+    // MQTT.js's `debug` dependency enumerates the whole environment when it loads (issue 11).
+    mqtt ? "--allow-env" : `--allow-env=${env.join(",")}`,
     `--allow-sys=${LIBRARY_SYS.join(",")}`,
   ];
 }
@@ -98,12 +103,25 @@ function replyTargets(config: Config): string[] | undefined {
 
 /** Lines to show at start about permissions that could not be narrowed. */
 export function permissionNotes(config: Config): string[] {
-  if (replyTargets(config) !== undefined) return [];
+  const notes = config.settings.MQTT_URL === undefined ? [] : [
+    "Environment permission is not narrowed while MQTT_URL is set: MQTT.js's debug dependency " +
+    "reads every variable when it loads (network stays limited to the broker's host and port)",
+  ];
+  if (replyTargets(config) !== undefined) return notes;
   return [
+    ...notes,
     "Network permission is not narrowed: UDP replies (or active-mode FTP) go to client addresses " +
     "that cannot be listed in advance, because UDP_SERVER_IP (or FTP_SERVER_IP with " +
     "FTP_ALLOW_ACTIVE) is not a loopback address",
   ];
+}
+
+/** The broker's host and port from MQTT_URL (default ports 1883 and 8883), or undefined when unset. */
+export function mqttBroker(url: string | undefined): { host: string; port: number } | undefined {
+  if (url === undefined) return undefined;
+  const parsed = new URL(url);
+  const host = parsed.hostname.replace(/^\[|\]$/g, "");
+  return { host, port: Number(parsed.port || (parsed.protocol === "mqtts:" ? 8883 : 1883)) };
 }
 
 function bracket(host: string): string {

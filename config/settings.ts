@@ -241,6 +241,48 @@ export const VARIABLES = {
     "Delete audit entries older than N days (0 = keep).",
   ),
   AUDIT_RETENTION_ENTRIES: v(nonNegativeInt, "0", "Keep at most N audit entries (0 = keep all)."),
+  // Real devices over MQTT (issue 11): off when MQTT_URL is unset
+  MQTT_URL: v(
+    z.string().regex(/^mqtts?:\/\/(\[[0-9a-fA-F:]+\]|[A-Za-z0-9._-]+)(:\d{1,5})?\/?$/, {
+      message: "must be mqtt://host[:port] or mqtts://host[:port] (no user, password or path)",
+    }),
+    undefined,
+    "Your MQTT broker, e.g. `mqtts://broker.lan:8883` or `mqtt://127.0.0.1:1883`; unset: no real devices.",
+  ),
+  MQTT_USERNAME: v(z.string().min(1).max(256), undefined, "User name at the MQTT broker."),
+  MQTT_PASSWORD: v(z.string().min(1).max(256), undefined, "Its password.", true),
+  MQTT_CA: v(
+    path,
+    undefined,
+    "PEM certificate(s) to trust for `mqtts://` (default: the system's roots).",
+  ),
+  MQTT_CLIENT_ID: v(
+    z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, {
+      message: "1-64 characters of A-Z, a-z, 0-9, _ or -",
+    }),
+    "smart-home-hub",
+    "MQTT client id of the hub (also the `src` of Shelly RPC requests).",
+  ),
+  MQTT_CONFIRM_TIMEOUT_MS: v(
+    z.coerce.number().int().min(100).max(8000),
+    "3000",
+    "How long a bound device has to confirm a command (a binding's `confirmTimeoutMs` overrides it).",
+  ),
+  MQTT_MAX_PAYLOAD_BYTES: v(
+    positiveInt,
+    "262144",
+    "Largest MQTT message the bridge reads; larger ones are refused (the Zigbee2MQTT device list is the largest).",
+  ),
+  MQTT_RECONNECT_MAX_MS: v(
+    z.coerce.number().int().min(100).max(600000),
+    "30000",
+    "Longest wait between reconnection attempts (the wait doubles from 500 ms up to this).",
+  ),
+  MQTT_REPORTS_PER_SECOND: v(
+    positiveInt,
+    "50",
+    "Reports accepted per second per device topic; beyond it they are refused and summarised.",
+  ),
   // Automations
   TZ: v(
     z.string().min(1).max(64).refine(isValidTimeZone, {
@@ -343,6 +385,20 @@ export function parseSettings(
   }
   if (Number(out.FTP_PASV_MAX) - Number(out.FTP_PASV_MIN) > 255) {
     lines.push("FTP_PASV_MAX - FTP_PASV_MIN must be at most 255 (keep the range narrow)");
+  }
+  if (out.MQTT_URL === undefined) {
+    for (const name of ["MQTT_USERNAME", "MQTT_PASSWORD", "MQTT_CA"] as const) {
+      if (out[name] !== undefined) {
+        lines.push(`${name} is set but MQTT_URL is not: set MQTT_URL too`);
+      }
+    }
+  } else if (out.MQTT_CA !== undefined && !String(out.MQTT_URL).startsWith("mqtts://")) {
+    lines.push("MQTT_CA is set but MQTT_URL is not mqtts://: use mqtts:// or unset MQTT_CA");
+  }
+  if ((out.MQTT_USERNAME === undefined) !== (out.MQTT_PASSWORD === undefined)) {
+    if (out.MQTT_URL !== undefined) {
+      lines.push("MQTT_USERNAME and MQTT_PASSWORD go together: set both or neither");
+    }
   }
   for (const channel of ["TLS", "FTP"] as const) {
     const share = Number(out[`${channel}_PRELOGIN_MAX_CONNECTIONS`]);

@@ -22,7 +22,15 @@ import { refusalFor } from "../broker/errors.ts";
 import type { Json, Payloads, Refusal, ReplyPayload, Source } from "../broker/messages.ts";
 
 /** The requests a channel may run through the command path. */
-export type HubRequestType = "device.command" | "device.reading" | "device.query";
+export type HubRequestType =
+  | "device.command"
+  | "device.reading"
+  | "device.query"
+  // real devices (issue 11): reports from hardware (the MQTT bridge), discovery and adoption
+  | "device.report"
+  | "device.list_discovered"
+  | "device.adopt"
+  | "device.remove";
 
 /** How a channel wants to wait. */
 export interface RunOptions {
@@ -66,12 +74,14 @@ export function createCommandPath(broker: Broker, options: CommandPathOptions): 
       });
       if (asked.ok) return asked.reply.payload;
       const error = refusalFor(asked.failure);
-      if (type !== "device.query") {
+      if (type !== "device.query" && type !== "device.list_discovered") {
         const queued = broker.publish(
           createMessage("audit.append", {
             action: type,
             ...("device" in payload && typeof payload.device === "string"
               ? { device: payload.device }
+              : "id" in payload && typeof payload.id === "string"
+              ? { device: payload.id }
               : {}),
             outcome: "rejected",
             code: error.code,

@@ -36,6 +36,17 @@ export type Request =
   | { readonly op: "login"; readonly principal: string; readonly token: string }
   | { readonly op: "ping" }
   | { readonly op: "quit" }
+  // real devices (issue 11)
+  | { readonly op: "discovered" }
+  | {
+    readonly op: "adopt";
+    readonly key: string;
+    readonly id: string;
+    readonly room: string;
+    readonly name: string;
+    readonly type?: string;
+  }
+  | { readonly op: "remove"; readonly device: string }
   /** Automation rules (issue 13): list them, enable or disable one. */
   | { readonly op: "rules"; readonly action: "list" }
   | { readonly op: "rules"; readonly action: "enable" | "disable"; readonly rule: string }
@@ -52,6 +63,9 @@ export const OPS = [
   "login",
   "ping",
   "quit",
+  "discovered",
+  "adopt",
+  "remove",
   "rules",
   "scene",
 ] as const;
@@ -142,6 +156,16 @@ export function parseTextRequest(
       return single("subscribe", true);
     case "unsubscribe":
       return single("unsubscribe", true);
+    case "discovered":
+      if (rest.length > 0) return fail("discovered takes no arguments");
+      return { ok: true, value: { op: "discovered" } };
+    case "adopt":
+      return adoptOf(rest.slice(0, 3), rest.slice(3).join(" "), undefined);
+    case "remove":
+      if (rest.length !== 1 || !ID_PATTERN.test(rest[0]!.toLowerCase())) {
+        return fail("Usage: remove <device>");
+      }
+      return { ok: true, value: { op: "remove", device: rest[0]!.toLowerCase() } };
     case "login":
     case "auth": {
       if (rest.length !== 2) return fail("Usage: login <principal> <token>");
@@ -215,7 +239,23 @@ export function parseJsonRequest(line: string): ParsedRequest {
     case "ping":
     case "quit":
     case "devices":
+    case "discovered":
       return done({ ok: true, value: { op } as Request });
+    case "adopt": {
+      const type = str("type");
+      return done(adoptOf(
+        // "device", not "id": "id" is the request id the reply carries back.
+        [str("key") ?? "", str("device") ?? "", str("room") ?? ""],
+        str("name") ?? "",
+        type === undefined ? undefined : type.toLowerCase(),
+      ));
+    }
+    case "remove": {
+      const device = str("device")?.toLowerCase();
+      if (device === undefined) return refuse(id, 'remove needs "device"');
+      const checked = checkDeviceId(device);
+      return checked.ok ? done({ ok: true, value: { op: "remove", device } }) : done(checked);
+    }
     case "status":
     case "subscribe":
     case "unsubscribe": {
@@ -285,6 +325,10 @@ export function formatRequest(request: Request): string {
       return `${request.op} ${request.device}`;
     case "login":
       return `login ${request.principal} ***`;
+    case "adopt":
+      return `adopt ${request.key} ${request.id} ${request.room} ${request.name}`;
+    case "remove":
+      return `remove ${request.device}`;
     case "rules":
       return request.action === "list" ? "rules list" : `rules ${request.action} ${request.rule}`;
     case "scene":
@@ -325,6 +369,41 @@ function commandOf(
     return { ok: false, error: malformed(`Arguments are at most ${MAX_WORD} characters`) };
   }
   return { ok: true, value: { op: "command", device, action, args } };
+}
+
+/** `adopt <key> <id> <room> <name...>`: a discovered device's key, then its id, room and name. */
+function adoptOf(
+  words: readonly string[],
+  name: string,
+  type: string | undefined,
+): { ok: true; value: Request } | { ok: false; error: Refusal } {
+  const usage = "Usage: adopt <discovered key> <new id> <room> <name...> (see: discovered)";
+  const [key, rawId, room] = words;
+  if (!key || !rawId || !room || name.trim() === "") return { ok: false, error: malformed(usage) };
+  const id = rawId.toLowerCase();
+  if (!/^[a-z0-9_-]+:[^\s]{1,240}$/.test(key)) {
+    return {
+      ok: false,
+      error: malformed("A discovered key looks like zigbee2mqtt:0x00158d0001a2b3c4"),
+    };
+  }
+  if (!ID_PATTERN.test(id)) {
+    return { ok: false, error: malformed("Device ids use a-z, 0-9, '-' and '_'") };
+  }
+  if (room.length > 80 || name.length > 80) {
+    return { ok: false, error: malformed("Room and name are at most 80 characters") };
+  }
+  return {
+    ok: true,
+    value: {
+      op: "adopt",
+      key,
+      id,
+      room,
+      name: name.trim(),
+      ...(type === undefined ? {} : { type }),
+    },
+  };
 }
 
 function checkDeviceId(id: string): { ok: true } | { ok: false; error: Refusal } {

@@ -8,13 +8,17 @@
 import { HubClient, type HubEvent, type HubReply } from "../hub_client.ts";
 import { parseTextRequest } from "../../protocols/command_parser.ts";
 import { formatState } from "../../protocols/replies.ts";
-import type { DeviceSnapshot } from "../../broker/messages.ts";
+import type { DeviceSnapshot, DiscoveredDevice } from "../../broker/messages.ts";
+import { textDiscovered } from "../../protocols/discovery_requests.ts";
 import { type CliCommand, err, out, parseOptions } from "./command.ts";
 
 const USAGE = `device send <device> <action> [value]   e.g. device send lamp brightness 40
 device list
 device status <device>
 device watch [<device>|*]                 live changes until Ctrl+C (default: every device)
+device discovered                         devices found over MQTT (Zigbee2MQTT, Home Assistant discovery)
+device adopt <key> <id> <room> <name...> [--type T]   make a discovered device part of the home
+device remove <id>                        remove an adopted device
 Options: --host H (default $TCP_SERVER_IP or 127.0.0.1)  --port P (default $TCP_SERVER_PORT or 5000)
          --ca FILE (certificate to trust; default $SSL_CERT or certs/server.crt)
          --principal ID (default $HUB_PRINCIPAL or admin)  --token T (default $HUB_TOKEN)
@@ -34,6 +38,7 @@ function oneShotRequest(
   client: HubClient,
   verb: string,
   rest: readonly string[],
+  type?: string,
 ): Promise<HubReply> | undefined {
   switch (verb) {
     case "send": {
@@ -46,6 +51,15 @@ function oneShotRequest(
       return rest.length === 1 ? client.status(rest[0]!) : undefined;
     case "list":
       return client.devices();
+    case "discovered":
+      return rest.length === 0 ? client.discovered() : undefined;
+    case "adopt": {
+      const [key, id, room, ...name] = rest;
+      if (!key || !id || !room || name.length === 0) return undefined;
+      return client.adopt({ key, id, room, name: name.join(" "), ...(type ? { type } : {}) });
+    }
+    case "remove":
+      return rest.length === 1 ? client.remove(rest[0]!) : undefined;
     default:
       return undefined;
   }
@@ -64,11 +78,15 @@ export const deviceCommand: CliCommand = {
       token: { type: "string" },
       "no-login": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
+      type: { type: "string" },
     }, USAGE);
     if (!parsed) return 2;
     const { values, positionals } = parsed;
     const [verb, ...rest] = positionals;
-    if (!verb || !["send", "list", "status", "watch"].includes(verb)) {
+    if (
+      !verb ||
+      !["send", "list", "status", "watch", "discovered", "adopt", "remove"].includes(verb)
+    ) {
       err(USAGE);
       return 2;
     }
@@ -121,7 +139,7 @@ export const deviceCommand: CliCommand = {
         }
         login = client.login(values.principal ?? env("HUB_PRINCIPAL") ?? "admin", token);
       }
-      const oneShot = oneShotRequest(client, verb, rest);
+      const oneShot = oneShotRequest(client, verb, rest, values.type);
       if (oneShot) void client.quit();
       if (login) {
         const reply = await login;
@@ -141,6 +159,20 @@ export const deviceCommand: CliCommand = {
             return 2;
           }
           return show(await oneShot, (r) => describe(r as DeviceSnapshot));
+        case "discovered":
+        case "adopt":
+        case "remove":
+          if (!oneShot) {
+            err(USAGE);
+            return 2;
+          }
+          return show(
+            await oneShot,
+            (r) =>
+              verb === "discovered"
+                ? textDiscovered(r as DiscoveredDevice[])
+                : `${verb === "adopt" ? "Adopted" : "Removed"} ${describe(r as DeviceSnapshot)}`,
+          );
         case "list":
           return show(
             await oneShot!,

@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { runDiscoveryRequest } from "../discovery_requests.ts";
 import type { Broker } from "../../broker/broker.ts";
 import { createMessage } from "../../broker/envelope.ts";
 import { refusalFor } from "../../broker/errors.ts";
@@ -455,6 +456,11 @@ export class TlsSession {
         return this.#subscribe(source, request.device, format === "json").then((r) =>
           r.ok ? ok(r.value.text, r.value.result) : fail(r.error)
         );
+      case "discovered":
+      case "adopt":
+      case "remove":
+        return runDiscoveryRequest(this.#ctx.commandPath, source, request, this.#ctx.askTimeoutMs)
+          .then((r) => r.ok ? ok(r.text, r.result) : fail(r.error));
       case "unsubscribe":
         if (request.device === "*") {
           this.#watched.clear();
