@@ -1,33 +1,33 @@
 /**
- * The bare baselines the hub is compared with, each the minimum work on the
- * same transport, run as a child process of the benchmark:
+ * The bare servers behind the benchmark's listener trade-off rows, run as a
+ * child process: each answers one line with one line and keeps the
+ * connection open until the client closes it (the hub's pattern: a
+ * connection may send more commands):
  *
- * - `tls-echo`: `Deno.listenTls`, echoes every complete line (persistent,
- *   pipelined clients);
- * - `tls-once`: `Deno.listenTls`, reads one line, replies one line, closes
- *   (connect-per-command clients);
- * - `udp-echo`: `Deno.listenDatagram`, sends every datagram back.
+ * - `tls-held`: `Deno.listenTls` (accepted connections have no
+ *   `setNoDelay`, so the reply can wait for the client's delayed ACK);
+ * - `node-tls-held`: `node:tls` `createServer` with `noDelay` (what the hub
+ *   listens with).
  *
- * Usage: `deno run --allow-net=127.0.0.1 --allow-read bench/baseline_server.ts KIND [CERT KEY]`.
+ * Usage: `deno run --allow-net=127.0.0.1 --allow-read --allow-env bench/baseline_server.ts KIND CERT KEY`.
  * Prints `{"port": N}` once listening; stops when stdin closes.
  *
  * @module
  */
+import tls from "node:tls";
+import type { AddressInfo } from "node:net";
 import { serveControl } from "./child_server.ts";
 
 const NEWLINE = 10;
+const REPLY = new TextEncoder().encode("OK done\n");
 
-async function echoLines(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(64 * 1024);
-  let pending = new Uint8Array(0);
+async function replyHeld(conn: Deno.Conn): Promise<void> {
+  const buffer = new Uint8Array(4096);
   try {
     while (true) {
       const n = await conn.read(buffer);
       if (n === null) break;
-      const chunk = pending.length ? concat(pending, buffer.subarray(0, n)) : buffer.subarray(0, n);
-      const end = chunk.lastIndexOf(NEWLINE) + 1;
-      if (end > 0) await writeAll(conn, chunk.subarray(0, end));
-      pending = chunk.slice(end);
+      if (buffer.subarray(0, n).includes(NEWLINE)) await conn.write(REPLY);
     }
   } catch { /* client went away */ }
   try {
@@ -35,49 +35,12 @@ async function echoLines(conn: Deno.Conn): Promise<void> {
   } catch { /* closed */ }
 }
 
-async function replyOnce(conn: Deno.Conn): Promise<void> {
-  const buffer = new Uint8Array(4096);
-  let seen = 0;
-  try {
-    while (seen < buffer.length) {
-      const n = await conn.read(buffer.subarray(seen));
-      if (n === null) break;
-      seen += n;
-      if (buffer.subarray(0, seen).includes(NEWLINE)) {
-        await writeAll(conn, new TextEncoder().encode("OK done\n"));
-        break;
-      }
-    }
-  } catch { /* client went away */ }
-  try {
-    conn.close();
-  } catch { /* closed */ }
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
-}
-
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let written = 0;
-  while (written < data.length) written += await conn.write(data.subarray(written));
-}
-
-async function serveTls(kind: "tls-echo" | "tls-once", certPath: string, keyPath: string) {
-  const listener = Deno.listenTls({
-    hostname: "127.0.0.1",
-    port: 0,
-    cert: Deno.readTextFileSync(certPath),
-    key: Deno.readTextFileSync(keyPath),
-  });
+async function serveDeno(cert: string, key: string): Promise<void> {
+  const listener = Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key });
   print({ port: listener.addr.port });
-  const handle = kind === "tls-echo" ? echoLines : replyOnce;
   const accepting = (async () => {
     try {
-      for await (const conn of listener) void handle(conn);
+      for await (const conn of listener) void replyHeld(conn);
     } catch { /* closed */ }
   })();
   await serveControl();
@@ -85,17 +48,18 @@ async function serveTls(kind: "tls-echo" | "tls-once", certPath: string, keyPath
   await accepting;
 }
 
-async function serveUdp() {
-  const socket = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
-  print({ port: (socket.addr as Deno.NetAddr).port });
-  const serving = (async () => {
-    try {
-      for await (const [data, from] of socket) await socket.send(data, from);
-    } catch { /* closed */ }
-  })();
+async function serveNode(cert: string, key: string): Promise<void> {
+  const server = tls.createServer({ cert, key, noDelay: true }, (socket) => {
+    socket.on("data", (chunk: Uint8Array) => {
+      if (chunk.includes(NEWLINE)) socket.write(REPLY);
+    });
+    socket.on("error", () => socket.destroy());
+    socket.on("end", () => socket.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  print({ port: (server.address() as AddressInfo).port });
   await serveControl();
-  socket.close();
-  await serving;
+  server.close(); // open connections end with the process
 }
 
 function print(info: Record<string, unknown>): void {
@@ -103,13 +67,14 @@ function print(info: Record<string, unknown>): void {
 }
 
 if (import.meta.main) {
-  const [kind, cert, key] = Deno.args;
-  if (kind === "udp-echo") await serveUdp();
-  else if ((kind === "tls-echo" || kind === "tls-once") && cert && key) {
-    await serveTls(kind, cert, key);
+  const [kind, certPath, keyPath] = Deno.args;
+  if ((kind === "tls-held" || kind === "node-tls-held") && certPath && keyPath) {
+    const cert = Deno.readTextFileSync(certPath);
+    const key = Deno.readTextFileSync(keyPath);
+    await (kind === "tls-held" ? serveDeno(cert, key) : serveNode(cert, key));
   } else {
     Deno.stderr.writeSync(
-      new TextEncoder().encode("Usage: baseline_server.ts tls-echo|tls-once CERT KEY | udp-echo\n"),
+      new TextEncoder().encode("Usage: baseline_server.ts tls-held|node-tls-held CERT KEY\n"),
     );
     Deno.exit(2);
   }

@@ -8,6 +8,16 @@
  */
 import { TextLineStream } from "./text_lines.ts";
 
+/** A child's memory in MiB (the heap figures only from Deno children). */
+export interface MemoryFigures {
+  readonly rssMiB: number;
+  readonly peakMiB: number;
+  /** V8 heap in use and reserved, and memory outside it held by JS objects (buffers). */
+  readonly heapUsedMiB?: number;
+  readonly heapTotalMiB?: number;
+  readonly externalMiB?: number;
+}
+
 /** A running child server. */
 export interface ChildServer extends AsyncDisposable {
   readonly pid: number;
@@ -18,15 +28,20 @@ export interface ChildServer extends AsyncDisposable {
    * (the child samples itself every 20 ms; reading /proc/<pid> of another
    * process needs --allow-all in Deno).
    */
-  memory(): Promise<{ rssMiB: number; peakMiB: number }>;
+  memory(): Promise<MemoryFigures>;
   /** Stops the child and waits for it; returns its exit code. Idempotent. */
   stop(): Promise<number>;
 }
 
 /** How to start a child server. */
 export interface ChildOptions {
-  /** Module to run, relative to the repository. */
+  /** Module to run, relative to the repository (with `deno run`, or with `command` when given). */
   readonly entry: string;
+  /**
+   * Another program to run instead of `deno run` (a peer server: `/usr/bin/python3`); it gets
+   * `entry` (as a path) and `args`, and must speak the same stdin/stdout control protocol.
+   */
+  readonly command?: string;
   readonly args?: readonly string[];
   readonly env?: Record<string, string>;
   /** Deno permission flags, least privilege. */
@@ -39,14 +54,11 @@ const REPO = new URL("../", import.meta.url);
 
 /** Starts a child server and waits for its ready line. */
 export async function startChild(options: ChildOptions): Promise<ChildServer> {
-  const command = new Deno.Command("deno", {
-    args: [
-      "run",
-      "--quiet",
-      ...options.permissions,
-      new URL(options.entry, REPO).pathname,
-      ...(options.args ?? []),
-    ],
+  const entry = new URL(options.entry, REPO).pathname;
+  const command = new Deno.Command(options.command ?? "deno", {
+    args: options.command === undefined
+      ? ["run", "--quiet", ...options.permissions, entry, ...(options.args ?? [])]
+      : [entry, ...(options.args ?? [])],
     cwd: REPO.pathname,
     env: options.env ?? {},
     stdin: "piped",
@@ -79,7 +91,7 @@ export async function startChild(options: ChildOptions): Promise<ChildServer> {
   const memory = async () => {
     const answer = new Promise<string>((resolve) => waiters.push(resolve));
     await writer.write(new TextEncoder().encode("memory\n"));
-    return JSON.parse(await answer) as { rssMiB: number; peakMiB: number };
+    return JSON.parse(await answer) as MemoryFigures;
   };
   let stopped: Promise<number> | undefined;
   const stop = (): Promise<number> => {
@@ -142,8 +154,15 @@ export async function serveControl(): Promise<void> {
   try {
     for await (const line of lines) {
       if (line.trim() !== "memory") continue;
-      const rss = mib();
-      const answer = { rssMiB: rss, peakMiB: Math.max(peak, rss) };
+      const usage = Deno.memoryUsage();
+      const rss = usage.rss / (1024 * 1024);
+      const answer = {
+        rssMiB: rss,
+        peakMiB: Math.max(peak, rss),
+        heapUsedMiB: usage.heapUsed / (1024 * 1024),
+        heapTotalMiB: usage.heapTotal / (1024 * 1024),
+        externalMiB: usage.external / (1024 * 1024),
+      };
       peak = rss;
       Deno.stdout.writeSync(new TextEncoder().encode(JSON.stringify(answer) + "\n"));
     }

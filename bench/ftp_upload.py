@@ -4,7 +4,8 @@ Usage: python3 ftp_upload.py HOST PORT USER PASSWORD TLS(0|1) CAFILE FILES BYTES
 
 Each of CLIENTS threads logs in once and uploads its share of FILES files of
 BYTES bytes (from memory, 64 KiB blocks) over its own control connection.
-Prints one JSON line: {"seconds", "bytes", "files", "errors", "error"}.
+Prints one JSON line: {"seconds", "bytes", "files", "errors", "error", "p50_ms", "p99_ms"}
+(p50/p99: time of one STOR, from the command to its 226).
 """
 import ftplib
 import io
@@ -22,6 +23,7 @@ def main() -> int:
     payload = os.urandom(size)
     lock = threading.Lock()
     state = {"next": 0, "done": 0, "errors": 0, "error": ""}
+    latencies = []
 
     def connect():
         if tls == "1":
@@ -52,9 +54,12 @@ def main() -> int:
                         return
                     state["next"] += 1
                 try:
+                    began = time.perf_counter()
                     ftp.storbinary(f"STOR {prefix}_{index}.bin", io.BytesIO(payload), 65536)
+                    took = (time.perf_counter() - began) * 1000
                     with lock:
                         state["done"] += 1
+                        latencies.append(took)
                 except Exception as error:  # noqa: BLE001
                     with lock:
                         state["errors"] += 1
@@ -72,12 +77,21 @@ def main() -> int:
     for t in threads:
         t.join()
     seconds = time.perf_counter() - start
+    latencies.sort()
+
+    def quantile(q):
+        if not latencies:
+            return None
+        return latencies[min(len(latencies) - 1, max(0, int(q * len(latencies) + 0.999999) - 1))]
+
     print(json.dumps({
         "seconds": seconds,
         "bytes": state["done"] * size,
         "files": state["done"],
         "errors": state["errors"],
         "error": state["error"],
+        "p50_ms": quantile(0.5),
+        "p99_ms": quantile(0.99),
     }))
     return 0
 

@@ -1,9 +1,11 @@
 /**
  * `deno task bench`: runs every workload against the hub and, in the same
- * run, against a bare baseline on the same transport; prints one table with
- * the hub's figure, the baseline's and their ratio.
+ * run with the same load clients, against the servers users would pick
+ * instead (Mosquitto, the seed-style Python servers, pyftpdlib); prints one
+ * table with the hub's figure, p50, p99, errors, the best peer's figure and
+ * the ratio. A peer that cannot run says why in its row.
  *
- * The hub and each baseline run in child processes; the load clients run
+ * The hub and each peer run in child processes; the load clients run
  * here, so the hub's figures are its own. Every load is bounded in count and
  * time; everything listens on 127.0.0.1.
  *
@@ -26,7 +28,7 @@ import { type BenchReport, type BenchRow, failedRow, formatTable } from "./repor
 import { runTlsWorkloads } from "./tls_workloads.ts";
 import { runUdpWorkloads } from "./udp_workloads.ts";
 import { runFtpWorkloads } from "./ftp_workloads.ts";
-import { runMemoryIdle } from "./memory_workloads.ts";
+import { runMemoryAfterLoad, runMemoryIdle } from "./memory_workloads.ts";
 
 /** Every workload group, in the order they run. */
 export const GROUPS = ["audit", "limits", "memory", "tls", "udp", "ftp"] as const;
@@ -136,7 +138,11 @@ export async function runBenchmark(
   const add = (more: readonly BenchRow[]) => {
     for (const r of more) {
       rows.push(r);
-      log(`  ${r.workload}: hub ${r.hub ?? "-"} baseline ${r.baseline ?? "-"} ${r.error ?? ""}`);
+      log(
+        `  ${r.workload}: hub ${r.hub ?? "-"} ${r.baselineName} ${r.baseline ?? "-"} ${
+          r.error ?? ""
+        }`,
+      );
     }
   };
   try {
@@ -178,8 +184,17 @@ export async function runBenchmark(
           add([failedRow(group, "-", error instanceof Error ? error.message : String(error))]);
         }
       };
-      await runGroup("memory", () => runMemoryIdle(ctx));
+      let idleMiB: number | undefined;
+      await runGroup("memory", async () => {
+        const memoryRows = await runMemoryIdle(ctx);
+        idleMiB = memoryRows[0]?.hub ?? undefined;
+        return memoryRows;
+      });
       await runGroup("tls", () => runTlsWorkloads(ctx));
+      if (idleMiB !== undefined && groups.includes("tls")) {
+        const idle = idleMiB;
+        await runGroup("memory", () => runMemoryAfterLoad(ctx, idle));
+      }
       await runGroup("udp", () => runUdpWorkloads(ctx));
       await runGroup("ftp", () => runFtpWorkloads(ctx));
     } finally {

@@ -9,7 +9,7 @@
  */
 import { LatencyRecorder, type LoopFigures, summarise } from "./latency.ts";
 
-/** The lines a client speaks; one adapter for the hub, one for the bare baselines. */
+/** The lines a client speaks (the hub's dialect: bench/hub_dialect.ts). */
 export interface LineDialect {
   /** Lines sent right after connecting (login), each answered by one line. */
   readonly hello: readonly string[];
@@ -230,10 +230,3 @@ export async function pipelined(
   await Promise.all(sessions.map(run));
   return summarise(recorder, (performance.now() - start) / 1000, errors);
 }
-
-/** The bare baselines' dialect: any line is a request, every reply is a success. */
-export const BARE_DIALECT: LineDialect = {
-  hello: [],
-  request: (i) => `lamp toggle ${i}`,
-  ok: () => true,
-};

@@ -1,17 +1,26 @@
 /**
- * UDP workloads: signed commands (`admin`: `lamp toggle`: validated,
- * applied, durably audited, signed reply) and signed readings
- * (`hall-sensor`: a temperature), each with 1 and 16 datagrams outstanding
- * from one socket (closed loop, see udp_load.ts), against a bare
- * `Deno.listenDatagram` echo of the same bytes. A datagram with no reply
- * after a second counts as lost (no retransmission, so the loss is seen).
+ * UDP rows, against the seed-style Python loop (recvfrom, reply
+ * `UDP command '...' executed.`, nothing else), same run, same client
+ * shape (one socket, closed loop, 1 and 16 outstanding):
+ *
+ * - compatibility mode: a second hub with `UDP_AUTH=none` gets the seed's
+ *   own plain datagrams (`lamp toggle`, run as `anonymous`, applied and
+ *   audited);
+ * - signed mode: `admin` sends signed `lamp toggle` commands (validated,
+ *   authorised, applied, durably audited, signed reply); `hall-sensor`
+ *   sends signed readings.
+ *
+ * A datagram with no reply after a second counts as lost (no
+ * retransmission, so the loss is seen).
  *
  * @module
  */
-import type { BenchContext } from "./main.ts";
-import { type BenchRow, failedRow, row } from "./report.ts";
-import { startChild } from "./child_server.ts";
-import { echoedId, type UdpDialect, type UdpFigures, udpLoad } from "./udp_load.ts";
+import { join } from "node:path";
+import { type BenchContext, startBenchHub } from "./main.ts";
+import { type BenchRow, failedRow, peerFigure, peerRow } from "./report.ts";
+import { type UdpDialect, type UdpFigures, udpLoad } from "./udp_load.ts";
+import { udpPlainLoad } from "./udp_plain_load.ts";
+import { startSeedPeer } from "./peers/seed_peer.ts";
 import { TEST_SECRETS } from "../tests/helpers/hub_fixture.ts";
 import { signingKeyFromHex } from "../protocols/udp/hmac.ts";
 import { type DatagramKind, decodeReply } from "../protocols/udp/udp_datagram.ts";
@@ -31,50 +40,64 @@ function hubDialect(principal: string, kind: DatagramKind, body: string): UdpDia
   };
 }
 
-function details(hub: UdpFigures, base: UdpFigures): Record<string, number> {
-  return {
-    p50_ms: hub.p50Ms,
-    p99_ms: hub.p99Ms,
-    lost: hub.lost,
-    refused: hub.errors,
-    base_p50_ms: base.p50Ms,
-    base_p99_ms: base.p99Ms,
-    base_lost: base.lost,
-  };
-}
+const hubFigure = (f: UdpFigures) => ({
+  value: f.rate,
+  p50Ms: f.p50Ms,
+  p99Ms: f.p99Ms,
+  errors: f.errors + f.lost,
+});
+
+const detailsOf = (f: UdpFigures) => ({ lost: f.lost, refused: f.errors });
 
 /** Runs the UDP rows. */
 export async function runUdpWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
   const port = ctx.port("udp");
-  if (port === undefined) return [failedRow("udp", "ack/s", "The hub has no udp listener")];
-  await using echo = await startChild({
-    entry: "bench/baseline_server.ts",
-    args: ["udp-echo"],
-    permissions: ["--allow-net=127.0.0.1"],
-  });
-  const basePort = echo.info.port as number;
+  if (port === undefined) return [failedRow("udp", "cmd/s", "The hub has no udp listener")];
   const bounds = { maxRequests: ctx.mode.maxRequests, seconds: ctx.mode.seconds };
-  const workloads: [string, UdpDialect][] = [
-    ["udp.signed_command", hubDialect("admin", "cmd", "lamp toggle")],
-    ["udp.signed_reading", hubDialect("hall-sensor", "rpt", "hall-sensor temperature 21.4")],
-  ];
+  const seed = await startSeedPeer("udp");
+  const seedRun = async (outstanding: number) =>
+    peerFigure(
+      "seed (Python)",
+      "unavailable" in seed
+        ? seed
+        : await udpPlainLoad(seed.info.port as number, outstanding, bounds),
+    );
   const rows: BenchRow[] = [];
-  for (const [name, dialect] of workloads) {
+  try {
+    const compatDir = join(ctx.dir, "compat");
+    await Deno.mkdir(compatDir, { recursive: true });
+    await using compat = await startBenchHub(compatDir, {
+      UDP_AUTH: "none",
+      SSL_CERT: ctx.certPath,
+      SSL_KEY: ctx.keyPath,
+      FTP_PASV_MIN: "31800",
+      FTP_PASV_MAX: "31810",
+    });
+    const compatPort = (compat.info.ports as Record<string, number>).udp!;
+    const signed: [string, UdpDialect][] = [
+      ["udp.signed_command", hubDialect("admin", "cmd", "lamp toggle")],
+      ["udp.signed_reading", hubDialect("hall-sensor", "rpt", "hall-sensor temperature 21.4")],
+    ];
     for (const outstanding of [1, 16]) {
-      const base = await udpLoad(
-        basePort,
-        { ...dialect, readReply: echoedId },
-        outstanding,
-        bounds,
+      const peer = await seedRun(outstanding);
+      const plain = await udpPlainLoad(compatPort, outstanding, bounds);
+      rows.push(
+        peerRow(`udp.compat outstanding=${outstanding}`, "cmd/s", hubFigure(plain), [peer], {
+          minRatio: 1,
+          details: detailsOf(plain),
+        }),
       );
-      const hub = await udpLoad(port, dialect, outstanding, bounds);
-      rows.push(row(`${name} outstanding=${outstanding}`, "ack/s", hub.rate, base.rate, {
-        baselineName: "bare listenDatagram echo",
-        minRatio: 0.5,
-        details: details(hub, base),
-        ...(hub.errors > 0 ? { error: `${hub.errors} requests refused by the hub (not ok)` } : {}),
-      }));
+      for (const [name, dialect] of signed) {
+        const h = await udpLoad(port, dialect, outstanding, bounds);
+        rows.push(peerRow(`${name} outstanding=${outstanding}`, "cmd/s", hubFigure(h), [peer], {
+          ...(name === "udp.signed_command" ? { minRatio: 0.5 } : {}),
+          details: detailsOf(h),
+          ...(h.errors > 0 ? { error: `${h.errors} requests refused by the hub (not ok)` } : {}),
+        }));
+      }
     }
+  } finally {
+    if (!("unavailable" in seed)) await seed.stop();
   }
   return rows;
 }

@@ -1,7 +1,9 @@
 /**
  * `deno task bench --quick` runs every workload against the hub and its
- * baselines, prints the table and writes the same figures as JSON. Checks
- * that the output parses and every figure is present; never a timing.
+ * peers (Mosquitto, the seed-style Python servers, pyftpdlib), prints the
+ * table and writes the same figures as JSON. Checks that the output parses,
+ * every figure is present and every peer has a figure or a reason; never a
+ * timing.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -14,20 +16,26 @@ const EXPECTED = [
   "limits.replay_cache new_nonces=100000 full=65536",
   "memory.idle",
   "memory.idle+1000tls",
-  "tls.connect_per_command c=1",
-  "tls.connect_per_command c=16",
-  "tls.pipelined conns=1 depth=16",
-  "tls.pipelined conns=16 depth=16",
-  "udp.signed_command outstanding=1",
+  "tls.connect_per_command node-style c=1",
+  "tls.connect_per_command node-style c=16",
+  "tls.connect_per_command hub-client c=1",
+  "tls.persistent 1x1",
+  "tls.persistent 16x1",
+  "tls.persistent 16x16",
+  "tls.listener node:tls vs Deno.listenTls (bare, held open) c=1",
+  "memory.after_load+5s",
+  "udp.compat outstanding=16",
   "udp.signed_command outstanding=16",
   "udp.signed_reading outstanding=1",
-  "udp.signed_reading outstanding=16",
-  "ftp.upload 16x1MiB clients=1",
-  "ftps.upload 16x1MiB clients=8",
-  "ftp.upload 2x16MiB clients=8",
-  "ftps.upload 2x16MiB clients=1",
+  "ftp.upload 1MiB clients=1",
+  "ftp.upload 16MiB clients=8",
+  "ftp.upload 4KiB clients=8",
+  "ftps.upload 4KiB clients=1",
   "memory.peak_during_ftp",
 ];
+
+/** Rows compared with peers: each must name at least one peer. */
+const PEER_ROWS = /^(tls\.connect_per_command|tls\.persistent|udp\.|ftp\.upload|ftps\.upload)/;
 
 Deno.test("deno task bench --quick prints the table and writes every figure as JSON", async () => {
   const dir = await Deno.makeTempDir({ prefix: "bench_test_" });
@@ -56,11 +64,29 @@ Deno.test("deno task bench --quick prints the table and writes every figure as J
         assert.ok(r.ratio !== null && Number.isFinite(r.ratio), `${r.workload} ratio`);
       }
       if (r.target !== null) assert.equal(typeof r.target.met, "boolean");
+      if (PEER_ROWS.test(r.workload)) {
+        assert.ok(r.peers.length > 0, `${r.workload} has no peer`);
+        for (const p of r.peers) {
+          // A peer either has its figure or says plainly why it has none.
+          if (p.value === null) {
+            assert.ok((p.unavailable ?? "").length > 0, `${r.workload}: ${p.name} gives no reason`);
+          } else {
+            assert.ok(Number.isFinite(p.value) && p.value > 0, `${r.workload}: ${p.name} figure`);
+          }
+        }
+        const ran = r.peers.filter((p) => p.value !== null);
+        if (ran.length) {
+          assert.equal(r.baseline, Math.max(...ran.map((p) => p.value!)), `${r.workload} best`);
+        } else assert.equal(r.ratio, null, `${r.workload}: no peer ran, so no ratio`);
+      }
     }
 
     const [title, header, ...lines] = stdout.trim().split("\n");
     assert.match(title ?? "", /^Benchmark \(quick\)/);
-    assert.match(header ?? "", /^workload\s+unit\s+hub\s+baseline\s+ratio\s+target/);
+    assert.match(
+      header ?? "",
+      /^workload\s+unit\s+hub\s+p50_ms\s+p99_ms\s+errors\s+best peer\s+peer\s+ratio\s+target/,
+    );
     for (const name of EXPECTED) {
       assert.ok(lines.some((l) => l.startsWith(name + " ")), `table line for ${name}`);
     }

@@ -273,7 +273,12 @@ export async function receiveInto(
         if (watchdog.fired) return timeout(options.idleTimeoutMs);
         return { ok: false, reason: "broken", message: `Data connection failed: ${brief(error)}` };
       }
-      if (n === null) break;
+      if (n === null) {
+        // The client sent everything: close now, before the file is recorded, so that a client
+        // waiting for the TLS shutdown (Python's unwrap()) gets it at once. The reply is 226.
+        closeQuietly(conn);
+        break;
+      }
       watchdog.progress();
       const refused = writer.write(buffer.subarray(0, n));
       if (refused) return { ok: false, ...refused };

@@ -1,14 +1,16 @@
 /**
- * The TLS command channel (`Deno.listenTls`). The accept loop never waits
- * on a client: each connection gets its own task with a handshake
- * deadline, then a {@linkcode TlsSession}. Limits, each answered with a
+ * The TLS command channel (a `node:tls` server with TCP_NODELAY on every
+ * connection; tls_rebind.ts and node_tls_conn.ts say why not
+ * `Deno.listenTls`). Accepting never waits on a client: handshakes have a
+ * deadline, and each handshaken connection gets its own task and a
+ * {@linkcode TlsSession}. Limits, each answered with a
  * clear error where the client can still read one and counted: connections
  * in total and per address, handshake time, idle time, line length,
  * requests per second per principal, login attempts per address.
  *
  * @example
  * ```ts
- * const tls = startTlsListener(broker, { hostname: "127.0.0.1", port: 5000, cert, key, ... });
+ * const tls = await startTlsListener(broker, { hostname: "127.0.0.1", port: 5000, cert, key, ... });
  * await tls.close();
  * ```
  *
@@ -18,9 +20,10 @@ import type { Broker } from "../../broker/broker.ts";
 import type { Message } from "../../broker/messages.ts";
 import type { PrincipalDeclaration } from "../../config/home.ts";
 import { getLogger } from "../../observability/logger.ts";
-import { addressHost, addressText, ConnectionCounter } from "../connection_counter.ts";
+import { ConnectionCounter } from "../connection_counter.ts";
 import type { Listener, ListenerReload } from "../listener.ts";
-import { listenTlsReloadable, rebindTls } from "./tls_rebind.ts";
+import { type PendingTls, ReloadableTlsServer } from "./tls_rebind.ts";
+import { NodeTlsConn } from "./node_tls_conn.ts";
 import { RateLimiter } from "../rate_limit.ts";
 import { RefusalAuditor } from "../refusal_audit.ts";
 import { systemClock } from "../../broker/envelope.ts";
@@ -71,46 +74,47 @@ const MAX_REFUSING = 64;
 
 const log = getLogger("tls");
 
-/** Starts listening; throws when the address cannot be bound. */
-export function startTlsListener(broker: Broker, options: TlsListenerOptions): Listener {
+/** Starts listening; rejects when the address cannot be bound or the certificate is unreadable. */
+export async function startTlsListener(
+  broker: Broker,
+  options: TlsListenerOptions,
+): Promise<Listener> {
+  const listener = new TlsListener(broker, options);
   // Reloadable (SIGHUP, issue 6): see tls_rebind.ts.
-  const server = listenTlsReloadable({
+  const server = await ReloadableTlsServer.listen({
     hostname: options.hostname,
     port: options.port,
     cert: options.cert,
     key: options.key,
-  });
-  return new TlsListener(server, broker, options);
+    handshakeTimeoutMs: options.handshakeTimeoutMs,
+  }, (pending) => listener.accept(pending));
+  listener.bound(server);
+  return listener;
 }
 
 class TlsListener implements Listener {
   readonly name = "tls";
-  readonly hostname: string;
-  readonly port: number;
-  #server: Deno.TlsListener;
+  hostname = "";
+  port = 0;
+  #server: ReloadableTlsServer | undefined;
   readonly #options: TlsListenerOptions;
   readonly #counters = new TlsCounters();
   readonly #connections: ConnectionCounter;
   readonly #sessions = new Set<TlsSession>();
   readonly #subscribed = new Set<TlsSession>();
-  readonly #handshaking = new Set<Deno.TlsConn>();
   readonly #tasks = new Set<Promise<void>>();
+  readonly #handshaking = new Set<PendingTls>();
   readonly #context: SessionContext;
   /** Pre-login deadline and share; none when `auth` is `none` (every connection acts at once). */
   readonly #preAuth: PreAuthGate | undefined;
   readonly #sweeper: ReturnType<typeof setInterval>;
   readonly #unsubscribe: () => void;
-  #acceptLoop: Promise<void>;
   #refusing = 0;
   #listening = true;
   #closing: Promise<void> | undefined;
 
-  constructor(server: Deno.TlsListener, broker: Broker, options: TlsListenerOptions) {
-    this.#server = server;
+  constructor(broker: Broker, options: TlsListenerOptions) {
     this.#options = options;
-    const addr = server.addr as Deno.NetAddr;
-    this.hostname = addr.hostname;
-    this.port = addr.port;
     this.#connections = new ConnectionCounter({
       maxTotal: options.maxConnections,
       maxPerKey: options.maxConnectionsPerIp,
@@ -170,7 +174,27 @@ class TlsListener implements Listener {
         { principal: options.anonymous!.id },
       );
     }
-    this.#acceptLoop = this.#accept(server);
+  }
+
+  /** The server is listening. */
+  bound(server: ReloadableTlsServer): void {
+    this.#server = server;
+    this.hostname = server.hostname;
+    this.port = server.port;
+  }
+
+  /** A TCP connection arrived: serve it in its own task. */
+  accept(pending: PendingTls): void {
+    if (!this.#listening) {
+      pending.drop();
+      return;
+    }
+    this.#counters.connectionsTotal++;
+    const task = this.#serve(pending).catch((error) => {
+      log.error("Connection task failed: {error}", { error: String(error) });
+    });
+    this.#tasks.add(task);
+    void task.finally(() => this.#tasks.delete(task));
   }
 
   /**
@@ -199,8 +223,8 @@ class TlsListener implements Listener {
    * to the certificate), stale sessions are closed, and new connections get the new certificate
    * while open ones carry on.
    */
-  async reload(update: ListenerReload): Promise<string | undefined> {
-    if (!this.#listening) return "The TLS listener is closed";
+  reload(update: ListenerReload): Promise<string | undefined> {
+    if (!this.#listening) return Promise.resolve("The TLS listener is closed");
     const principals = this.#context.principals as Map<string, PrincipalDeclaration>;
     const before = new Map(principals);
     principals.clear();
@@ -209,25 +233,11 @@ class TlsListener implements Listener {
       principals.set(this.#options.anonymous!.id, this.#options.anonymous!);
     }
     this.#endStaleSessions(before, principals);
-    let next: Deno.TlsListener;
-    try {
-      next = rebindTls(this.#server, update.cert, update.key);
-    } catch (error) {
-      return `Principals reloaded, but kept the previous certificate: ${
-        error instanceof Error ? error.message : error
-      }`;
+    const refused = this.#server?.reload(update.cert, update.key);
+    if (refused !== undefined) {
+      return Promise.resolve(`Principals reloaded, but kept the previous certificate: ${refused}`);
     }
-    const previous = this.#server;
-    const previousLoop = this.#acceptLoop;
-    this.#server = next;
-    this.#acceptLoop = this.#accept(next);
-    try {
-      previous.close();
-    } catch {
-      // Already closed.
-    }
-    await previousLoop;
-    return undefined;
+    return Promise.resolve(undefined);
   }
 
   get listening(): boolean {
@@ -245,13 +255,8 @@ class TlsListener implements Listener {
       this.#preAuth?.close();
       this.#context.refusals.flush(true);
       this.#unsubscribe();
-      try {
-        this.#server.close();
-      } catch {
-        // Already closed.
-      }
-      await this.#acceptLoop;
-      for (const conn of this.#handshaking) closeQuietly(conn);
+      this.#server?.close();
+      for (const pending of this.#handshaking) pending.drop();
       // Sessions answer what they already received, say why they close, then close (each within
       // its grace period): a command applied and audited is not left without its reply.
       for (const session of this.#sessions) session.close("busy", "The hub is shutting down");
@@ -260,36 +265,11 @@ class TlsListener implements Listener {
     return this.#closing;
   }
 
-  async #accept(server: Deno.TlsListener): Promise<void> {
-    while (this.#listening) {
-      let conn: Deno.TlsConn;
-      try {
-        conn = await server.accept();
-      } catch (error) {
-        if (!this.#listening || server !== this.#server) return;
-        if (error instanceof Deno.errors.BadResource || error instanceof Deno.errors.Interrupted) {
-          return;
-        }
-        // Out of file descriptors and the like: note it and keep accepting.
-        log.error("Accept failed: {error}", { error: String(error) });
-        await new Promise((resolve) => setTimeout(resolve, 50));
-        continue;
-      }
-      this.#counters.connectionsTotal++;
-      const task = this.#serve(conn).catch((error) => {
-        log.error("Connection task failed: {error}", { error: String(error) });
-      });
-      this.#tasks.add(task);
-      void task.finally(() => this.#tasks.delete(task));
-    }
-  }
-
-  async #serve(conn: Deno.TlsConn): Promise<void> {
-    const host = addressHost(conn.remoteAddr);
-    const address = addressText(conn.remoteAddr);
+  async #serve(pending: PendingTls): Promise<void> {
+    const { host, address } = pending;
     const gate = this.#preAuth;
     const share = gate?.check(host) ?? { ok: true };
-    if (!share.ok) return await this.#refuse(conn, preAuthRefusalMessage(share.limit));
+    if (!share.ok) return await this.#refuse(pending, preAuthRefusalMessage(share.limit));
     let slot = this.#connections.acquire(host);
     // A full listener makes room by closing its oldest connection that has not logged in.
     if (!slot.ok && slot.reason === "total" && gate?.makeRoom()) {
@@ -297,7 +277,7 @@ class TlsListener implements Listener {
     }
     if (!slot.ok) {
       return await this.#refuse(
-        conn,
+        pending,
         slot.reason === "total"
           ? `Too many connections (${slot.limit}): try again later`
           : `Too many connections from your address (${slot.limit}): close one first`,
@@ -305,25 +285,35 @@ class TlsListener implements Listener {
     }
     const held = slot;
     let session: TlsSession | undefined;
+    let conn: NodeTlsConn | undefined;
+    let ended = false;
     // Before login (pre_auth.ts): a deadline from now, and a place in the pre-login share.
     const admitted = gate?.admit(host, (why) => {
       const message = preAuthEndMessage(why, gate.loginDeadlineMs);
+      // Not yet handshaken: drop the TCP connection (the handshake then fails and ends the task).
+      const closeUnstarted = () => {
+        if (conn) closeQuietly(conn);
+        else {
+          ended = true;
+          pending.drop();
+        }
+      };
       if (why === "evicted") {
         // Its slot goes to the newcomer at once; the connection closes in a moment.
         held.release();
         if (session) session.close("busy", message);
-        else closeQuietly(conn);
+        else closeUnstarted();
       } else if (session) session.loginDeadlinePassed(message);
-      else closeQuietly(conn);
+      else closeUnstarted();
     });
     const ticket = admitted?.ok ? admitted.ticket : undefined;
     try {
-      if (!(await this.#handshake(conn))) {
+      conn = await this.#handshake(pending);
+      if (conn === undefined) {
         this.#counters.handshakeFailures++;
-        closeQuietly(conn);
         return;
       }
-      if (!this.#listening) return closeQuietly(conn);
+      if (!this.#listening || ended) return closeQuietly(conn);
       session = new TlsSession(conn, host, address, this.#context, () => ticket?.authenticated());
       this.#sessions.add(session);
       try {
@@ -339,39 +329,30 @@ class TlsListener implements Listener {
   }
 
   /** Tells a refused client why (after a handshake, when not too many are being refused). */
-  async #refuse(conn: Deno.TlsConn, why: string): Promise<void> {
+  async #refuse(pending: PendingTls, why: string): Promise<void> {
     this.#counters.refusedConnections++;
     this.#counters.rejected("busy");
-    if (this.#refusing >= MAX_REFUSING) return closeQuietly(conn);
+    if (this.#refusing >= MAX_REFUSING) return pending.drop();
     this.#refusing++;
     try {
-      if (await this.#handshake(conn)) {
+      const conn = await this.#handshake(pending);
+      if (conn !== undefined) {
         await writeQuietly(conn, errorLine("text", null, { code: "busy", message: why }) + "\n");
+        closeQuietly(conn);
       }
     } finally {
       this.#refusing--;
-      closeQuietly(conn);
     }
   }
 
-  /** Completes the handshake within the deadline; false (and closed) otherwise. */
-  async #handshake(conn: Deno.TlsConn): Promise<boolean> {
-    this.#handshaking.add(conn);
-    let timer: ReturnType<typeof setTimeout> | undefined;
+  /** The handshake within the deadline (node:tls keeps it); undefined when it failed. */
+  async #handshake(pending: PendingTls): Promise<NodeTlsConn | undefined> {
+    this.#handshaking.add(pending);
     try {
-      const deadline = new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), this.#options.handshakeTimeoutMs);
-      });
-      const done = conn.handshake().then(() => true, () => false);
-      const ok = await Promise.race([done, deadline]);
-      if (!ok) {
-        closeQuietly(conn);
-        await done;
-      }
-      return ok;
+      const socket = await pending.handshake();
+      return socket === undefined ? undefined : new NodeTlsConn(socket);
     } finally {
-      clearTimeout(timer);
-      this.#handshaking.delete(conn);
+      this.#handshaking.delete(pending);
     }
   }
 
@@ -387,7 +368,7 @@ class TlsListener implements Listener {
   }
 }
 
-function closeQuietly(conn: Deno.Conn): void {
+function closeQuietly(conn: NodeTlsConn): void {
   try {
     conn.close();
   } catch {
@@ -395,7 +376,7 @@ function closeQuietly(conn: Deno.Conn): void {
   }
 }
 
-async function writeQuietly(conn: Deno.Conn, text: string): Promise<void> {
+async function writeQuietly(conn: NodeTlsConn, text: string): Promise<void> {
   try {
     const data = new TextEncoder().encode(text);
     let offset = 0;

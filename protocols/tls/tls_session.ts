@@ -34,6 +34,7 @@ import type { CommandPath } from "../../domain/command_path.ts";
 import type { RefusalAuditor } from "../refusal_audit.ts";
 import { type FrameEvent, LineFramer } from "../line_framer.ts";
 import type { RateLimiter } from "../rate_limit.ts";
+import type { SessionConn } from "./node_tls_conn.ts";
 import {
   errorLine,
   jsonEvent,
@@ -91,8 +92,6 @@ export interface SessionContext {
 export const MAX_IN_FLIGHT = 256;
 /** Most unsent output bytes a connection may hold before it counts as too slow. */
 export const MAX_PENDING_OUTPUT = 1 << 20;
-/** Longest time an answer waits for the other answers of its connection (see `#emit`). */
-export const COALESCE_MS = 2;
 /** Output that is written at once, whatever is still being handled. */
 export const COALESCE_BYTES = 16 * 1024;
 /** Failed logins on one connection before it is closed. */
@@ -118,7 +117,7 @@ export class TlsSession {
   readonly address: string;
   /** Time of the last byte received (ms since epoch). */
   lastActivity = Date.now();
-  readonly #conn: Deno.Conn;
+  readonly #conn: SessionConn;
   readonly #ctx: SessionContext;
   readonly #framer: LineFramer;
   readonly #host: string;
@@ -129,7 +128,8 @@ export class TlsSession {
   #out: string[] = [];
   #outBytes = 0;
   #writing = false;
-  #coalesceTimer: ReturnType<typeof setTimeout> | undefined;
+  /** A flush is queued as a microtask (answers of one batch leave in one write). */
+  #flushQueued = false;
   /** True while the requests of one read are being parsed and submitted. */
   #framing = false;
   #closing = false;
@@ -162,7 +162,7 @@ export class TlsSession {
    * @param onLogin called after each good login (the listener's pre-login share lets it go)
    */
   constructor(
-    conn: Deno.Conn,
+    conn: SessionConn,
     host: string,
     address: string,
     ctx: SessionContext,
@@ -249,7 +249,6 @@ export class TlsSession {
     this.#closed = true;
     clearTimeout(this.#unterminatedTimer);
     clearTimeout(this.#graceTimer);
-    clearTimeout(this.#coalesceTimer);
     try {
       this.#conn.close();
     } catch {
@@ -262,7 +261,8 @@ export class TlsSession {
   }
 
   async #readLoop(): Promise<void> {
-    const buffer = new Uint8Array(16 * 1024);
+    // No read buffer of its own: the connection hands over the bytes it received (16 KiB less per
+    // idle connection).
     while (!this.#closing) {
       // Answers wait in order behind a slow one: bound them all, not only those being handled.
       if (this.#slots.length >= MAX_IN_FLIGHT) {
@@ -270,25 +270,25 @@ export class TlsSession {
         this.#roomWaiter = undefined;
         continue;
       }
-      let n: number | null;
+      let chunk: Uint8Array | null;
       try {
-        n = await this.#conn.read(buffer);
+        chunk = await this.#conn.readChunk();
       } catch {
-        n = null;
+        chunk = null;
       }
       if (this.#closing) return;
-      if (n === null) {
+      if (chunk === null) {
         clearTimeout(this.#unterminatedTimer);
         const rest = this.#framer.flush();
         if (rest) this.#onFrame(rest);
         return;
       }
       this.lastActivity = Date.now();
-      this.#ctx.counters.bytesIn += n;
+      this.#ctx.counters.bytesIn += chunk.length;
       clearTimeout(this.#unterminatedTimer);
       this.#framing = true;
       try {
-        for (const event of this.#framer.push(buffer.subarray(0, n))) {
+        for (const event of this.#framer.push(chunk)) {
           if (this.#closing) return;
           this.#onFrame(event);
         }
@@ -704,12 +704,12 @@ export class TlsSession {
   }
 
   /**
-   * Queues output and starts writing it. Answers (`hold`) wait while other
-   * requests of this connection are still being handled, up to
-   * {@linkcode COALESCE_MS} or {@linkcode COALESCE_BYTES}, so that they
-   * leave in one write: `Deno.listenTls` connections cannot turn Nagle's
-   * algorithm off, and a second small write then waits for the client's
-   * delayed ACK (about 40 ms; issue 6, connect-per-command benchmark).
+   * Queues output and starts writing it. Answers (`hold`) ready while other
+   * requests of this connection are still being handled wait until the
+   * current microtasks ran (the device actor answers a whole batch at once),
+   * up to {@linkcode COALESCE_BYTES}, so that a pipelining client gets one
+   * TLS record per batch. No timer: with TCP_NODELAY a second small write
+   * no longer waits for a delayed ACK, and a timer costs a wake-up.
    */
   #emit(text: string, hold = false): void {
     if (this.#closed) return;
@@ -723,20 +723,18 @@ export class TlsSession {
     if (this.#writing) return;
     const othersPending = this.#framing || this.#inFlight > 0;
     if (hold && othersPending && this.#outBytes < COALESCE_BYTES && !this.#closing) {
-      this.#coalesceTimer ??= setTimeout(() => {
-        this.#coalesceTimer = undefined;
+      if (this.#flushQueued) return;
+      this.#flushQueued = true;
+      queueMicrotask(() => {
+        this.#flushQueued = false;
         if (!this.#writing && this.#out.length > 0) void this.#writeLoop();
-      }, COALESCE_MS);
+      });
       return;
     }
     this.#startWrite();
   }
 
   #startWrite(): void {
-    if (this.#coalesceTimer !== undefined) {
-      clearTimeout(this.#coalesceTimer);
-      this.#coalesceTimer = undefined;
-    }
     void this.#writeLoop();
   }
 
