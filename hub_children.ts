@@ -25,6 +25,9 @@ import type { AuditMetrics } from "./observability/audit_metrics.ts";
 import type { Listener } from "./protocols/listener.ts";
 import { startFtpServer } from "./protocols/ftp/ftp_server.ts";
 import { createHttpListener } from "./protocols/http/operator_server.ts";
+import type { HttpDeps } from "./protocols/http/http_context.ts";
+import { SessionCodec } from "./protocols/http/http_sessions.ts";
+import { systemClock } from "./broker/envelope.ts";
 import { startTlsListener } from "./protocols/tls/tls_listener.ts";
 import { startUdpListener } from "./protocols/udp/udp_listener.ts";
 import { bindingAs } from "./protocols/listen_error.ts";
@@ -301,8 +304,9 @@ const ftpServer: ChildSpec = {
 const operatorHttp: ChildSpec = {
   kind: "listener",
   name: "http",
-  start({ config, actors, listeners, auditMetrics, db, home, startedAt, verifier }) {
-    const { settings } = config;
+  start(parts) {
+    const { config, actors, listeners, auditMetrics, db, home, startedAt, verifier } = parts;
+    const { settings, paths } = config;
     // Last, so that /healthz sees every listener above.
     return bindingAs(HTTP_ADDRESS, settings.HTTP_IP, settings.HTTP_PORT, () =>
       createHttpListener({
@@ -313,9 +317,44 @@ const operatorHttp: ChildSpec = {
         home,
         startedAt,
         hashLoad: () => verifier.hashLoad,
-      }, { hostname: settings.HTTP_IP, port: settings.HTTP_PORT }));
+      }, {
+        hostname: settings.HTTP_IP,
+        port: settings.HTTP_PORT,
+        cert: Deno.readTextFileSync(paths.cert),
+        key: Deno.readTextFileSync(paths.key),
+        certPath: paths.cert,
+        tls: settings.HTTP_TLS,
+        // The page and the API (issue 12): the same command path, grants and tokens as TLS.
+        api: httpApiDeps(parts),
+      }));
   },
 };
+
+/** What the page and the API are given. */
+function httpApiDeps(parts: HubParts): Omit<HttpDeps, "secure"> {
+  const { settings, paths } = parts.config;
+  return {
+    broker: parts.actors,
+    commandPath: parts.commandPath,
+    verifier: parts.verifier,
+    bytes: parts.storageBytes,
+    home: parts.home,
+    sessions: new SessionCodec(Deno.readTextFileSync(paths.key), {
+      ttlSeconds: settings.HTTP_SESSION_TTL_SECONDS,
+      clock: systemClock,
+    }),
+    limits: {
+      maxBodyBytes: settings.HTTP_MAX_BODY_BYTES,
+      ratePerPrincipal: settings.HTTP_RATE_PER_PRINCIPAL,
+      ratePerIp: settings.HTTP_RATE_PER_IP,
+      maxConnections: settings.HTTP_MAX_CONNECTIONS,
+      maxConnectionsPerIp: settings.HTTP_MAX_CONNECTIONS_PER_IP,
+      wsAuthTimeoutMs: settings.HTTP_WS_AUTH_TIMEOUT_MS,
+    },
+    clock: systemClock,
+    askTimeoutMs: 10_000,
+  };
+}
 
 /** The hub's children in start order; stopped in reverse. */
 const auditRetention: ChildSpec = {

@@ -97,8 +97,6 @@ export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
   }
   const reloaded: string[] = [];
   const warnings: string[] = [];
-  const devices = deviceChanges(deps.config.home.devices, home.value.devices);
-  if (devices) warnings.push(devices);
   for (const listener of deps.listeners.values()) {
     if (!listener.reload) continue;
     const problem = await listener.reload({ home: home.value, cert, key });
@@ -126,32 +124,6 @@ export async function reloadHub(deps: ReloadDeps): Promise<ReloadReport> {
     warnings,
     generatedCredentials,
   };
-}
-
-/**
- * Devices are not reloaded yet (the device actor keeps the ones it started with): a line saying
- * which changed and that a restart applies them, or undefined when none changed.
- */
-export function deviceChanges(
-  running: Home["devices"],
-  reread: Home["devices"],
-): string | undefined {
-  const before = new Map(running.map((d) => [d.id, JSON.stringify(d)]));
-  const after = new Map(reread.map((d) => [d.id, JSON.stringify(d)]));
-  const added = [...after.keys()].filter((id) => !before.has(id));
-  const removed = [...before.keys()].filter((id) => !after.has(id));
-  const changed = [...after.keys()].filter((id) =>
-    before.has(id) && before.get(id) !== after.get(id)
-  );
-  if (added.length + removed.length + changed.length === 0) return undefined;
-  const parts = [
-    added.length ? `added ${added.join(", ")}` : "",
-    removed.length ? `removed ${removed.join(", ")}` : "",
-    changed.length ? `changed ${changed.join(", ")}` : "",
-  ].filter(Boolean);
-  return `devices are not reloaded by SIGHUP (${
-    parts.join("; ")
-  }): restart the hub to apply device changes`;
 }
 
 function errorText(error: unknown): string {

@@ -10,6 +10,7 @@ import { configureLogging, getLogger } from "./observability/logger.ts";
 import { type Hub, startHub } from "./hub.ts";
 import { formatGeneratedCredentials } from "./persistence/credential_banner.ts";
 import { StartFailure } from "./startup_failure.ts";
+import { needsHttps } from "./protocols/http/operator_server.ts";
 import { ListenError } from "./protocols/listen_error.ts";
 
 const encoder = new TextEncoder();
@@ -84,6 +85,14 @@ async function main(): Promise<number> {
       name: listener.name,
       hostname: listener.hostname,
       port: listener.port,
+    });
+  }
+  const http = hub.listeners.get("http");
+  if (http) {
+    const secure = config.settings.HTTP_TLS === "on" || needsHttps(http.hostname);
+    const host = http.hostname.includes(":") ? `[${http.hostname}]` : http.hostname;
+    log.info("Open the home page at {url}", {
+      url: `${secure ? "https" : "http"}://${host}:${http.port}/`,
     });
   }
   log.info("Hub running with {devices} devices from {home}", {

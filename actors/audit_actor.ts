@@ -17,6 +17,7 @@ import { openDatabase, type SyncMode } from "../persistence/database.ts";
 import { type AuditEntryInput, AuditWriter } from "../persistence/audit_store.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
 import type { AuditMetrics } from "../observability/audit_metrics.ts";
+import { type AuditQueryTopic, withAuditQueries } from "./audit_queries.ts";
 
 /** The kinds the audit actor consumes. */
 export const AUDIT_TOPICS = [
@@ -41,8 +42,14 @@ export interface AuditActorOptions {
   readonly metrics?: AuditMetrics;
 }
 
-/** Creates the audit actor's behaviour. */
+/** Creates the audit actor's behaviour, with the audit reads of `audit_queries.ts`. */
 export function createAuditActor(
+  options: AuditActorOptions,
+): ActorBehaviour<AuditState, AuditTopic | AuditQueryTopic> {
+  return withAuditQueries(createAuditWriter(options), (state) => state.db);
+}
+
+function createAuditWriter(
   options: AuditActorOptions,
 ): ActorBehaviour<AuditState, AuditTopic> {
   const writeBatch = (

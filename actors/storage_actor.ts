@@ -19,6 +19,7 @@ import { openDatabase } from "../persistence/database.ts";
 import { FileIndexStore } from "../persistence/file_index_store.ts";
 import { PARTIAL_FOLDER } from "../domain/storage_paths.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
+import { openSnapshot } from "./storage_snapshot.ts";
 import type { PrincipalDeclaration } from "../config/home.ts";
 import { getLogger } from "../observability/logger.ts";
 
@@ -42,6 +43,7 @@ export const STORAGE_TOPICS = [
   "storage.mkdir",
   "storage.rmdir",
   "storage.apply_retention",
+  "storage.open_snapshot",
   "config.principals_changed",
 ] as const;
 
@@ -136,6 +138,12 @@ function dispatch(
   if (message.type === "storage.apply_retention") {
     const principal = message.source.principal;
     return ctx.reply(message, guarded(() => ok(applyRetention(state, ctx, principal))));
+  }
+  if (message.type === "storage.open_snapshot") {
+    return ctx.reply(
+      message,
+      guarded(() => openSnapshot(state, options.bytes, message.payload.device)),
+    );
   }
   const principal = message.source.principal;
   const user = principal === null ? undefined : state.users.get(principal);

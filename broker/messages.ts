@@ -305,6 +305,65 @@ export interface StorageRetentionReport {
   readonly freedBytes: number;
 }
 
+// ---------------------------------------------------------------- audit reads (issue 12)
+
+/** Ask the audit actor for entries, newest first; `visibleDevices` "*" means every entry. */
+export interface AuditQueryPayload {
+  readonly device?: string;
+  readonly principal?: string;
+  /** ISO time: entries at or after. */
+  readonly since?: string;
+  /** ISO time: entries before. */
+  readonly until?: string;
+  /** Page cursor: only entries with a smaller seq. */
+  readonly beforeSeq?: number;
+  readonly limit: number;
+  /** What the asker (the message's source principal) may see: every entry, or those of these devices and its own. */
+  readonly visibleDevices: "*" | readonly string[];
+}
+
+/** One audit entry as a reader sees it. */
+export interface AuditEntryView {
+  readonly seq: number;
+  readonly at: string;
+  readonly principal: string | null;
+  readonly channel: string;
+  readonly address: string | null;
+  readonly action: string;
+  readonly device: string | null;
+  readonly outcome: string;
+  readonly code: string | null;
+  readonly detail: Json;
+  readonly hash: string;
+}
+
+/** A page of audit entries, newest first; `nextBefore` is the cursor of the next page. */
+export interface AuditPage {
+  readonly entries: readonly AuditEntryView[];
+  readonly nextBefore: number | null;
+}
+
+/** Whether the audit chain verifies, from its anchor to its head. */
+export interface AuditVerdict {
+  readonly ok: boolean;
+  readonly entries: number;
+  readonly lastSeq: number;
+  /** Where it broke, when it did. */
+  readonly brokenAt?: number;
+  readonly reason?: string;
+}
+
+/** Ask the storage actor to open a camera's latest stored snapshot (no path from the client). */
+export interface StorageOpenSnapshotPayload {
+  readonly device: string;
+}
+
+/** A camera snapshot ready to read. */
+export interface StorageSnapshotTicket extends StorageReadTicket {
+  readonly sha256: string;
+  readonly storedAt: string;
+}
+
 // ---------------------------------------------------------------- real devices (issue 11)
 
 /** How a device is bound to real hardware (the home file's `binding`, validated in config/home.ts). */
@@ -441,6 +500,13 @@ export interface Payloads {
   "storage.apply_retention": Record<string, never>;
   "storage.apply_retention_result": Outcome<StorageRetentionReport>;
   "storage.file_stored": StoredFile;
+  // audit reads and snapshots (issue 12)
+  "audit.query": AuditQueryPayload;
+  "audit.query_result": Outcome<AuditPage>;
+  "audit.verify": Record<string, never>;
+  "audit.verify_result": Outcome<AuditVerdict>;
+  "storage.open_snapshot": StorageOpenSnapshotPayload;
+  "storage.open_snapshot_result": Outcome<StorageSnapshotTicket>;
   // real devices (issue 11)
   "device.adapter_command": DeviceAdapterCommandPayload;
   "device.report": DeviceReportPayload;
@@ -488,6 +554,10 @@ export interface Replies {
   "storage.mkdir": "storage.mkdir_result";
   "storage.rmdir": "storage.rmdir_result";
   "storage.apply_retention": "storage.apply_retention_result";
+  // issue 12
+  "audit.query": "audit.query_result";
+  "audit.verify": "audit.verify_result";
+  "storage.open_snapshot": "storage.open_snapshot_result";
   // real devices (issue 11)
   "device.report": "device.report_result";
   "device.list_discovered": "device.list_discovered_result";
@@ -546,6 +616,10 @@ export const REPLY_TYPES: { readonly [K in RequestType]: Replies[K] } = {
   "storage.mkdir": "storage.mkdir_result",
   "storage.rmdir": "storage.rmdir_result",
   "storage.apply_retention": "storage.apply_retention_result",
+  // issue 12
+  "audit.query": "audit.query_result",
+  "audit.verify": "audit.verify_result",
+  "storage.open_snapshot": "storage.open_snapshot_result",
   // real devices (issue 11)
   "device.report": "device.report_result",
   "device.list_discovered": "device.list_discovered_result",

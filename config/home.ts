@@ -100,8 +100,8 @@ const principalSchema = z.object({
   /** For device and camera principals: the device it is. */
   device: ID.optional(),
   grants: z.array(grantSchema).default([]),
-  /** Channels this principal may use. */
-  channels: z.array(z.enum(["tls", "udp", "ftp"])).default([]),
+  /** Channels this principal may use (`tls` also opens the HTTP API and the page, with its token). */
+  channels: z.array(z.enum(["tls", "udp", "ftp", "http"])).default([]),
   ftp: ftpAccessSchema.optional(),
 }).strict().superRefine((p, ctx) => {
   if (p.kind === "automation" ? p.channels.length > 0 : p.channels.length === 0) {

@@ -310,8 +310,44 @@ export const VARIABLES = {
     "A time trigger due while the hub was down fires once at start if at most this late (0 = never).",
   ),
   // Operator surface
-  HTTP_IP: v(host, "127.0.0.1", "Address of /healthz and /metrics."),
-  HTTP_PORT: v(port, "9100", "Port of /healthz and /metrics (0 = any free port)."),
+  HTTP_IP: v(
+    host,
+    "127.0.0.1",
+    "Address of the web page, the HTTP API, /healthz and /metrics. Any non-loopback address serves HTTPS only, with the hub's certificate.",
+  ),
+  HTTP_PORT: v(
+    port,
+    "9100",
+    "Port of the page, the API, /healthz and /metrics (0 = any free port).",
+  ),
+  HTTP_TLS: v(
+    z.enum(["auto", "on"]),
+    "auto",
+    "`auto`: HTTPS with the hub's certificate on any non-loopback HTTP_IP, plain HTTP on loopback. `on`: HTTPS on loopback too.",
+  ),
+  HTTP_MAX_BODY_BYTES: v(positiveInt, "16384", "Largest request body the API accepts."),
+  HTTP_RATE_PER_PRINCIPAL: v(
+    positiveInt,
+    "20",
+    "API requests per second per principal (burst: twice).",
+  ),
+  HTTP_RATE_PER_IP: v(positiveInt, "50", "API requests per second per address (burst: twice)."),
+  HTTP_MAX_CONNECTIONS: v(
+    positiveInt,
+    "256",
+    "Most requests and streams (SSE, WebSocket) open at once on the HTTP listener.",
+  ),
+  HTTP_MAX_CONNECTIONS_PER_IP: v(
+    positiveInt,
+    "32",
+    "Most requests and streams open at once from one address.",
+  ),
+  HTTP_WS_AUTH_TIMEOUT_MS: v(
+    positiveInt,
+    "10000",
+    "How long a WebSocket client has to authenticate before it is closed.",
+  ),
+  HTTP_SESSION_TTL_SECONDS: v(positiveInt, "43200", "How long a page login lasts (seconds)."),
 } as const satisfies Record<string, VariableSpec>;
 
 /** A variable name the hub reads. */

@@ -68,7 +68,7 @@ export function decide(
   // A principal with no grant on the device learns nothing more about it (its actions, its metric).
   if (!canSee(principal, id)) {
     const verb = message.type === "device.reading" ? "report for" : message.payload.action;
-    return refused("forbidden", `${principal.id} may not ${verb} ${id}`);
+    return refused("forbidden", forbidden(principal.id, verb, id));
   }
   if (message.type === "device.reading") return decideReading(entry, principal, message);
 
@@ -81,7 +81,7 @@ export function decide(
       : { kind: "refused", error: outcome.error };
   }
   if (!isAllowed(principal, id, action)) {
-    return refused("forbidden", `${principal.id} may not ${action} ${id}`);
+    return refused("forbidden", forbidden(principal.id, action, id));
   }
   const outcome = applyAction(entry.decl, entry.state, action, args);
   if (!outcome.ok) return { kind: "refused", error: outcome.error };
@@ -111,6 +111,13 @@ function decideReading(
   const outside = checkReading(own, checked.value);
   if (outside) return refused(outside.code, outside.message);
   return { kind: "change", device: entry, next: { ...entry.state, [own]: checked.value } };
+}
+
+/** The words of a refused grant: `kitchen-panel may not use 'unlock' on front-door (no grant)`. */
+function forbidden(principal: string, action: string, device: string): string {
+  return action === "report for"
+    ? `${principal} may not report for ${device} (no grant)`
+    : `${principal} may not use '${action}' on ${device} (no grant)`;
 }
 
 /** A device as a client sees it. */

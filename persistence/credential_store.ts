@@ -61,7 +61,10 @@ export async function provisionCredentials(
   const now = new Date().toISOString();
   const needed: { principal: string; kind: CredentialKind }[] = [];
   for (const principal of home.principals) {
-    if (principal.channels.includes("tls")) needed.push({ principal: principal.id, kind: "token" });
+    // A token opens TLS and the HTTP API (and page) alike.
+    if (principal.channels.includes("tls") || principal.channels.includes("http")) {
+      needed.push({ principal: principal.id, kind: "token" });
+    }
     if (principal.channels.includes("udp")) {
       needed.push({ principal: principal.id, kind: "udp_key" });
     }

@@ -203,7 +203,7 @@ Deno.test("automation - a scene reports the devices that reached their target an
   await using panel = await openLoggedIn(fx, "kitchen-panel", TEST_SECRETS.token("kitchen-panel"));
   assert.equal(
     await panel.ask("scene evening"),
-    "Scene evening: reached lamp, porch-light; refused front-door (forbidden: kitchen-panel may not lock front-door)",
+    "Scene evening: reached lamp, porch-light; refused front-door (forbidden: kitchen-panel may not use 'lock' on front-door (no grant))",
   );
   assert.equal((await stateOf(fx, "lamp")).brightness, 30);
   assert.equal((await stateOf(fx, "front-door")).locked, false);

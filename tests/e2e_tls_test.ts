@@ -109,7 +109,7 @@ Deno.test("tls - commands need a login; wrong and missing tokens are refused and
   );
   assert.equal(
     await c.ask("front-door unlock"),
-    "Error forbidden: kitchen-panel may not unlock front-door",
+    "Error forbidden: kitchen-panel may not use 'unlock' on front-door (no grant)",
   );
   assert.match(
     await c.ask("lamp brightness 25"),

@@ -288,25 +288,30 @@ Deno.test("reload() gives FTP the reloaded users: a removed one is refused, a ne
   );
 });
 
-Deno.test("reload() says plainly that new or changed devices need a restart", async () => {
+Deno.test("reload() adds and removes declared devices without a restart", async () => {
   const home: Home = homeSchema.parse(structuredClone(demoHome));
   const dir = await Deno.makeTempDir({ prefix: "reload_devices_" });
   await using fixture = await startTestHub({ home, dir });
+  const admin = { principal: "admin", channel: "cli" } as const;
+  const hallLightOn = () =>
+    fixture.hub.commandPath.run(admin, "device.command", {
+      device: "hall-light",
+      action: "on",
+      args: [],
+    });
+  const before = await hallLightOn();
+  assert.ok(!before.ok && before.error.code === "unknown_device", JSON.stringify(before));
   const edited = structuredClone(home);
   edited.devices.push({ id: "hall-light", type: "switch", name: "Hall light", room: "hall" });
   await Deno.writeTextFile(join(dir, "home.json"), JSON.stringify(edited));
   const report = await fixture.hub.reload();
   assert.ok(report.ok, JSON.stringify(report));
-  assert.ok(
-    report.warnings.some((w) =>
-      /devices are not reloaded by SIGHUP \(added hall-light\): restart the hub/.test(w)
-    ),
-    JSON.stringify(report.warnings),
-  );
-  const unchanged = await fixture.hub.reload();
-  assert.ok(unchanged.ok);
+  const added = await hallLightOn();
+  assert.ok(added.ok, JSON.stringify(added));
+  assert.equal(added.value.state.power, "on");
   await Deno.writeTextFile(join(dir, "home.json"), JSON.stringify(home));
   const back = await fixture.hub.reload();
   assert.ok(back.ok);
-  assert.ok(!back.warnings.some((w) => w.includes("devices")), JSON.stringify(back.warnings));
+  const removed = await hallLightOn();
+  assert.ok(!removed.ok && removed.error.code === "unknown_device", JSON.stringify(removed));
 });

@@ -66,6 +66,12 @@ Deno.test("deno task start comes up from environment variables alone and SIGTERM
     await tls.write(new TextEncoder().encode("ping\nquit\n"));
     const tlsReply = await new Response(tls.readable).text();
     assert.match(tlsReply, /^pong\n/);
+    // The page and its script are served under the same permissions (embedded, no file read).
+    for (const path of ["/", "/page.js", "/page.css"]) {
+      const page = await fetch(`http://127.0.0.1:${ports.http}${path}`);
+      assert.equal(page.status, 200, path);
+      assert.ok((await page.text()).length > 500, path);
+    }
     // The dev certificate and the database were created where the variables say.
     assert.ok((await Deno.stat(env.SSL_CERT!)).isFile);
     assert.equal((await Deno.stat(env.SSL_KEY!)).mode! & 0o777, 0o600);
@@ -77,6 +83,7 @@ Deno.test("deno task start comes up from environment variables alone and SIGTERM
   const [errText, outText] = await Promise.all([stderr, stdout]);
   await Deno.remove(dir, { recursive: true });
   assert.match(errText, /Hub running/);
+  assert.match(errText, new RegExp(`Open the home page at http://127\\.0\\.0\\.1:${ports.http}/`));
   assert.match(errText, /Hub stopped/);
   // Every listener that started is on the port its variable names.
   const expected: Record<string, number> = {

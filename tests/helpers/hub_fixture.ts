@@ -106,7 +106,9 @@ export function seedCredentials(databasePath: string, home: Home): void {
   const db = openDatabase(databasePath);
   try {
     for (const p of home.principals) {
-      if (p.channels.includes("tls")) setCredential(db, p.id, "token", TEST_SECRETS.token(p.id));
+      if (p.channels.includes("tls") || p.channels.includes("http")) {
+        setCredential(db, p.id, "token", TEST_SECRETS.token(p.id));
+      }
       if (p.channels.includes("udp")) {
         setCredential(db, p.id, "udp_key", TEST_SECRETS.udpKeyHex(p.id));
       }
