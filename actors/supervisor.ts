@@ -24,6 +24,7 @@ import {
   type ActorStatus,
   DEFAULT_ACTOR_OPTIONS,
 } from "./actor.ts";
+import { RestartPolicy } from "./restart_policy.ts";
 
 /** What the runner reports back to the actor system. */
 export interface RunnerHooks {
@@ -64,8 +65,7 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
   #busy = false;
   #idleWaiters: (() => void)[] = [];
   #loop: Promise<void> | undefined;
-  #consecutiveFailures = 0;
-  #restartTimes: number[] = [];
+  readonly #restartPolicy: RestartPolicy;
   #handled = 0;
   #failed = 0;
   #restarts = 0;
@@ -78,6 +78,7 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
     this.consumes = behaviour.consumes;
     this.#behaviour = behaviour;
     this.#options = { ...DEFAULT_ACTOR_OPTIONS, ...options };
+    this.#restartPolicy = new RestartPolicy(this.#options);
     this.#hooks = hooks;
     this.#mailbox = new Mailbox(this.#options.mailboxCapacity);
     this.#log = getLogger("actor", behaviour.name);
@@ -202,7 +203,7 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
         batch.map((d) => d.message),
         this.#context,
       );
-      this.#consecutiveFailures = 0;
+      this.#restartPolicy.succeeded();
       this.#hooks.onBatch(batch.map((d) => d.message as Message));
       const perMessage = (performance.now() - started) / batch.length;
       for (const delivery of batch) this.#succeed(delivery, undefined, perMessage);
@@ -241,7 +242,7 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
           this.#context,
         );
         this.#state = result.state;
-        this.#consecutiveFailures = 0;
+        this.#restartPolicy.succeeded();
         this.#hooks.onBatch([delivery.message as Message]);
         this.#succeed(delivery, result.reply, performance.now() - started);
         return;
@@ -313,16 +314,12 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
     this.#status = "restarting";
     await this.#terminate("restart");
     while (true) {
-      if (!this.#withinIntensity()) {
+      if (!this.#restartPolicy.withinIntensity(this.#hooks.clock.now())) {
         this.#giveUp(reason);
         return false;
       }
       this.#restarts++;
-      this.#consecutiveFailures++;
-      const delay = Math.min(
-        this.#options.backoffMaxMs,
-        this.#options.backoffInitialMs * 2 ** (this.#consecutiveFailures - 1),
-      );
+      const delay = this.#restartPolicy.nextBackoffMs();
       await new Promise((resolve) => setTimeout(resolve, delay));
       try {
         this.#state = await this.#behaviour.init(this.#context);
@@ -334,15 +331,6 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
         this.#log.error("{actor} could not restart: {error}", { actor: this.name, error: reason });
       }
     }
-  }
-
-  /** Records one restart now; false when that makes more than `maxRestarts` in the window. */
-  #withinIntensity(): boolean {
-    const now = this.#hooks.clock.now();
-    const since = now - this.#options.restartWindowMs;
-    this.#restartTimes = this.#restartTimes.filter((t) => t > since);
-    this.#restartTimes.push(now);
-    return this.#restartTimes.length <= this.#options.maxRestarts;
   }
 
   #giveUp(reason: string): void {

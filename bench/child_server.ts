@@ -52,6 +52,30 @@ export interface ChildOptions {
 
 const REPO = new URL("../", import.meta.url);
 
+/** Closes the child's stdin (its signal to stop), kills it if it is still running after 15 s. */
+async function stopChild(
+  child: Deno.ChildProcess,
+  writer: WritableStreamDefaultWriter<Uint8Array>,
+  drained: Promise<void>,
+): Promise<number> {
+  try {
+    await writer.close();
+  } catch { /* already gone */ }
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const forced = new Promise<void>((resolve) => {
+    killTimer = setTimeout(() => {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      resolve();
+    }, 15_000);
+  });
+  const status = await Promise.race([child.status, forced.then(() => child.status)]);
+  clearTimeout(killTimer);
+  await drained;
+  return status.code;
+}
+
 /** Starts a child server and waits for its ready line. */
 export async function startChild(options: ChildOptions): Promise<ChildServer> {
   const entry = new URL(options.entry, REPO).pathname;
@@ -95,24 +119,7 @@ export async function startChild(options: ChildOptions): Promise<ChildServer> {
   };
   let stopped: Promise<number> | undefined;
   const stop = (): Promise<number> => {
-    stopped ??= (async () => {
-      try {
-        await writer.close();
-      } catch { /* already gone */ }
-      let killTimer: ReturnType<typeof setTimeout> | undefined;
-      const forced = new Promise<void>((resolve) => {
-        killTimer = setTimeout(() => {
-          try {
-            child.kill("SIGKILL");
-          } catch { /* gone */ }
-          resolve();
-        }, 15_000);
-      });
-      const status = await Promise.race([child.status, forced.then(() => child.status)]);
-      clearTimeout(killTimer);
-      await drained;
-      return status.code;
-    })();
+    stopped ??= stopChild(child, writer, drained);
     return stopped;
   };
   if (first === "timeout" || first.done) {

@@ -130,6 +130,59 @@ function machine(): BenchReport["machine"] {
   };
 }
 
+/** Starts a hub and runs the groups that need one (memory, tls, udp, ftp), adding their rows. */
+async function runHubGroups(
+  mode: BenchMode,
+  dir: string,
+  groups: readonly Group[],
+  add: (rows: readonly BenchRow[]) => void,
+  profileDir: string | undefined,
+): Promise<void> {
+  const certPath = join(dir, "certs", "server.crt");
+  const keyPath = join(dir, "certs", "server.key");
+  await writeDevCertificate(certPath, keyPath);
+  const profile = profileDir === undefined ? [] : ["--cpu-prof", `--cpu-prof-dir=${profileDir}`];
+  const hub = await startBenchHub(dir, { SSL_CERT: certPath, SSL_KEY: keyPath }, profile);
+  try {
+    const ports = (hub.info.ports ?? {}) as Record<string, number>;
+    const ctx: BenchContext = {
+      mode,
+      dir,
+      certPath,
+      keyPath,
+      caCert: Deno.readTextFileSync(certPath),
+      hub,
+      port: (name) => ports[name],
+    };
+    log(`hub pid ${hub.pid} listeners ${JSON.stringify(ports)}`);
+    const runGroup = async (group: Group, run: () => Promise<readonly BenchRow[]>) => {
+      if (!groups.includes(group)) return;
+      log(`${group} ...`);
+      try {
+        add(await run());
+      } catch (error) {
+        add([failedRow(group, "-", error instanceof Error ? error.message : String(error))]);
+      }
+    };
+    let idleMiB: number | undefined;
+    await runGroup("memory", async () => {
+      const memoryRows = await runMemoryIdle(ctx);
+      idleMiB = memoryRows[0]?.hub ?? undefined;
+      return memoryRows;
+    });
+    await runGroup("tls", () => runTlsWorkloads(ctx));
+    if (idleMiB !== undefined && groups.includes("tls")) {
+      const idle = idleMiB;
+      await runGroup("memory", () => runMemoryAfterLoad(ctx, idle));
+    }
+    await runGroup("udp", () => runUdpWorkloads(ctx));
+    await runGroup("ftp", () => runFtpWorkloads(ctx));
+  } finally {
+    const code = await hub.stop();
+    if (code !== 0) add([failedRow("hub.stop", "-", `Hub exited with code ${code}`)]);
+  }
+}
+
 /** Runs the selected groups; returns the report. */
 export async function runBenchmark(
   mode: BenchMode,
@@ -158,51 +211,7 @@ export async function runBenchmark(
     }
     const needsHub = groups.some((g) => g !== "audit" && g !== "limits");
     if (!needsHub) return finish();
-    const certPath = join(dir, "certs", "server.crt");
-    const keyPath = join(dir, "certs", "server.key");
-    await writeDevCertificate(certPath, keyPath);
-    const profile = options.profileDir === undefined
-      ? []
-      : ["--cpu-prof", `--cpu-prof-dir=${options.profileDir}`];
-    const hub = await startBenchHub(dir, { SSL_CERT: certPath, SSL_KEY: keyPath }, profile);
-    try {
-      const ports = (hub.info.ports ?? {}) as Record<string, number>;
-      const ctx: BenchContext = {
-        mode,
-        dir,
-        certPath,
-        keyPath,
-        caCert: Deno.readTextFileSync(certPath),
-        hub,
-        port: (name) => ports[name],
-      };
-      log(`hub pid ${hub.pid} listeners ${JSON.stringify(ports)}`);
-      const runGroup = async (group: Group, run: () => Promise<readonly BenchRow[]>) => {
-        if (!groups.includes(group)) return;
-        log(`${group} ...`);
-        try {
-          add(await run());
-        } catch (error) {
-          add([failedRow(group, "-", error instanceof Error ? error.message : String(error))]);
-        }
-      };
-      let idleMiB: number | undefined;
-      await runGroup("memory", async () => {
-        const memoryRows = await runMemoryIdle(ctx);
-        idleMiB = memoryRows[0]?.hub ?? undefined;
-        return memoryRows;
-      });
-      await runGroup("tls", () => runTlsWorkloads(ctx));
-      if (idleMiB !== undefined && groups.includes("tls")) {
-        const idle = idleMiB;
-        await runGroup("memory", () => runMemoryAfterLoad(ctx, idle));
-      }
-      await runGroup("udp", () => runUdpWorkloads(ctx));
-      await runGroup("ftp", () => runFtpWorkloads(ctx));
-    } finally {
-      const code = await hub.stop();
-      if (code !== 0) add([failedRow("hub.stop", "-", `Hub exited with code ${code}`)]);
-    }
+    await runHubGroups(mode, dir, groups, add, options.profileDir);
     return finish();
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});

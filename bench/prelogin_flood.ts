@@ -67,14 +67,13 @@ export async function vmRssKiB(pid: number): Promise<number> {
   return Number(match[1]);
 }
 
-/** Starts `deno run main.ts` in `root` with its own folder and free ports; waits until it runs. */
-export async function startChildHub(
-  root: string,
-  extraEnv: Record<string, string> = {},
-): Promise<ChildHub> {
-  const dir = await Deno.makeTempDir({ prefix: "prelogin_flood_" });
-  const ports = { tls: freePort(), udp: freePort(), ftp: freePort(), http: freePort() };
-  const env: Record<string, string> = {
+/** The child hub's whole environment: its own folders and ports, then `extraEnv`. */
+function childEnv(
+  dir: string,
+  ports: { tls: number; udp: number; ftp: number; http: number },
+  extraEnv: Record<string, string>,
+): Record<string, string> {
+  return {
     DATA_DIR: join(dir, "data"),
     UPLOAD_FOLDER: join(dir, "uploads"),
     SSL_CERT: join(dir, "certs", "server.crt"),
@@ -94,6 +93,16 @@ export async function startChildHub(
     ...(Deno.env.get("DENO_DIR") ? { DENO_DIR: Deno.env.get("DENO_DIR")! } : {}),
     ...extraEnv,
   };
+}
+
+/** Starts `deno run main.ts` in `root` with its own folder and free ports; waits until it runs. */
+export async function startChildHub(
+  root: string,
+  extraEnv: Record<string, string> = {},
+): Promise<ChildHub> {
+  const dir = await Deno.makeTempDir({ prefix: "prelogin_flood_" });
+  const ports = { tls: freePort(), udp: freePort(), ftp: freePort(), http: freePort() };
+  const env = childEnv(dir, ports, extraEnv);
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",

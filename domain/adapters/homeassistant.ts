@@ -8,7 +8,7 @@
  *   a JSON object whose keys may be abbreviated (`stat_t` state_topic, `cmd_t`
  *   command_topic, `avty_t` availability_topic, `pl_on`/`pl_off`, ...) and whose
  *   topics may start or end with `~` (the `~` key's value); an empty payload
- *   removes the device. Read by {@linkcode parseDiscoveryConfig}.
+ *   removes the device. Read by `parseDiscoveryConfig` (homeassistant_discovery.ts).
  * - switch: command `payload_on`/`payload_off` (default `ON`/`OFF`), state
  *   `state_on`/`state_off` (default the payloads); light with `schema: json`: JSON
  *   both ways (`{"state":"ON","brightness":..}`, scale `brightness_scale`, default
@@ -23,7 +23,6 @@
  *
  * @module
  */
-import type { DiscoveredDevice } from "../../broker/messages.ts";
 import type { Binding } from "../../config/device_binding.ts";
 import {
   type BoundDevice,
@@ -37,6 +36,8 @@ import {
   type SchemeAdapter,
   toPercent,
 } from "./adapter.ts";
+
+export { discoveryTopic, HA_PREFIX, parseDiscoveryConfig } from "./homeassistant_discovery.ts";
 
 type HaBinding = Extract<Binding, { scheme: "homeassistant" }>;
 
@@ -121,170 +122,3 @@ export const homeassistantAdapter: SchemeAdapter<HaBinding> = {
     return refused("state is neither the on nor the off payload");
   },
 };
-
-/** The discovery prefix Home Assistant uses by default. */
-export const HA_PREFIX = "homeassistant";
-
-const COMPONENT_TYPES: Readonly<Record<string, string>> = {
-  switch: "switch",
-  light: "light",
-  sensor: "sensor",
-  lock: "lock",
-};
-
-const ABBREVIATIONS: Readonly<Record<string, string>> = {
-  stat_t: "state_topic",
-  cmd_t: "command_topic",
-  avty_t: "availability_topic",
-  pl_on: "payload_on",
-  pl_off: "payload_off",
-  stat_on: "state_on",
-  stat_off: "state_off",
-  pl_avail: "payload_available",
-  pl_not_avail: "payload_not_available",
-  bri_scl: "brightness_scale",
-  unit_of_meas: "unit_of_measurement",
-  val_tpl: "value_template",
-  uniq_id: "unique_id",
-  dev_cla: "device_class",
-  avty: "availability",
-};
-
-// deno-lint-ignore no-control-regex
-const TOPIC = /^[^+#\u0000-\u001f\u007f]{1,200}$/;
-
-/** What a discovery topic names, or undefined when it is not one. */
-export function discoveryTopic(
-  topic: string,
-  prefix = HA_PREFIX,
-): { component: string; node: string; object: string } | undefined {
-  const parts = topic.split("/");
-  if (parts[0] !== prefix || parts.at(-1) !== "config") return undefined;
-  if (parts.length === 4) return { component: parts[1]!, node: "", object: parts[2]! };
-  if (parts.length === 5) return { component: parts[1]!, node: parts[2]!, object: parts[3]! };
-  return undefined;
-}
-
-/**
- * Reads one discovery config: a discovered device, `null` for an empty payload
- * (the device was removed), or why it is refused.
- */
-export function parseDiscoveryConfig(
-  topic: string,
-  payload: string,
-): { ok: true; value: DiscoveredDevice | null } | { ok: false; reason: string } {
-  const where = discoveryTopic(topic);
-  if (!where) return { ok: false, reason: "not a discovery topic" };
-  if (payload.length === 0) return { ok: true, value: null };
-  const json = jsonObject(payload);
-  if (!json.ok) return json;
-  const type = COMPONENT_TYPES[where.component];
-  if (type === undefined) {
-    return { ok: false, reason: `component ${where.component} is not supported` };
-  }
-  const c: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(json.value)) c[ABBREVIATIONS[k] ?? k] = v;
-  const tilde = typeof c["~"] === "string" ? c["~"] as string : undefined;
-  const topicOf = (key: string): string | undefined | false => {
-    let v = c[key];
-    if (key === "availability_topic" && v === undefined && Array.isArray(c.availability)) {
-      const first = c.availability[0];
-      v = typeof first === "object" && first !== null
-        ? (first as Record<string, unknown>).topic
-        : undefined;
-    }
-    if (v === undefined) return undefined;
-    if (typeof v !== "string") return false;
-    const t = tilde === undefined
-      ? v
-      : v.startsWith("~")
-      ? tilde + v.slice(1)
-      : v.endsWith("~")
-      ? v.slice(0, -1) + tilde
-      : v;
-    return TOPIC.test(t) ? t : false;
-  };
-  const stateTopic = topicOf("state_topic");
-  const commandTopic = topicOf("command_topic");
-  const availabilityTopic = topicOf("availability_topic");
-  if (stateTopic === false || commandTopic === false || availabilityTopic === false) {
-    return { ok: false, reason: "a topic is not a valid MQTT topic" };
-  }
-  if (stateTopic === undefined && type !== "switch" && type !== "light") {
-    return { ok: false, reason: "no state_topic" };
-  }
-  if (commandTopic === undefined && type !== "sensor") {
-    return { ok: false, reason: "no command_topic" };
-  }
-  const binding: { scheme: string; [key: string]: string | number | boolean } = {
-    scheme: "homeassistant",
-    component: where.component,
-  };
-  if (stateTopic) binding.stateTopic = stateTopic;
-  if (commandTopic) binding.commandTopic = commandTopic;
-  if (availabilityTopic) binding.availabilityTopic = availabilityTopic;
-  if (stateTopic === undefined) binding.optimistic = true;
-  const strings: [string, string][] = [
-    ["payload_on", "payloadOn"],
-    ["payload_off", "payloadOff"],
-    ["state_on", "stateOn"],
-    ["state_off", "stateOff"],
-    ["payload_available", "payloadAvailable"],
-    ["payload_not_available", "payloadNotAvailable"],
-  ];
-  for (const [from, to] of strings) {
-    const v = c[from];
-    if (v === undefined) continue;
-    if (typeof v !== "string" || v.length > 64) {
-      return { ok: false, reason: `${from} is not a short string` };
-    }
-    binding[to] = v;
-  }
-  let dimmable = false;
-  if (type === "light" && c.schema === "json") {
-    binding.schema = "json";
-    dimmable = c.brightness === true;
-    if (c.brightness_scale !== undefined) {
-      const scale = numberIn(c.brightness_scale, 1, 65535);
-      if (scale === undefined || !Number.isInteger(scale)) {
-        return { ok: false, reason: "brightness_scale is not 1-65535" };
-      }
-      binding.brightnessScale = scale;
-    }
-  }
-  let metric: string | undefined;
-  let unit: string | undefined;
-  if (type === "sensor") {
-    const tpl = c.value_template;
-    if (tpl !== undefined) {
-      const m = typeof tpl === "string"
-        ? /^\{\{\s*value_json\.([A-Za-z0-9_]{1,64})\s*\}\}$/.exec(tpl)
-        : null;
-      if (!m) return { ok: false, reason: "value_template is not {{ value_json.<key> }}" };
-      binding.valueKey = m[1]!;
-    }
-    const cls = typeof c.device_class === "string" && /^[a-z0-9_]{1,40}$/.test(c.device_class)
-      ? c.device_class
-      : undefined;
-    metric = cls ?? (where.object.replace(/[^a-z0-9_]/g, "_").slice(0, 40) || "value");
-    if (typeof c.unit_of_measurement === "string") unit = c.unit_of_measurement.slice(0, 16);
-  }
-  const name = typeof c.name === "string" && c.name.length > 0
-    ? c.name.slice(0, 80)
-    : where.object.slice(0, 80);
-  const key = `homeassistant:${where.component}/${
-    where.node ? where.node + "/" : ""
-  }${where.object}`;
-  return {
-    ok: true,
-    value: {
-      key,
-      name,
-      suggestedType: type,
-      binding,
-      ...(dimmable ? { dimmable } : {}),
-      ...(metric === undefined ? {} : { metric }),
-      ...(unit === undefined ? {} : { unit }),
-    },
-  };
-}
