@@ -73,12 +73,16 @@ export async function checkLogin(
       detail: { reason: "wrong principal or token" },
     });
     const close = peer.failedLogins + 1 >= MAX_LOGIN_FAILURES;
-    return refuse({
-      code: "unauthenticated",
-      message: close
-        ? "Wrong principal or token: too many failures, closing"
-        : "Wrong principal or token",
-    }, true, close);
+    return refuse(
+      {
+        code: "unauthenticated",
+        message: close
+          ? "Wrong principal or token: too many failures, closing"
+          : "Wrong principal or token",
+      },
+      true,
+      close,
+    );
   }
   if (!principal.channels.includes("tls")) {
     auditEvent(ctx.broker, source, {

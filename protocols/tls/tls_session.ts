@@ -158,7 +158,9 @@ export class TlsSession {
     if (!this.#subscriptions.watches(device)) return;
     this.#ctx.counters.pushes++;
     this.#output.emit(
-      (this.#subscriptions.json ? jsonEvent(device, state, previous, message.at) : textEvent(device, state)) +
+      (this.#subscriptions.json
+        ? jsonEvent(device, state, previous, message.at)
+        : textEvent(device, state)) +
         "\n",
     );
   }
@@ -169,7 +171,9 @@ export class TlsSession {
     const { rule, message: text } = message.payload;
     this.#ctx.counters.pushes++;
     this.#output.emit(
-      (this.#subscriptions.json ? jsonNotification(rule, text, message.at) : textNotification(rule, text)) +
+      (this.#subscriptions.json
+        ? jsonNotification(rule, text, message.at)
+        : textNotification(rule, text)) +
         "\n",
     );
   }
