@@ -9,7 +9,12 @@ import type { PrincipalDeclaration } from "../../config/home.ts";
 import type { Refusal, Source } from "../../broker/messages.ts";
 import type { Request } from "../command_parser.ts";
 import { auditEvent } from "../audit_events.ts";
-import { MAX_LOGIN_FAILURES, type SessionContext } from "./tls_session_context.ts";
+import {
+  type Answer,
+  MAX_LOGIN_FAILURES,
+  type Reply,
+  type SessionContext,
+} from "./tls_session_context.ts";
 
 /** Who is logging in, from where. */
 export interface LoginPeer {
@@ -96,4 +101,84 @@ export async function checkLogin(
   ctx.counters.logins++;
   auditEvent(ctx.broker, source, { action: "auth.login", outcome: "ok" });
   return { ok: true, principal };
+}
+
+/** What {@linkcode SessionLogins} asks of its session. */
+export interface SessionLoginHooks {
+  /** True once the connection acts as a principal that logged in (or needs no login). */
+  loggedIn(): boolean;
+  /** A good login: the connection now acts as `principal`. */
+  succeeded(principal: PrincipalDeclaration): void;
+  /** The login deadline passed during a check that then failed: close with `message`. */
+  closeLate(message: string): void;
+}
+
+/**
+ * The logins of one connection: failures so far, checks in flight (scrypt is asynchronous), the
+ * login later requests wait for, and a deadline that passed while a check was running.
+ */
+export class SessionLogins {
+  readonly #ctx: SessionContext;
+  readonly #host: string;
+  readonly #address: string;
+  readonly #hooks: SessionLoginHooks;
+  #failed = 0;
+  #inFlight = 0;
+  #deadlinePassed: string | undefined;
+  #pending: Promise<void> | undefined;
+
+  /** @param host the client's address without port; `address` with it */
+  constructor(ctx: SessionContext, host: string, address: string, hooks: SessionLoginHooks) {
+    this.#ctx = ctx;
+    this.#host = host;
+    this.#address = address;
+    this.#hooks = hooks;
+  }
+
+  /** Settles when the login being checked is answered: later requests wait for it. */
+  get pending(): Promise<void> | undefined {
+    return this.#pending;
+  }
+
+  /** Answers a `login`; a good one makes the connection act as its principal. */
+  answer(request: Extract<Request, { op: "login" }>, reply: Reply): Promise<Answer> {
+    this.#inFlight++;
+    const answer = this.#check(request, reply).finally(() => {
+      this.#inFlight--;
+      const passed = this.#deadlinePassed;
+      if (passed !== undefined && this.#inFlight === 0 && !this.#hooks.loggedIn()) {
+        this.#hooks.closeLate(passed);
+      }
+    });
+    const settled = answer.then(() => {}, () => {});
+    this.#pending = settled;
+    void settled.then(() => {
+      if (this.#pending === settled) this.#pending = undefined;
+    });
+    return answer;
+  }
+
+  /**
+   * The login deadline passed. True when a check is running: it finishes first (its scrypt may
+   * be queued behind others), and if it fails the connection closes then.
+   */
+  deferDeadline(message: string): boolean {
+    if (this.#inFlight === 0) return false;
+    this.#deadlinePassed = message;
+    return true;
+  }
+
+  async #check(request: Extract<Request, { op: "login" }>, reply: Reply): Promise<Answer> {
+    const result = await checkLogin(this.#ctx, request, {
+      host: this.#host,
+      address: this.#address,
+      failedLogins: this.#failed,
+    });
+    if (!result.ok) {
+      if (result.failed) this.#failed++;
+      return reply.fail(result.error, result.close);
+    }
+    this.#hooks.succeeded(result.principal);
+    return reply.ok(`Logged in as ${result.principal.id}`, { principal: result.principal.id });
+  }
 }

@@ -15,19 +15,14 @@
  */
 import type { ErrorCode, Message, Refusal } from "../../broker/messages.ts";
 import type { PrincipalDeclaration } from "../../config/home.ts";
-import { type ParsedRequest, parseRequest, type Request } from "../command_parser.ts";
+import { type ParsedRequest, parseRequest } from "../command_parser.ts";
 import { type FrameEvent, LineFramer } from "../line_framer.ts";
 import type { SessionConn } from "./node_tls_conn.ts";
 import { errorLine, jsonEvent, jsonNotification, textEvent, textNotification } from "../replies.ts";
 import { getLogger } from "../../observability/logger.ts";
 import { PRE_LOGIN_KEEPALIVES } from "../pre_auth.ts";
-import {
-  type Answer,
-  MAX_IN_FLIGHT,
-  type Reply,
-  type SessionContext,
-} from "./tls_session_context.ts";
-import { checkLogin } from "./tls_login.ts";
+import { type Answer, MAX_IN_FLIGHT, type SessionContext } from "./tls_session_context.ts";
+import { SessionLogins } from "./tls_login.ts";
 import { answerRequest, type RequestScope } from "./tls_requests.ts";
 import { TlsSubscriptions } from "./tls_subscriptions.ts";
 import { TlsOutput } from "./tls_output.ts";
@@ -61,7 +56,6 @@ export class TlsSession {
   readonly #conn: SessionConn;
   readonly #ctx: SessionContext;
   readonly #framer: LineFramer;
-  readonly #host: string;
   #principal: PrincipalDeclaration | null;
   readonly #slots: Slot[] = [];
   #inFlight = 0;
@@ -77,16 +71,9 @@ export class TlsSession {
   #farewell: Refusal | undefined;
   #closed = false;
   #sawTerminated = false;
-  #failedLogins = 0;
-  /** Settles when the login being checked is answered: later requests wait for it. */
-  #pendingLogin: Promise<void> | undefined;
+  readonly #logins: SessionLogins;
   /** Pings answered before login (at most PRE_LOGIN_KEEPALIVES). */
   #preLoginPings = 0;
-  readonly #onLogin: (() => void) | undefined;
-  /** Login checks running now (scrypt is asynchronous). */
-  #loginsInFlight = 0;
-  /** Set when the login deadline passed while a login check was running. */
-  #deadlinePassed: string | undefined;
   #cancelUnterminated: (() => void) | undefined;
   #cancelGrace: (() => void) | undefined;
   readonly #finished = Promise.withResolvers<void>();
@@ -104,9 +91,7 @@ export class TlsSession {
     ctx: SessionContext,
     onLogin?: () => void,
   ) {
-    this.#onLogin = onLogin;
     this.#conn = conn;
-    this.#host = host;
     this.address = address;
     this.#ctx = ctx;
     this.#framer = new LineFramer({ maxLineBytes: ctx.maxLineBytes });
@@ -121,6 +106,14 @@ export class TlsSession {
       abort: () => this.abort(),
       drained: () => this.#maybeFinish(),
     });
+    this.#logins = new SessionLogins(ctx, host, address, {
+      loggedIn: () => this.#principal !== null,
+      succeeded: (principal) => {
+        this.#principal = principal;
+        onLogin?.();
+      },
+      closeLate: (message) => this.close("timeout", message),
+    });
     this.#scope = {
       ctx,
       host,
@@ -128,7 +121,7 @@ export class TlsSession {
       subscriptions: this.#subscriptions,
       principal: () => this.#principal,
       pingRefused: () => this.#principal === null && ++this.#preLoginPings > PRE_LOGIN_KEEPALIVES,
-      login: (request, reply) => this.#whileLoggingIn(this.#login(request, reply)),
+      login: (request, reply) => this.#logins.answer(request, reply),
       closing: () => this.#closing,
       subscriptionsChanged: () => ctx.onSubscriptions(this),
     };
@@ -194,11 +187,7 @@ export class TlsSession {
    * closes then.
    */
   loginDeadlinePassed(message: string): void {
-    if (this.#principal !== null) return;
-    if (this.#loginsInFlight > 0) {
-      this.#deadlinePassed = message;
-      return;
-    }
+    if (this.#principal !== null || this.#logins.deferDeadline(message)) return;
     this.close("timeout", message);
   }
 
@@ -319,19 +308,11 @@ export class TlsSession {
     raw: string,
     unterminated: boolean,
   ): Answer | Promise<Answer> {
-    const waiting = this.#pendingLogin;
+    const waiting = this.#logins.pending;
     if (waiting !== undefined) {
       return waiting.then(() => this.#answerInOrder(parsed, raw, unterminated));
     }
-    const answer = answerRequest(this.#scope, parsed, raw, unterminated);
-    if (parsed.ok && parsed.request.op === "login" && answer instanceof Promise) {
-      const settled = answer.then(() => {}, () => {});
-      this.#pendingLogin = settled;
-      void settled.then(() => {
-        if (this.#pendingLogin === settled) this.#pendingLogin = undefined;
-      });
-    }
-    return answer;
+    return answerRequest(this.#scope, parsed, raw, unterminated);
   }
 
   /** Adds the line terminator; a seed-style (unterminated) request gets none and closes. */
@@ -339,35 +320,6 @@ export class TlsSession {
     return unterminated
       ? { line: answer.line, close: true }
       : { line: answer.line + "\n", close: answer.close };
-  }
-
-  /** Answers a `login`; a good one makes this connection act as its principal. */
-  async #login(request: Extract<Request, { op: "login" }>, reply: Reply): Promise<Answer> {
-    const result = await checkLogin(this.#ctx, request, {
-      host: this.#host,
-      address: this.address,
-      failedLogins: this.#failedLogins,
-    });
-    if (!result.ok) {
-      if (result.failed) this.#failedLogins++;
-      return reply.fail(result.error, result.close);
-    }
-    const principal = result.principal;
-    this.#principal = principal;
-    this.#onLogin?.();
-    return reply.ok(`Logged in as ${principal.id}`, { principal: principal.id });
-  }
-
-  /** Counts a login check in flight; after it, honours a deadline that passed meanwhile. */
-  #whileLoggingIn(login: Promise<Answer>): Promise<Answer> {
-    this.#loginsInFlight++;
-    return login.finally(() => {
-      this.#loginsInFlight--;
-      const passed = this.#deadlinePassed;
-      if (passed !== undefined && this.#loginsInFlight === 0 && this.#principal === null) {
-        this.close("timeout", passed);
-      }
-    });
   }
 
   #submit(answer: Answer | Promise<Answer>, op = "framing"): void {
