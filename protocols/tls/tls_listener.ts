@@ -178,8 +178,11 @@ class TlsListener implements Listener {
     };
     const sweepEvery = Math.max(10, Math.min(1000, Math.floor(options.idleTimeoutMs / 2)));
     const sweep = () => {
-      this.#sweepIdle();
-      if (this.#listening) this.#cancelSweep = timers.after(sweepEvery, sweep);
+      try {
+        this.#sweepIdle();
+      } finally {
+        if (this.#listening) this.#cancelSweep = timers.after(sweepEvery, sweep);
+      }
     };
     this.#cancelSweep = timers.after(sweepEvery, sweep);
     if (options.auth === "none") {
