@@ -28,6 +28,7 @@
  *
  * @module
  */
+import { systemTimers, type Timers } from "../broker/envelope.ts";
 
 /** Keep-alives (`ping`, `NOOP`) answered before login; more are refused. */
 export const PRE_LOGIN_KEEPALIVES = 3;
@@ -40,6 +41,8 @@ export interface PreAuthGateOptions {
   readonly maxPendingPerKey: number;
   /** Time from accept to login; past it the connection is closed. */
   readonly loginDeadlineMs: number;
+  /** The clock deadlines run on; default {@linkcode systemTimers} (tests pass a test clock). */
+  readonly timers?: Timers;
 }
 
 /** Why the gate closes a waiting connection. */
@@ -61,12 +64,13 @@ export type PreAuthAdmission =
 interface Pending {
   readonly key: string;
   readonly end: (why: PreAuthEnd) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
+  cancel: (() => void) | undefined;
 }
 
 /** The pre-login share, deadlines and counters of one listener. */
 export class PreAuthGate {
   readonly #options: PreAuthGateOptions;
+  readonly #timers: Timers;
   /** Waiting connections, oldest first (Map keeps insertion order). */
   readonly #pending = new Map<Pending, true>();
   readonly #perKey = new Map<string, number>();
@@ -77,6 +81,7 @@ export class PreAuthGate {
   /** @param options the share and the deadline */
   constructor(options: PreAuthGateOptions) {
     this.#options = options;
+    this.#timers = options.timers ?? systemTimers;
   }
 
   /** The login deadline in ms (for the message a closed client reads). */
@@ -93,13 +98,13 @@ export class PreAuthGate {
     if (!refused.ok) return refused;
     const fromKey = this.#perKey.get(key) ?? 0;
     if (this.#pending.size >= this.#options.maxPending) this.makeRoom();
-    const entry: Pending = { key, end, timer: undefined };
-    entry.timer = setTimeout(() => {
+    const entry: Pending = { key, end, cancel: undefined };
+    entry.cancel = this.#timers.after(this.#options.loginDeadlineMs, () => {
       if (!this.#pending.has(entry)) return;
       this.#deadlineClosed++;
       this.#leave(entry);
       entry.end("deadline");
-    }, this.#options.loginDeadlineMs);
+    });
     this.#pending.set(entry, true);
     this.#perKey.set(key, fromKey + 1);
     return {
@@ -154,7 +159,7 @@ export class PreAuthGate {
 
   #leave(entry: Pending): void {
     if (!this.#pending.delete(entry)) return;
-    clearTimeout(entry.timer);
+    entry.cancel?.();
     const left = (this.#perKey.get(entry.key) ?? 1) - 1;
     if (left > 0) this.#perKey.set(entry.key, left);
     else this.#perKey.delete(entry.key);

@@ -33,3 +33,11 @@ export function formatListLine(entry: StorageEntry, nowMs: number): string {
 function pad2(n: number): string {
   return String(n).padStart(2, "0");
 }
+
+/** The path of a LIST/NLST argument without `ls`-style flags (`-la sub` is `sub`), or null. */
+export function listingPath(arg: string | null): string | null {
+  const words = (arg ?? "").trim().split(/\s+/);
+  while (words.length > 0 && /^-[A-Za-z]+$/.test(words[0]!)) words.shift();
+  const rest = words.join(" ");
+  return rest === "" ? null : rest;
+}

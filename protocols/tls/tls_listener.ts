@@ -26,7 +26,7 @@ import { type PendingTls, ReloadableTlsServer } from "./tls_rebind.ts";
 import { NodeTlsConn } from "./node_tls_conn.ts";
 import { RateLimiter } from "../rate_limit.ts";
 import { RefusalAuditor } from "../refusal_audit.ts";
-import { systemClock } from "../../broker/envelope.ts";
+import { systemClock, systemTimers, type Timers } from "../../broker/envelope.ts";
 import { TlsCounters } from "./tls_counters.ts";
 import type { CommandPath } from "../../domain/command_path.ts";
 import { type SessionContext, TlsSession, type TokenVerifier } from "./tls_session.ts";
@@ -67,6 +67,11 @@ export interface TlsListenerOptions {
   readonly preLoginMaxConnectionsPerIp?: number;
   /** Longest wait for an actor's answer; default 10 s. */
   readonly askTimeoutMs?: number;
+  /**
+   * The clock of the login deadline, the idle timeout and the sessions' timers; default
+   * {@linkcode systemTimers} (tests of timeouts pass a test clock).
+   */
+  readonly timers?: Timers;
 }
 
 /** Most connections being refused (handshake to say why) at once; more are just closed. */
@@ -107,7 +112,8 @@ class TlsListener implements Listener {
   readonly #context: SessionContext;
   /** Pre-login deadline and share; none when `auth` is `none` (every connection acts at once). */
   readonly #preAuth: PreAuthGate | undefined;
-  readonly #sweeper: ReturnType<typeof setInterval>;
+  readonly #timers: Timers;
+  #cancelSweep: (() => void) | undefined;
   readonly #unsubscribe: () => void;
   #refusing = 0;
   #listening = true;
@@ -115,6 +121,8 @@ class TlsListener implements Listener {
 
   constructor(broker: Broker, options: TlsListenerOptions) {
     this.#options = options;
+    const timers = options.timers ?? systemTimers;
+    this.#timers = timers;
     this.#connections = new ConnectionCounter({
       maxTotal: options.maxConnections,
       maxPerKey: options.maxConnectionsPerIp,
@@ -123,6 +131,7 @@ class TlsListener implements Listener {
       maxPending: options.preLoginMaxConnections ?? 256,
       maxPendingPerKey: options.preLoginMaxConnectionsPerIp ?? 32,
       loginDeadlineMs: options.loginTimeoutMs ?? 10_000,
+      timers,
     });
     const principals = new Map(options.principals.map((p) => [p.id, p]));
     if (options.auth === "none") {
@@ -148,6 +157,7 @@ class TlsListener implements Listener {
       maxLineBytes: options.maxLineBytes,
       unterminatedMs: options.unterminatedMs,
       askTimeoutMs: options.askTimeoutMs ?? 10_000,
+      timers,
       onSubscriptions: (session) => {
         if (session.subscribed) this.#subscribed.add(session);
         else this.#subscribed.delete(session);
@@ -167,7 +177,14 @@ class TlsListener implements Listener {
       unsubscribeNotes();
     };
     const sweepEvery = Math.max(10, Math.min(1000, Math.floor(options.idleTimeoutMs / 2)));
-    this.#sweeper = setInterval(() => this.#sweepIdle(), sweepEvery);
+    const sweep = () => {
+      try {
+        this.#sweepIdle();
+      } finally {
+        if (this.#listening) this.#cancelSweep = timers.after(sweepEvery, sweep);
+      }
+    };
+    this.#cancelSweep = timers.after(sweepEvery, sweep);
     if (options.auth === "none") {
       log.warn(
         "TLS_AUTH=none: the TLS channel accepts commands WITHOUT login, as principal {principal} with access to every device. Use only for old seed clients on a trusted network",
@@ -251,7 +268,7 @@ class TlsListener implements Listener {
   close(): Promise<void> {
     this.#closing ??= (async () => {
       this.#listening = false;
-      clearInterval(this.#sweeper);
+      this.#cancelSweep?.();
       this.#preAuth?.close();
       this.#context.refusals.flush(true);
       this.#unsubscribe();
@@ -358,7 +375,7 @@ class TlsListener implements Listener {
 
   #sweepIdle(): void {
     const limit = this.#options.idleTimeoutMs;
-    const now = Date.now();
+    const now = this.#timers.now();
     for (const session of this.#sessions) {
       if (now - session.lastActivity > limit) {
         this.#counters.idleClosed++;

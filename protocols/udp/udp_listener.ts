@@ -7,7 +7,7 @@
  * per-principal rate, the reply cache (a retransmission gets the same reply
  * and is applied once), the time window, the replay cache, then the device
  * actor and the audit log (an acknowledged datagram is recorded durably
- * before its reply). Every step's refusal is counted, audited and answered
+ * before its reply; the signed steps after the MAC are in udp_signed.ts). Every step's refusal is counted, audited and answered
  * with a reply no larger than the datagram that caused it.
  *
  * With `UDP_AUTH=none` (seed compatibility), plain-text datagrams such as
@@ -19,44 +19,22 @@
  * @module
  */
 import type { Broker } from "../../broker/broker.ts";
-import { type Clock, createMessage, systemClock } from "../../broker/envelope.ts";
+import { type Clock, systemClock } from "../../broker/envelope.ts";
 import type { CommandPath } from "../../domain/command_path.ts";
-import type {
-  AuditAppendPayload,
-  ErrorCode,
-  Json,
-  Outcome,
-  Source,
-} from "../../broker/messages.ts";
+import type { AuditAppendPayload, ErrorCode, Json, Source } from "../../broker/messages.ts";
 import type { PrincipalDeclaration } from "../../config/home.ts";
 import { getLogger } from "../../observability/logger.ts";
 import { addressHost, addressText } from "../connection_counter.ts";
-import { parseTextRequest } from "../command_parser.ts";
 import { type SigningKey, signingKey } from "./hmac.ts";
 import type { Listener, ListenerReload } from "../listener.ts";
 import { RateLimiter } from "../rate_limit.ts";
 import { RefusalAuditor } from "../refusal_audit.ts";
 import { ReplayCache } from "./replay_cache.ts";
 import { ReplyCache } from "./udp_reply_cache.ts";
-import {
-  type DecodedRequest,
-  decodeRequest,
-  encodeSignedReply,
-  encodeUnsignedReply,
-  looksSigned,
-  parseReadingBody,
-  verifyRequest,
-} from "./udp_datagram.ts";
-import { formatState } from "../replies.ts";
+import { decodeRequest, encodeUnsignedReply, looksSigned, verifyRequest } from "./udp_datagram.ts";
 import { handlePlainDatagram } from "./udp_plain.ts";
-import {
-  type DatagramContext,
-  type DeviceRequest,
-  NOT_APPLIED,
-  runDatagramRequest,
-  type UdpCounter,
-  type UdpServices,
-} from "./udp_services.ts";
+import { handleAuthenticated, type SignedPathParts } from "./udp_signed.ts";
+import type { DatagramContext, UdpCounter, UdpServices } from "./udp_services.ts";
 
 const log = getLogger("udp");
 
@@ -101,6 +79,7 @@ export class UdpListener implements Listener {
   readonly port: number;
   readonly #conn: Deno.DatagramConn;
   readonly #services: UdpServices;
+  readonly #signedPath: SignedPathParts;
   readonly #options: UdpListenerOptions;
   readonly #broker: Broker;
   readonly #clock: Clock;
@@ -161,6 +140,15 @@ export class UdpListener implements Listener {
     this.hostname = addr.hostname;
     this.port = addr.port;
     this.#services = this.#makeServices();
+    this.#signedPath = {
+      services: this.#services,
+      replies: this.#replies,
+      replays: this.#replays,
+      principalRate: this.#principalRate,
+      windowSeconds: options.windowSeconds,
+      ratePerPrincipal: options.ratePerPrincipal,
+      maxDatagramBytes: options.maxDatagramBytes,
+    };
   }
 
   /** Starts receiving. */
@@ -297,165 +285,7 @@ export class UdpListener implements Listener {
         claimed: request.principal,
       });
     }
-    return await this.#handleAuthenticated(ctx, request, key);
-  }
-
-  async #handleAuthenticated(
-    ctx: DatagramContext,
-    request: DecodedRequest,
-    key: SigningKey,
-  ): Promise<void> {
-    const s = this.#services;
-    const source: Source = { principal: request.principal, channel: "udp", address: ctx.address };
-    const refuse = (code: ErrorCode, reason: string, message: string, detail: DetailExtra = {}) => {
-      s.reject(ctx, reason);
-      s.auditRejection(ctx, source, rejection(code, reason, request, detail, ctx));
-      return s.send(ctx, signed(request, key, code, message, ctx.bytes.length));
-    };
-    const nowSeconds = Math.floor(ctx.nowMs / 1000);
-    const fingerprint = request.kind + " " + request.body;
-    const cached = this.#replies.get(request.principal, request.id, nowSeconds);
-    if (cached !== undefined) {
-      if (cached.fingerprint !== fingerprint) {
-        return await refuse("replayed", "id_reused", "Message id already used for another request");
-      }
-      if (cached.state === "pending") {
-        // The first copy is being applied; its reply answers this one too.
-        this.#count("retransmitted_total");
-        s.auditLater(source, audit("udp.retransmitted", "ok", request, { pending: true }));
-        return;
-      }
-      if (cached.address !== ctx.address) {
-        return await refuse("replayed", "other_address", "Message id already answered elsewhere");
-      }
-      this.#count("retransmitted_total");
-      s.auditLater(source, audit("udp.retransmitted", "ok", request, {}));
-      return await s.send(ctx, cached.reply);
-    }
-    const skew = request.timestamp - nowSeconds;
-    if (Math.abs(skew) > this.#options.windowSeconds) {
-      return await refuse(
-        "stale",
-        "stale",
-        `Timestamp ${skew < 0 ? "behind" : "ahead of"} the hub clock by ${
-          Math.abs(skew)
-        } s; hub time ${nowSeconds}`,
-        { skew },
-      );
-    }
-    const verdict = this.#replays.check(
-      request.principal,
-      request.nonce,
-      request.timestamp,
-      nowSeconds,
-    );
-    if (verdict === "replayed") {
-      return await refuse("replayed", "replayed_nonce", "Nonce already used");
-    }
-    if (verdict === "below_floor") {
-      return await refuse("replayed", "below_floor", "Too old to tell from a replay; send anew");
-    }
-    // Only fresh requests spend the principal's budget: a captured datagram replayed from other
-    // addresses is refused above without draining the real device's rate.
-    if (!this.#principalRate.take(request.principal)) {
-      // Nothing applied: the device may send the same datagram again later.
-      this.#replays.forget(request.principal, request.nonce);
-      return await refuse(
-        "rate_limited",
-        "rate_limited_principal",
-        `More than ${this.#options.ratePerPrincipal} datagrams per second`,
-      );
-    }
-    const message = this.#toMessage(request, source);
-    if (!message.ok) {
-      // Nothing was applied: the same datagram may not come back as anything else.
-      return await refuse(message.error.code, "bad_body", message.error.message);
-    }
-    this.#replies.begin(request.principal, request.id, fingerprint);
-    let reply: Uint8Array | undefined | "abandoned";
-    try {
-      reply = await this.#apply(ctx, request, key, message.value);
-    } catch (error) {
-      // Pending entries are never evicted: one whose request failed must not stay behind.
-      this.#replies.abandon(request.principal, request.id);
-      throw error;
-    }
-    if (reply === "abandoned") return;
-    this.#replies.complete(request.principal, request.id, {
-      fingerprint,
-      reply: reply ?? new Uint8Array(0),
-      address: ctx.address,
-      nowSeconds,
-    });
-    await s.send(ctx, reply);
-  }
-
-  /** Runs the request through the command path and builds the reply ("abandoned": not applied, answered). */
-  async #apply(
-    ctx: DatagramContext,
-    request: DecodedRequest,
-    key: SigningKey,
-    message: DeviceRequest,
-  ): Promise<Uint8Array | undefined | "abandoned"> {
-    const s = this.#services;
-    const outcome = await runDatagramRequest(s.commandPath, message, s.timeoutMs);
-    const size = ctx.bytes.length;
-    if (!outcome.ok) {
-      const { code, message: text } = outcome.error;
-      s.reject(ctx, code);
-      if (NOT_APPLIED.has(code)) {
-        // Nothing happened: the device may send the very same datagram again.
-        this.#replays.forget(request.principal, request.nonce);
-        this.#replies.abandon(request.principal, request.id);
-        await s.send(ctx, signed(request, key, code, text, size));
-        return "abandoned";
-      }
-      // Refused by the device actor, which journaled the refusal with its reason.
-      return signed(request, key, code, text, size);
-    }
-    const snapshot = outcome.value;
-    this.#count("accepted_total");
-    return signed(
-      request,
-      key,
-      "ok",
-      `${snapshot.id} ${formatState(snapshot.state)}`,
-      this.#options.maxDatagramBytes,
-    );
-  }
-
-  #toMessage(request: DecodedRequest, source: Source): Outcome<DeviceRequest> {
-    if (request.kind === "rpt") {
-      const reading = parseReadingBody(request.body);
-      if (!reading.ok) return reading;
-      return {
-        ok: true,
-        value: createMessage("device.reading", { ...reading.value, ref: request.id }, source),
-      };
-    }
-    const parsed = parseTextRequest(request.body);
-    if (!parsed.ok) return parsed;
-    const r = parsed.value;
-    if (r.op === "command") {
-      return {
-        ok: true,
-        value: createMessage(
-          "device.command",
-          { device: r.device, action: r.action, args: r.args, ref: request.id },
-          source,
-        ),
-      };
-    }
-    if (r.op === "status") {
-      return { ok: true, value: createMessage("device.query", { device: r.device }, source) };
-    }
-    return {
-      ok: false,
-      error: {
-        code: "malformed",
-        message: "Over UDP: '<device> <action> [value]' or 'status <device>'",
-      },
-    };
+    return await handleAuthenticated(this.#signedPath, ctx, request, key);
   }
 
   async #refuseUnsigned(
@@ -530,50 +360,8 @@ export function startUdpListener(broker: Broker, options: UdpListenerOptions): U
   return new UdpListener(broker, options).start();
 }
 
-type DetailExtra = Record<string, Json>;
-
 /** A random key no datagram is signed with: unknown principals are checked against it. */
 const UNKNOWN_PRINCIPAL_KEY = signingKey(crypto.getRandomValues(new Uint8Array(32)));
-
-function audit(
-  action: string,
-  outcome: AuditAppendPayload["outcome"],
-  request: DecodedRequest,
-  extra: DetailExtra,
-): AuditAppendPayload {
-  return { action, outcome, detail: { id: request.id, kind: request.kind, ...extra } };
-}
-
-function rejection(
-  code: ErrorCode,
-  reason: string,
-  request: DecodedRequest,
-  extra: DetailExtra,
-  ctx: DatagramContext,
-): AuditAppendPayload {
-  const action = code === "replayed" ? "udp.replayed" : "udp.rejected";
-  return {
-    action,
-    outcome: "rejected",
-    code,
-    detail: { reason, id: request.id, kind: request.kind, size: ctx.bytes.length, ...extra },
-  };
-}
-
-/** A signed reply cut to `maxBytes` (the request's size for refusals). */
-function signed(
-  request: DecodedRequest,
-  key: SigningKey,
-  status: "ok" | ErrorCode,
-  text: string,
-  maxBytes: number,
-): Uint8Array | undefined {
-  return encodeSignedReply(
-    { principal: request.principal, id: request.id, status, text },
-    key,
-    maxBytes,
-  );
-}
 
 /** An unsigned error reply no larger than the datagram it answers. */
 function unsigned(
