@@ -17,6 +17,7 @@
  *
  * @module
  */
+import { notifyInspectors } from "../broker/inspection.ts";
 import type {
   AskOptions,
   AskResult,
@@ -159,15 +160,7 @@ export class ActorSystem implements Broker {
   }
 
   #emit(event: InspectionEvent): void {
-    for (const observer of this.#observers) {
-      try {
-        observer(event);
-      } catch (error) {
-        log.error("An inspector threw: {error}", {
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
-    }
+    notifyInspectors(this.#observers, event);
   }
 
   #event<T extends MessageType>(type: T, payload: Payloads[T]): Message<T> {

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { notifyInspectors } from "./inspection.ts";
 import type { Consumer, Delivery } from "./consumer.ts";
 import { type Clock, createReply, systemClock, type Timers } from "./envelope.ts";
 import type {
@@ -232,14 +233,6 @@ export class InProcessBroker implements Broker {
   }
 
   #emit(event: InspectionEvent): void {
-    for (const observer of this.#observers) {
-      try {
-        observer(event);
-      } catch (error) {
-        log.error("An inspector threw: {error}", {
-          error: error instanceof Error ? error.message : String(error),
-        });
-      }
-    }
+    notifyInspectors(this.#observers, event);
   }
 }
