@@ -15,7 +15,7 @@ import {
   type TransferSummary,
 } from "../ftp_client.ts";
 import { formatBytes, ProgressBar } from "../progress_bar.ts";
-import { type CliCommand, err, out, parseOptions } from "./command.ts";
+import { type CliCommand, err, out, type ParsedOptions, parseOptions } from "./command.ts";
 import { readSecret } from "../secret_input.ts";
 
 const USAGE = `files list [remote-path]              entries of a remote folder (default: your home)
@@ -33,24 +33,28 @@ Options: --host H (default $FTP_SERVER_IP or 127.0.0.1)  --port P (default $FTP_
 
 const encoder = new TextEncoder();
 
+const OPTIONS = {
+  host: { type: "string" },
+  port: { type: "string" },
+  user: { type: "string" },
+  password: { type: "string" },
+  "password-file": { type: "string" },
+  ca: { type: "string" },
+  json: { type: "boolean", default: false },
+  progress: { type: "boolean", default: false },
+  timeout: { type: "string" },
+  "insecure-plain": { type: "boolean", default: false },
+  folder: { type: "boolean", default: false },
+} as const;
+
+type Values = ParsedOptions<typeof OPTIONS>["values"];
+
 /** The `files` subcommand. */
 export const filesCommand: CliCommand = {
   summary: "List, upload and download files in the hub's FTP store (FTPS)",
   usage: USAGE,
   async run(args) {
-    const parsed = parseOptions(args, {
-      host: { type: "string" },
-      port: { type: "string" },
-      user: { type: "string" },
-      password: { type: "string" },
-      "password-file": { type: "string" },
-      ca: { type: "string" },
-      json: { type: "boolean", default: false },
-      progress: { type: "boolean", default: false },
-      timeout: { type: "string" },
-      "insecure-plain": { type: "boolean", default: false },
-      folder: { type: "boolean", default: false },
-    }, USAGE);
+    const parsed = parseOptions(args, OPTIONS, USAGE);
     if (!parsed) return 2;
     const { values, positionals } = parsed;
     const [verb, first, second, ...extra] = positionals;
@@ -66,100 +70,116 @@ export const filesCommand: CliCommand = {
       err(USAGE);
       return 2;
     }
-    const port = Number(values.port ?? Deno.env.get("FTP_PORT") ?? "2121");
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      err(`Not a port: ${values.port ?? Deno.env.get("FTP_PORT")}`);
-      return 2;
-    }
-    const timeoutSeconds = Number(values.timeout ?? "30");
-    if (!(timeoutSeconds > 0)) {
-      err(`Not a timeout in seconds: ${values.timeout}`);
-      return 2;
-    }
-    const user = values.user ?? Deno.env.get("FTP_USERNAME") ?? "user";
-    const secret = await readSecret({
-      label: `FTP password of ${user}`,
-      argValue: values.password,
-      option: "password",
-      file: values["password-file"],
-      envName: "FTP_PASSWORD",
-    });
-    if (!secret.ok) {
-      err(secret.error);
-      return 2;
-    }
-    const password = secret.value;
-    const plain = values["insecure-plain"];
-    const caCerts: string[] = [];
-    if (!plain) {
-      const caFile = values.ca !== undefined
-        ? localPath(values.ca)
-        : Deno.env.get("SSL_CERT") ?? "certs/server.crt";
-      try {
-        caCerts.push(await Deno.readTextFile(caFile));
-      } catch (error) {
-        err(
-          `Cannot read the certificate to trust ${caFile}: ${(error as Error).message} (use --ca)`,
-        );
-        return 2;
-      }
-    }
-    const hostname = values.host ?? Deno.env.get("FTP_SERVER_IP") ?? "127.0.0.1";
-    const opened = await FtpClient.connect({
-      hostname,
-      port,
-      user,
-      password,
-      caCerts,
-      insecurePlain: plain,
-      timeoutMs: timeoutSeconds * 1000,
-    });
-    if (!opened.ok) {
-      err(`Cannot open an FTP session as ${user} at ${hostname}:${port}: ${opened.error.message}`);
-      return 1;
-    }
-    await using ftp = opened.value;
-    const showProgress = values.progress || Deno.stderr.isTerminal();
-    switch (verb) {
-      case "list":
-        return await list(ftp, first ?? "", values.json);
-      case "mkdir": {
-        const made = await ftp.mkdir(first!);
-        if (!made.ok) return failure("mkdir", made.error);
-        out(`Created ${first}`);
-        return 0;
-      }
-      case "delete": {
-        const removed = await ftp.remove(first!, values.folder);
-        if (!removed.ok) return failure("Delete", removed.error);
-        out(`Deleted ${first}`);
-        return 0;
-      }
-      case "put": {
-        const local = localPath(first!);
-        // A remote folder (`/photos/`) gets the file's own name.
-        const remote = second === undefined || second.endsWith("/")
-          ? `${second ?? ""}${basename(local)}`
-          : second;
-        return await transfer(
-          "put",
-          `${first} → ${remote}`,
-          showProgress,
-          (progress) => ftp.put(local, remote, progress),
-        );
-      }
-      default: {
-        const local = await intoFolder(localPath(second ?? "."), basename(first!));
-        return await transfer(
-          "get",
-          `${first} → ${second ?? local}`,
-          showProgress,
-          (progress) => ftp.get(first!, local, progress),
-        );
-      }
-    }
+    const opened = await openSession(values);
+    if (typeof opened === "number") return opened;
+    await using ftp = opened;
+    return await runVerb(ftp, verb!, first, second, values);
   },
 };
+
+/** Opens the FTP session the options describe, or returns the exit code. */
+async function openSession(values: Values): Promise<FtpClient | number> {
+  const port = Number(values.port ?? Deno.env.get("FTP_PORT") ?? "2121");
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    err(`Not a port: ${values.port ?? Deno.env.get("FTP_PORT")}`);
+    return 2;
+  }
+  const timeoutSeconds = Number(values.timeout ?? "30");
+  if (!(timeoutSeconds > 0)) {
+    err(`Not a timeout in seconds: ${values.timeout}`);
+    return 2;
+  }
+  const user = values.user ?? Deno.env.get("FTP_USERNAME") ?? "user";
+  const secret = await readSecret({
+    label: `FTP password of ${user}`,
+    argValue: values.password,
+    option: "password",
+    file: values["password-file"],
+    envName: "FTP_PASSWORD",
+  });
+  if (!secret.ok) {
+    err(secret.error);
+    return 2;
+  }
+  const plain = values["insecure-plain"];
+  const caCerts = plain ? [] : await trustedCerts(values.ca);
+  if (caCerts === undefined) return 2;
+  const hostname = values.host ?? Deno.env.get("FTP_SERVER_IP") ?? "127.0.0.1";
+  const opened = await FtpClient.connect({
+    hostname,
+    port,
+    user,
+    password: secret.value,
+    caCerts,
+    insecurePlain: plain,
+    timeoutMs: timeoutSeconds * 1000,
+  });
+  if (!opened.ok) {
+    err(`Cannot open an FTP session as ${user} at ${hostname}:${port}: ${opened.error.message}`);
+    return 1;
+  }
+  return opened.value;
+}
+
+/** The certificate to trust (--ca, $SSL_CERT or the default), or undefined after saying why not. */
+async function trustedCerts(ca: string | undefined): Promise<string[] | undefined> {
+  const caFile = ca !== undefined ? localPath(ca) : Deno.env.get("SSL_CERT") ?? "certs/server.crt";
+  try {
+    return [await Deno.readTextFile(caFile)];
+  } catch (error) {
+    err(`Cannot read the certificate to trust ${caFile}: ${(error as Error).message} (use --ca)`);
+    return undefined;
+  }
+}
+
+/** Runs one verb on an open session; returns the exit code. */
+async function runVerb(
+  ftp: FtpClient,
+  verb: string,
+  first: string | undefined,
+  second: string | undefined,
+  values: Values,
+): Promise<number> {
+  const showProgress = values.progress || Deno.stderr.isTerminal();
+  switch (verb) {
+    case "list":
+      return await list(ftp, first ?? "", values.json);
+    case "mkdir": {
+      const made = await ftp.mkdir(first!);
+      if (!made.ok) return failure("mkdir", made.error);
+      out(`Created ${first}`);
+      return 0;
+    }
+    case "delete": {
+      const removed = await ftp.remove(first!, values.folder);
+      if (!removed.ok) return failure("Delete", removed.error);
+      out(`Deleted ${first}`);
+      return 0;
+    }
+    case "put": {
+      const local = localPath(first!);
+      // A remote folder (`/photos/`) gets the file's own name.
+      const remote = second === undefined || second.endsWith("/")
+        ? `${second ?? ""}${basename(local)}`
+        : second;
+      return await transfer(
+        "put",
+        `${first} → ${remote}`,
+        showProgress,
+        (progress) => ftp.put(local, remote, progress),
+      );
+    }
+    default: {
+      const local = await intoFolder(localPath(second ?? "."), basename(first!));
+      return await transfer(
+        "get",
+        `${first} → ${second ?? local}`,
+        showProgress,
+        (progress) => ftp.get(first!, local, progress),
+      );
+    }
+  }
+}
 
 async function list(ftp: FtpClient, path: string, json: boolean): Promise<number> {
   const listed = await ftp.list(path);
