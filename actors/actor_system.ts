@@ -83,9 +83,14 @@ export class ActorSystem implements Broker {
     const runner = new ActorRunner(behaviour, options, {
       clock: this.clock,
       publish: (message) => this.broker.publish(message),
-      onHandled: (message, ms) => this.#emit({ kind: "handled", actor: name, message, ms }),
+      // Inspection events are built only while someone inspects: this runs per message.
+      onHandled: (message, ms) => {
+        if (this.#observers.size > 0) this.#emit({ kind: "handled", actor: name, message, ms });
+      },
       onBatch: (messages) => {
-        if (this.#observers.size > 0) this.#emit({ kind: "batch", actor: name, messages });
+        if (this.#observers.size > 0) {
+          this.#emit({ kind: "batch", actor: name, messages: messages() });
+        }
       },
       // Each failure is logged by the runner and counted in its stats (`/metrics`).
       onFailed: (message, error) => this.#emit({ kind: "failed", actor: name, message, error }),

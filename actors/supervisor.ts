@@ -31,8 +31,8 @@ export interface RunnerHooks {
   readonly clock: Clock;
   publish(message: Message): PublishResult;
   onHandled(message: Message, ms: number): void;
-  /** A batch was handled by `handleBatch` (one call, one group commit). */
-  onBatch(messages: readonly Message[]): void;
+  /** A batch was handled (one call, one group commit); `messages` builds its list only when asked. */
+  onBatch(messages: () => readonly Message[]): void;
   onFailed(message: Message, error: string): void;
   onDeadLettered(message: Message, error: string, attempts: number): void;
   /** The restart intensity was exceeded: the actor is failed for good. */
@@ -115,8 +115,11 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
   offer(delivery: Delivery): boolean {
     // The broker routes only the kinds this actor consumes (`consumes`), so this is a Delivery<K>.
     const ok = this.#mailbox.trySend(delivery as unknown as Delivery<K>);
-    if (ok) this.#checkPressure();
-    return ok;
+    if (!ok) return false;
+    // Work is pending from here on, even while the mailbox hands it straight to the loop (depth 0).
+    this.#busy = true;
+    this.#checkPressure();
+    return true;
   }
 
   waitForRoom(): Promise<void> {
@@ -185,8 +188,10 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
         if (batch.length > 1) await this.#processBatch(batch);
         else if (batch.length === 1) await this.#processOne(batch[0]!);
       }
-      this.#busy = false;
+      // Idle only once nothing is queued: between two messages the actor is still busy, so
+      // `settled()` cannot slip in while the next one is being taken from the mailbox.
       if (this.#mailbox.depth === 0) {
+        this.#busy = false;
         for (const resolve of this.#idleWaiters.splice(0)) resolve();
       }
     }
@@ -204,7 +209,7 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
         this.#context,
       );
       this.#restartPolicy.succeeded();
-      this.#hooks.onBatch(batch.map((d) => d.message as Message));
+      this.#hooks.onBatch(() => batch.map((d) => d.message as Message));
       const perMessage = (performance.now() - started) / batch.length;
       for (const delivery of batch) this.#succeed(delivery, undefined, perMessage);
     } catch (error) {
@@ -243,7 +248,7 @@ export class ActorRunner<S, K extends MessageType> implements Consumer {
         );
         this.#state = result.state;
         this.#restartPolicy.succeeded();
-        this.#hooks.onBatch([delivery.message as Message]);
+        this.#hooks.onBatch(() => [delivery.message as Message]);
         this.#succeed(delivery, result.reply, performance.now() - started);
         return;
       } catch (error) {

@@ -19,7 +19,15 @@
 import type { Broker } from "../broker/broker.ts";
 import { createMessage } from "../broker/envelope.ts";
 import { refusalFor } from "../broker/errors.ts";
-import type { Json, Payloads, Refusal, ReplyPayload, Source } from "../broker/messages.ts";
+import type {
+  ErrorCode,
+  Json,
+  Payloads,
+  Refusal,
+  ReplyPayload,
+  Source,
+} from "../broker/messages.ts";
+import { isUntrusted, untrustedCommandWords } from "./untrusted_input.ts";
 
 /** The requests a channel may run through the command path. */
 export type HubRequestType =
@@ -85,7 +93,7 @@ export function createCommandPath(broker: Broker, options: CommandPathOptions): 
               : {}),
             outcome: "rejected",
             code: error.code,
-            detail: { message: error.message, ...requestWords(type, payload, source) },
+            detail: { message: error.message, ...requestWords(type, payload, source, error.code) },
           }, source),
         );
         if (!queued.ok) options.onAuditDropped?.();
@@ -95,19 +103,25 @@ export function createCommandPath(broker: Broker, options: CommandPathOptions): 
   };
 }
 
-/** The words of a request for its audit entry: only the action before login. */
+/** The words of a request for its audit entry: the first word only when the source is untrusted. */
 function requestWords<K extends HubRequestType>(
   type: K,
   payload: Payloads[K],
   source: Source,
+  code: ErrorCode,
 ): Record<string, Json> {
+  const untrusted = isUntrusted(source, code);
   if (type === "device.command" && "action" in payload) {
     const p = payload as Payloads["device.command"];
     return {
-      command: source.principal === null ? p.action : [p.device, p.action, ...p.args].join(" "),
+      command: untrusted
+        ? untrustedCommandWords(p.action)
+        : [p.device, p.action, ...p.args].join(" "),
     };
   }
-  if (type === "device.reading" && "metric" in payload) return { reading: payload.metric };
+  if (type === "device.reading" && "metric" in payload) {
+    return { reading: untrusted ? untrustedCommandWords(payload.metric) : payload.metric };
+  }
   return {};
 }
 

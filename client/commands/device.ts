@@ -12,7 +12,7 @@ import { formatState } from "../../protocols/replies.ts";
 import type { DeviceSnapshot, DiscoveredDevice } from "../../broker/messages.ts";
 import { textDiscovered } from "../../protocols/discovery_requests.ts";
 import { type CliCommand, err, out, type ParsedOptions, parseOptions } from "./command.ts";
-import { readSecret } from "../secret_input.ts";
+import { readHubToken } from "./hub_connection.ts";
 
 const USAGE = `device send <device> <action> [value]   e.g. device send lamp brightness 40
 device list
@@ -193,17 +193,8 @@ async function planLogin(
   values: Values,
 ): Promise<LoginPlan> {
   const principal = values.principal ?? env("HUB_PRINCIPAL") ?? "admin";
-  const token = await readSecret({
-    label: `TLS token of ${principal}`,
-    argValue: values.token,
-    option: "token",
-    file: values["token-file"],
-    envName: "HUB_TOKEN",
-  });
-  if (!token.ok) {
-    err(`${token.error}; or --no-login for a hub with TLS_AUTH=none`);
-    return { exit: 2 };
-  }
+  const token = await readHubToken(principal, values);
+  if (token === undefined) return { exit: 2 };
   if (verb === "send") {
     const problem = sendProblem(rest);
     if (problem) {
@@ -216,9 +207,9 @@ async function planLogin(
     return { exit: 2 };
   }
   if (verb === "watch") {
-    return { loginAs: principal, watchLogin: { principal, token: token.value } };
+    return { loginAs: principal, watchLogin: { principal, token } };
   }
-  return { loginAs: principal, login: client.login(principal, token.value) };
+  return { loginAs: principal, login: client.login(principal, token) };
 }
 
 /** Reports a refused login, naming where the principal came from. */

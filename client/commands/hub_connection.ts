@@ -41,6 +41,26 @@ export interface ConnectionValues {
 }
 
 /**
+ * Reads the TLS token of `principal` (option, `--token-file`, `HUB_TOKEN` or a prompt); prints
+ * the problem and answers undefined when there is none.
+ */
+export async function readHubToken(
+  principal: string,
+  values: Pick<ConnectionValues, "token" | "token-file">,
+): Promise<string | undefined> {
+  const secret = await readSecret({
+    label: `TLS token of ${principal}`,
+    argValue: values.token,
+    option: "token",
+    file: values["token-file"],
+    envName: "HUB_TOKEN",
+  });
+  if (secret.ok) return secret.value;
+  err(`${secret.error}; or --no-login for a hub with TLS_AUTH=none`);
+  return undefined;
+}
+
+/**
  * Connects and logs in; prints the problem and answers the exit code (1 for the hub, 2 for
  * usage) when it cannot.
  */
@@ -54,18 +74,9 @@ export async function connectAndLogin(values: ConnectionValues): Promise<HubClie
   const principal = values.principal ?? env("HUB_PRINCIPAL") ?? "admin";
   let token: string | undefined;
   if (!values["no-login"]) {
-    const secret = await readSecret({
-      label: `TLS token of ${principal}`,
-      argValue: values.token,
-      option: "token",
-      file: values["token-file"],
-      envName: "HUB_TOKEN",
-    });
-    if (!secret.ok) {
-      err(`${secret.error}; or --no-login for a hub with TLS_AUTH=none`);
-      return 2;
-    }
-    token = secret.value;
+    const secret = await readHubToken(principal, values);
+    if (secret === undefined) return 2;
+    token = secret;
   }
   const caFile = values.ca ?? env("SSL_CERT") ?? "certs/server.crt";
   let client: HubClient;
