@@ -185,6 +185,21 @@ Deno.test("ReplayCache refuses a nonce seen inside the window and forgets it aft
   assert.equal(cache.check("a", "00000002", 1040, 1040), "fresh", "a forgotten nonce is fresh");
 });
 
+Deno.test("ReplayCache expires once per hub second: entries of that second stay refused, older ones go at the next second", () => {
+  const cache = new ReplayCache({ capacity: 100, windowSeconds: 30 });
+  // Many checks in one second: each nonce is refused the second time, whatever the order.
+  for (let i = 0; i < 20; i++) assert.equal(cache.check("a", `1000000${i}`, 971, 1001), "fresh");
+  for (let i = 0; i < 20; i++) assert.equal(cache.check("a", `1000000${i}`, 971, 1001), "replayed");
+  assert.equal(cache.size, 20);
+  // Still at the window's edge one check later in the same second.
+  assert.equal(cache.check("a", "20000000", 1001, 1001), "fresh");
+  assert.equal(cache.size, 21);
+  // The next second moves the window: the entries stamped 971 leave it at the first check.
+  assert.equal(cache.check("a", "20000001", 1002, 1002), "fresh");
+  assert.equal(cache.size, 2);
+  assert.equal(cache.check("a", "20000000", 1001, 1002), "replayed");
+});
+
 Deno.test("ReplayCache stays bounded when full and then refuses what it can no longer tell apart", () => {
   const cache = new ReplayCache({ capacity: 3, windowSeconds: 30 });
   for (let i = 0; i < 10; i++) {

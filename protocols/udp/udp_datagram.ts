@@ -241,7 +241,9 @@ export function encodeSignedReply(
   maxBytes = Number.POSITIVE_INFINITY,
 ): Uint8Array | undefined {
   const head = `${REPLY_MAGIC} ${reply.principal} ${reply.id} ${reply.status}`;
-  const whole = encoder.encode(reply.text === "" ? head : head + (" " + clean(reply.text)).trimEnd());
+  const whole = encoder.encode(
+    reply.text === "" ? head : head + (" " + clean(reply.text)).trimEnd(),
+  );
   // Most replies fit whole: encoded once, no cutting.
   if (whole.length + MAC_FIELD_BYTES <= maxBytes) return appendMac(whole, key);
   const fixed = encoder.encode(head).length + MAC_FIELD_BYTES;
