@@ -153,6 +153,21 @@ Deno.test("encodeSignedReply() cuts the text to fit and the cut reply still veri
   assert.equal(decodeReply(full, signingKeyFromHex("ab".repeat(32))).signed, null);
 });
 
+Deno.test("encodeSignedReply() gives the same bytes when the reply just fits as with no limit, and cuts one byte below", () => {
+  const reply = { principal: "admin", id: "9", status: "ok" as const, text: "lamp on=true\tx é  " };
+  const free = encodeSignedReply(reply, key)!;
+  assert.equal(
+    decoder.decode(free).slice(0, -65),
+    "HUB1R admin 9 ok lamp on=true?x é",
+    "control characters replaced, trailing spaces dropped",
+  );
+  assert.deepEqual(encodeSignedReply(reply, key, free.length), free);
+  const cut = encodeSignedReply(reply, key, free.length - 1)!;
+  assert.ok(cut.length <= free.length - 1);
+  assert.equal(decoder.decode(cut).slice(0, -65), "HUB1R admin 9 ok lamp on=true?x");
+  assert.equal(decodeReply(cut, key).signed, true);
+});
+
 Deno.test("truncateUtf8() never splits a multi-byte character", () => {
   assert.equal(truncateUtf8("aé€z", 2), "a");
   assert.equal(truncateUtf8("aé€z", 3), "aé");
