@@ -11,6 +11,7 @@
 import { Buffer } from "node:buffer";
 import {
   BLOCK_BYTES,
+  clearScratch,
   compress,
   DIGEST_BYTES,
   finish,
@@ -39,6 +40,7 @@ export class SigningKey {
     this.#inner = padded(block, 0x36);
     this.#outer = padded(block, 0x5c);
     block.fill(0);
+    clearScratch();
   }
 
   /** Writes the HMAC-SHA256 tag of `data` into `out` (32 bytes) at `at`. */

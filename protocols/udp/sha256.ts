@@ -117,6 +117,12 @@ export function finish(
   for (let i = 0; i < 8; i++) writeWord(out, outAt + i * 4, state[i]!);
 }
 
+/** Zeroes the scratch space (after hashing key material, so none of it stays behind). */
+export function clearScratch(): void {
+  schedule.fill(0);
+  tail.fill(0);
+}
+
 /** The SHA-256 digest of `data`. */
 export function sha256(data: Uint8Array): Uint8Array {
   const out = new Uint8Array(DIGEST_BYTES);
