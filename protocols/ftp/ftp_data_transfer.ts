@@ -51,9 +51,8 @@ export interface ReceiveOptions {
 
 /**
  * Copies the data connection into the storage side's writer until the peer
- * ends it. Memory stays at one buffer: reads fill it, then it is written
- * (synchronous: into the page cache it takes microseconds) and hashed in
- * one call, and only then is the connection read again.
+ * ends it. Memory stays at one buffer: the next read waits for the previous
+ * write (synchronous: into the page cache it takes microseconds).
  */
 export async function receiveInto(
   conn: DataConn,
@@ -63,35 +62,22 @@ export async function receiveInto(
   const buffer = takeBuffer();
   const watchdog = new Watchdog(options.idleTimeoutMs, () => closeQuietly(conn));
   try {
-    let ended = false;
-    while (!ended) {
-      // Fill the buffer before writing it: a TLS read returns one 16 KiB record, and one
-      // write + hash update per record cost more than the copy itself.
-      let filled = 0;
-      while (filled < buffer.length) {
-        let n: number | null;
-        try {
-          n = await conn.read(buffer.subarray(filled));
-        } catch (error) {
-          if (watchdog.fired) return timeout(options.idleTimeoutMs);
-          return {
-            ok: false,
-            reason: "broken",
-            message: `Data connection failed: ${brief(error)}`,
-          };
-        }
-        if (n === null) {
-          // The client sent everything: close now, before the file is recorded, so that a
-          // client waiting for the TLS shutdown (Python's unwrap()) gets it at once.
-          closeQuietly(conn);
-          ended = true;
-          break;
-        }
-        watchdog.progress();
-        filled += n;
+    while (true) {
+      let n: number | null;
+      try {
+        n = await conn.read(buffer);
+      } catch (error) {
+        if (watchdog.fired) return timeout(options.idleTimeoutMs);
+        return { ok: false, reason: "broken", message: `Data connection failed: ${brief(error)}` };
       }
-      if (filled === 0) continue;
-      const refused = writer.write(buffer.subarray(0, filled));
+      if (n === null) {
+        // The client sent everything: close now, before the file is recorded, so that a client
+        // waiting for the TLS shutdown (Python's unwrap()) gets it at once. The reply is 226.
+        closeQuietly(conn);
+        break;
+      }
+      watchdog.progress();
+      const refused = writer.write(buffer.subarray(0, n));
       if (refused) return { ok: false, ...refused };
     }
     if (watchdog.fired) return timeout(options.idleTimeoutMs);
