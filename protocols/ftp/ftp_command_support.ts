@@ -36,8 +36,6 @@ export interface FtpConnectionLike {
   username?: string;
   bufferSize?: number | false;
   restByteCount?: number;
-  /** ftp-srv's transfer type (`TYPE`): `binary` or `ascii`. */
-  transferType?: string;
   renameFrom?: string;
   fs?: unknown;
   server: object;

@@ -2,7 +2,6 @@
  * Our handlers for the FTP commands whose ftp-srv versions do not fit the
  * hub: data transfers (PASV, EPSV, PORT, EPRT, STOR, APPE, RETR, LIST,
  * NLST, ABOR) on Deno's own sockets, TLS before login (USER, PASS, PROT),
- * TYPE (sent before every transfer: answered without ftp-srv's reply chain),
  * and the namespace changes (DELE, RMD, MKD, RNTO) so that each is audited
  * before it is acknowledged. Handlers run with `this` bound to ftp-srv's
  * connection; these files reach it only through `FtpConnectionLike`
@@ -63,12 +62,6 @@ export function installCommandHandlers(
     session.protectedData = this.secure && typeof this.bufferSize === "number" &&
       (arg ?? "").toUpperCase() === "P";
   });
-  set(["TYPE"], function (_ctx, _session, arg) {
-    const mode = transferTypeOf(arg ?? "");
-    if (mode === undefined) return answer(this, 501, "Unknown TYPE: use A, I or L8");
-    this.transferType = mode;
-    return answer(this, 200, `Switch to "${mode}" transfer mode.`);
-  });
   set(["PASV", "EPSV"], passive);
   set(["PORT", "EPRT"], active);
   set(["STOR", "APPE"], needsPath(store));
@@ -85,13 +78,6 @@ export function installCommandHandlers(
   set(["MKD", "XMKD"], needsPath(makeFolder));
   set(["RNFR"], needsPath(renameFrom));
   set(["RNTO"], needsPath(renameTo));
-}
-
-/** ftp-srv's reading of a TYPE argument: `A`/`A0`..`A9` ascii, `I` and `L`/`L0`..`L9` binary. */
-export function transferTypeOf(arg: string): "ascii" | "binary" | undefined {
-  if (/^A[0-9]?$/i.test(arg)) return "ascii";
-  if (/^L[0-9]?$/i.test(arg) || /^I$/i.test(arg)) return "binary";
-  return undefined;
 }
 
 /**

@@ -18,12 +18,7 @@
  * - plaintext lines pipelined after `AUTH TLS` are dropped (no command
  *   injection into the TLS session);
  * - an unknown command is answered with a short, printable prefix only;
- * - a handler that fails gets `451`, never an unhandled rejection;
- * - ftp-srv's `reply` calls the socket's `address()` for a trace log entry
- *   on every line, even with tracing off; under Deno 2.9.6 that
- *   `getsockname` costs about as much as the rest of the reply (tens of µs).
- *   The local address of a socket does not change, so it is read once per
- *   socket and kept ({@linkcode pinLocalAddress}).
+ * - a handler that fails gets `451`, never an unhandled rejection.
  *
  * Install it once, before the first connection (ftp-srv binds `_handleData`
  * when it builds a connection). This file does not import ftp-srv: the
@@ -52,9 +47,7 @@ interface ControlConnection {
   readonly server: object;
   encoding?: string;
   secure: boolean;
-  commandSocket:
-    | { pause(): void; resume(): void; destroyed?: boolean; address?: () => unknown }
-    | undefined;
+  commandSocket: { pause(): void; resume(): void; destroyed?: boolean } | undefined;
   commands: { handle(line: string): unknown };
   reply(code: number, message: string): Promise<unknown>;
   close(code?: number, message?: string): Promise<unknown>;
@@ -90,11 +83,6 @@ export function installControlFraming(
   installed = optionsOf;
   registry = parts.registry;
   const proto = parts.connectionClass.prototype;
-  const reply = proto.reply as (this: ControlConnection, ...args: unknown[]) => Promise<unknown>;
-  proto.reply = function (this: ControlConnection, ...args: unknown[]): Promise<unknown> {
-    if (this.commandSocket) pinLocalAddress(this.commandSocket);
-    return reply.apply(this, args);
-  };
   proto._handleData = function (this: ControlConnection, data: Uint8Array | string): void {
     let reader = readers.get(this);
     if (!reader) {
@@ -103,29 +91,6 @@ export function installControlFraming(
     }
     reader.push(typeof data === "string" ? Buffer.from(data) : data);
   };
-}
-
-const pinned = new WeakSet<object>();
-
-/**
- * Makes `socket.address()` answer from the first call on (the local address of a connected
- * socket never changes); returns true when it is pinned. Idempotent per socket.
- */
-export function pinLocalAddress(socket: object): boolean {
-  if (pinned.has(socket)) return true;
-  const own = socket as { address?: () => unknown };
-  if (typeof own.address !== "function") return false;
-  const original = own.address;
-  let kept: unknown;
-  own.address = function (this: unknown) {
-    // An empty answer (not connected yet, or closed) is not kept: ask again next time.
-    if (kept === undefined || (typeof kept === "object" && kept !== null && !("port" in kept))) {
-      kept = original.call(socket);
-    }
-    return kept;
-  };
-  pinned.add(socket);
-  return true;
 }
 
 /**
