@@ -16,15 +16,20 @@
 export const HUB_V8_FLAGS: readonly string[] = ["--max-semi-space-size=4"];
 
 /**
- * glibc malloc settings of the hub process, each overridable by the same
- * variable in the launcher's own environment.
+ * Memory settings of the hub process's environment, each overridable by the
+ * same variable in the launcher's own environment.
  *
  * `MALLOC_MMAP_THRESHOLD_`: glibc raises its mmap threshold after a large
  * block (scrypt's 16 MiB) is freed and then keeps such blocks in the heap
  * for good (about 18 MiB); a fixed threshold returns them at `free`.
+ *
+ * `DENO_USR2_MEMORY_TRIM=1`: Deno answers `SIGUSR2` with `malloc_trim(0)` and a
+ * V8 low-memory GC; the hub sends it to itself once it goes quiet after work
+ * (`observability/memory_trim.ts`).
  */
-export const HUB_MALLOC_ENV: Readonly<Record<string, string>> = {
+export const HUB_MEMORY_ENV: Readonly<Record<string, string>> = {
   MALLOC_MMAP_THRESHOLD_: "131072",
+  DENO_USR2_MEMORY_TRIM: "1",
 };
 
 /** The `deno run`/`deno compile` flags that apply {@linkcode HUB_V8_FLAGS}. */
@@ -33,11 +38,11 @@ export function runtimeFlags(): string[] {
 }
 
 /**
- * The malloc variables for the hub process: {@linkcode HUB_MALLOC_ENV}, where
+ * The memory variables for the hub process: {@linkcode HUB_MEMORY_ENV}, where
  * `own` (the caller's environment) does not set them itself.
  */
 export function runtimeEnv(own: (name: string) => string | undefined): Record<string, string> {
   const env: Record<string, string> = {};
-  for (const [name, value] of Object.entries(HUB_MALLOC_ENV)) env[name] = own(name) ?? value;
+  for (const [name, value] of Object.entries(HUB_MEMORY_ENV)) env[name] = own(name) ?? value;
   return env;
 }

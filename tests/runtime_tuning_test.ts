@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { HUB_MALLOC_ENV, runtimeEnv, runtimeFlags } from "../config/runtime_tuning.ts";
+import { HUB_MEMORY_ENV, runtimeEnv, runtimeFlags } from "../config/runtime_tuning.ts";
 import { hubCommand } from "../scripts/launch.ts";
 import { benchHubOptions } from "../bench/main.ts";
 import { launcherPrint } from "./helpers/hub_process.ts";
@@ -28,9 +28,9 @@ Deno.test("deno task compile bakes the same V8 flags into the binary", () => {
 });
 
 Deno.test("the malloc settings are the tuning's unless the caller's environment sets its own", () => {
-  const names = Object.keys(HUB_MALLOC_ENV);
+  const names = Object.keys(HUB_MEMORY_ENV);
   assert.ok(names.includes("MALLOC_MMAP_THRESHOLD_"));
-  assert.deepEqual(runtimeEnv(() => undefined), { ...HUB_MALLOC_ENV });
+  assert.deepEqual(runtimeEnv(() => undefined), { ...HUB_MEMORY_ENV });
   const own = runtimeEnv((name) => name === "MALLOC_MMAP_THRESHOLD_" ? "65536" : undefined);
   assert.equal(own.MALLOC_MMAP_THRESHOLD_, "65536");
 });
