@@ -64,7 +64,8 @@ export async function runMemoryIdle(ctx: BenchContext): Promise<BenchRow[]> {
   };
   try {
     await Promise.all(Array.from({ length: 16 }, opener));
-    await pause(500);
+    // Idle connections: past the check that sees the hub quiet after the logins (it then trims).
+    await pause(2 * TRIM_CHECK_MS + 1000);
     const mib = (await ctx.hub.memory()).rssMiB;
     rows.push(
       failures > 0
