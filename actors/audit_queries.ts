@@ -18,7 +18,7 @@ import type {
   Message,
   Outcome,
 } from "../broker/messages.ts";
-import { verifyAuditChain } from "../persistence/audit_store.ts";
+import { timeBounds, verifyAuditChain } from "../persistence/audit_store.ts";
 import type { ActorBehaviour, ActorContext } from "./actor.ts";
 import type { AUDIT_TOPICS } from "./audit_actor.ts";
 
@@ -43,8 +43,7 @@ export function queryAuditPage(
   const add = (clause: string, value: SQLInputValue) => (where.push(clause), args.push(value));
   if (query.device !== undefined) add("device = ?", query.device);
   if (query.principal !== undefined) add("principal = ?", query.principal);
-  if (query.since !== undefined) add("at >= ?", query.since);
-  if (query.until !== undefined) add("at < ?", query.until);
+  for (const [clause, value] of timeBounds(db, query.since, query.until)) add(clause, value);
   if (query.beforeSeq !== undefined) add("seq < ?", query.beforeSeq);
   if (query.visibleDevices !== "*") {
     // A principal without a wildcard grant sees its own entries and those of devices it may see.

@@ -1,6 +1,7 @@
 /**
- * The bare servers behind the benchmark's listener trade-off rows, run as a
- * child process: each answers one line with one line and keeps the
+ * The bare servers behind the benchmark's listener trade-off and TLS
+ * ceiling rows, run as a child process: each answers every line with one
+ * line (no parsing, no authentication, no audit) and keeps the
  * connection open until the client closes it (the hub's pattern: a
  * connection may send more commands):
  *
@@ -21,13 +22,25 @@ import { serveControl } from "./child_server.ts";
 const NEWLINE = 10;
 const REPLY = new TextEncoder().encode("OK done\n");
 
+/** One reply per complete line in `chunk` (pipelined requests arrive several to a chunk). */
+function repliesFor(chunk: Uint8Array): Uint8Array | undefined {
+  let lines = 0;
+  for (const byte of chunk) if (byte === NEWLINE) lines++;
+  if (lines === 0) return undefined;
+  if (lines === 1) return REPLY;
+  const out = new Uint8Array(REPLY.length * lines);
+  for (let i = 0; i < lines; i++) out.set(REPLY, i * REPLY.length);
+  return out;
+}
+
 async function replyHeld(conn: Deno.Conn): Promise<void> {
   const buffer = new Uint8Array(4096);
   try {
     while (true) {
       const n = await conn.read(buffer);
       if (n === null) break;
-      if (buffer.subarray(0, n).includes(NEWLINE)) await conn.write(REPLY);
+      const replies = repliesFor(buffer.subarray(0, n));
+      if (replies) await conn.write(replies);
     }
   } catch { /* client went away */ }
   try {
@@ -51,7 +64,8 @@ async function serveDeno(cert: string, key: string): Promise<void> {
 async function serveNode(cert: string, key: string): Promise<void> {
   const server = tls.createServer({ cert, key, noDelay: true }, (socket) => {
     socket.on("data", (chunk: Uint8Array) => {
-      if (chunk.includes(NEWLINE)) socket.write(REPLY);
+      const replies = repliesFor(chunk);
+      if (replies) socket.write(replies);
     });
     socket.on("error", () => socket.destroy());
     socket.on("end", () => socket.end());

@@ -11,7 +11,10 @@
  *   commands against Mosquitto's QoS 1 PUBLISH → PUBACK;
  * - the listener trade-off (README "Why node:tls"): a bare `node:tls`
  *   server against a bare `Deno.listenTls` one, both answering one line and
- *   keeping the connection open, with the Node-style client.
+ *   keeping the connection open, with the Node-style client;
+ * - the TLS ceiling: the persistent shapes against those bare servers
+ *   (they parse, authenticate and record nothing), the most any server on
+ *   Deno's TLS could do with this client.
  *
  * @module
  */
@@ -48,7 +51,7 @@ async function guarded(
   }
 }
 
-const hubOnce = textExchange(
+export const hubOnce = textExchange(
   [...HUB_DIALECT.hello, HUB_DIALECT.request(0)],
   2,
   HUB_DIALECT.ok,
@@ -115,7 +118,7 @@ export async function runTlsWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
     if (!("unavailable" in mosquitto)) await mosquitto.stop();
     if (!("unavailable" in seed)) await seed.stop();
   }
-  rows.push(...await listenerTradeOff(ctx, fresh));
+  rows.push(...await listenerTradeOff(ctx, fresh, bounds));
   return rows;
 }
 
@@ -123,6 +126,7 @@ export async function runTlsWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
 async function listenerTradeOff(
   ctx: BenchContext,
   bounds: { maxRequests: number; seconds: number },
+  persistentBounds: { maxRequests: number; seconds: number },
 ): Promise<BenchRow[]> {
   const start = (kind: string) =>
     startChild({
@@ -151,6 +155,36 @@ async function listenerTradeOff(
     );
     rows.push(peerRow(
       `tls.listener node:tls vs Deno.listenTls (bare, held open) c=${c}`,
+      "cmd/s",
+      hubFigure(n),
+      [peerFigure("bare Deno.listenTls", d)],
+    ));
+  }
+  // The ceiling of the TLS stack alone: the same persistent load against servers that do nothing.
+  const echo = {
+    hello: [],
+    request: () => "lamp toggle",
+    ok: (line: string) => line === "OK done",
+  };
+  for (const [c, depth] of PERSISTENT_SHAPES) {
+    const d = await guarded(() =>
+      pipelined(
+        { port: deno.info.port as number, caCert: ctx.caCert },
+        echo,
+        c,
+        depth,
+        persistentBounds,
+      )
+    );
+    const n = await pipelined(
+      { port: node.info.port as number, caCert: ctx.caCert },
+      echo,
+      c,
+      depth,
+      persistentBounds,
+    );
+    rows.push(peerRow(
+      `tls.ceiling bare node:tls echo, persistent ${c}x${depth}`,
       "cmd/s",
       hubFigure(n),
       [peerFigure("bare Deno.listenTls", d)],

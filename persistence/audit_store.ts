@@ -57,7 +57,9 @@ export function ensureAuditSchema(db: DatabaseSync): void {
   ) STRICT;
   CREATE INDEX IF NOT EXISTS audit_log_device ON audit_log (device, seq);
   CREATE INDEX IF NOT EXISTS audit_log_principal ON audit_log (principal, seq);
-  CREATE INDEX IF NOT EXISTS audit_log_at ON audit_log (at);
+  -- Time bounds are found by a binary search over seq (firstSeqAtOrAfter), not an index on at:
+  -- one index fewer is one page fewer to write at every commit.
+  DROP INDEX IF EXISTS audit_log_at;
   CREATE TABLE IF NOT EXISTS audit_anchor (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     seq INTEGER NOT NULL,
@@ -264,8 +266,10 @@ export function queryAudit(db: DatabaseSync, query: AuditQuery = {}): AuditEntry
   const args: SQLInputValue[] = [];
   if (query.device !== undefined) (where.push("device = ?"), args.push(query.device));
   if (query.principal !== undefined) (where.push("principal = ?"), args.push(query.principal));
-  if (query.since !== undefined) (where.push("at >= ?"), args.push(query.since));
-  if (query.until !== undefined) (where.push("at < ?"), args.push(query.until));
+  for (const [clause, value] of timeBounds(db, query.since, query.until)) {
+    where.push(clause);
+    args.push(value);
+  }
   if (query.afterSeq !== undefined) (where.push("seq > ?"), args.push(query.afterSeq));
   const sql = `SELECT * FROM (SELECT * FROM audit_log ${
     where.length ? "WHERE " + where.join(" AND ") : ""
@@ -325,10 +329,7 @@ function retentionCutoff(db: DatabaseSync, retention: AuditRetention, now: numbe
   if (retention.maxEntries > 0) cutoffSeq = Math.max(cutoffSeq, bounds.max - retention.maxEntries);
   if (retention.maxAgeDays > 0) {
     const cutoff = new Date(now - retention.maxAgeDays * 86_400_000).toISOString();
-    const row = db.prepare("SELECT MAX(seq) AS max FROM audit_log WHERE at < ?").get(cutoff) as {
-      max: number | null;
-    };
-    cutoffSeq = Math.max(cutoffSeq, row.max ?? 0);
+    cutoffSeq = Math.max(cutoffSeq, firstSeqAtOrAfter(db, cutoff) - 1);
   }
   const maxBytes = retention.maxBytes ?? 0;
   const used = databaseBytesInUse(db);
@@ -339,6 +340,48 @@ function retentionCutoff(db: DatabaseSync, retention: AuditRetention, now: numbe
     cutoffSeq = Math.max(cutoffSeq, bounds.max - keep);
   }
   return cutoffSeq;
+}
+
+/**
+ * The smallest seq whose entry was made at or after `at` (one past the newest when none was),
+ * by a binary search over seq: entries are appended in time order, so `at` rises with seq.
+ * O(log n) lookups by primary key, where an index on `at` would cost a page at every commit.
+ */
+export function firstSeqAtOrAfter(db: DatabaseSync, at: string): number {
+  const bounds = db.prepare("SELECT MIN(seq) AS min, MAX(seq) AS max FROM audit_log").get() as {
+    min: number | null;
+    max: number | null;
+  };
+  if (bounds.min === null || bounds.max === null) return 1;
+  const atOf = db.prepare("SELECT at FROM audit_log WHERE seq >= ? ORDER BY seq LIMIT 1");
+  let low = bounds.min;
+  let high = bounds.max + 1;
+  while (low < high) {
+    const middle = Math.floor((low + high) / 2);
+    const row = atOf.get(middle) as { at: string } | undefined;
+    if (row !== undefined && row.at >= at) high = middle;
+    else low = middle + 1;
+  }
+  return low;
+}
+
+/**
+ * The WHERE clauses of a time range: the exact `at` comparisons, plus the seq bounds found by
+ * {@linkcode firstSeqAtOrAfter} so that SQLite walks only the range instead of the whole log.
+ */
+export function timeBounds(
+  db: DatabaseSync,
+  since: string | undefined,
+  until: string | undefined,
+): [string, SQLInputValue][] {
+  const clauses: [string, SQLInputValue][] = [];
+  if (since !== undefined) {
+    clauses.push(["seq >= ?", firstSeqAtOrAfter(db, since)], ["at >= ?", since]);
+  }
+  if (until !== undefined) {
+    clauses.push(["seq < ?", firstSeqAtOrAfter(db, until)], ["at < ?", until]);
+  }
+  return clauses;
 }
 
 /** Bytes of the database's pages in use (the file may be larger: free pages are reused). */

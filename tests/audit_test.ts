@@ -8,6 +8,7 @@ import {
   applyAuditRetention,
   AuditWriter,
   databaseBytesInUse,
+  firstSeqAtOrAfter,
   oldestAuditEntry,
   queryAudit,
   verifyAuditChain,
@@ -262,6 +263,42 @@ Deno.test("audit retention by age deletes only entries older than the limit", as
     assert.equal(applyAuditRetention(db, { maxAgeDays: 365, maxEntries: 0 }, now), 2);
     assert.equal(oldestAuditEntry(db), recent);
     assert.ok(verifyAuditChain(db).ok);
+    db.close();
+  });
+});
+
+Deno.test("time ranges are found by seq without an index on at, exactly at every boundary", async () => {
+  await withTempDb((path) => {
+    const db = openDatabase(path);
+    // A log made by an earlier release, which had an index on at: opening a writer drops it.
+    new AuditWriter(db);
+    db.exec("CREATE INDEX audit_log_at ON audit_log (at)");
+    const minute = (m: number) => new Date(Date.UTC(2026, 11, 1, 0, m)).toISOString();
+    const writer = new AuditWriter(db);
+    // 37 entries, two per minute: at rises with seq, with ties.
+    writer.append(Array.from({ length: 37 }, (_, i) => entry(i, minute(Math.floor(i / 2)))));
+    const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index'").all()
+      .map((r) => String(r.name));
+    assert.ok(!indexes.includes("audit_log_at"), `indexes: ${indexes.join(", ")}`);
+    assert.equal(firstSeqAtOrAfter(db, minute(0)), 1);
+    assert.equal(firstSeqAtOrAfter(db, minute(5)), 11);
+    assert.equal(firstSeqAtOrAfter(db, "2026-12-01T00:05:30.000Z"), 13);
+    assert.equal(firstSeqAtOrAfter(db, minute(99)), 38);
+    assert.equal(firstSeqAtOrAfter(db, "2000-01-01"), 1);
+    for (const [since, until] of [[3, 7], [0, 1], [17, 18], [18, 40], [5, 5]] as const) {
+      const got = queryAudit(db, { since: minute(since), until: minute(until), limit: 1000 })
+        .map((e) => e.seq);
+      const want = Array.from({ length: 37 }, (_, i) => i + 1)
+        .filter((seq) => {
+          const m = Math.floor((seq - 1) / 2);
+          return m >= since && m < until;
+        });
+      assert.deepEqual(got, want, `since ${since} until ${until}`);
+    }
+    // Retention after deleting the start: the search starts at the oldest kept entry.
+    assert.equal(applyAuditRetention(db, { maxAgeDays: 0, maxEntries: 30 }), 7);
+    assert.equal(firstSeqAtOrAfter(db, minute(0)), 8);
+    assert.equal(firstSeqAtOrAfter(db, minute(10)), 21);
     db.close();
   });
 });

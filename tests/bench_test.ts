@@ -23,6 +23,8 @@ const EXPECTED = [
   "tls.persistent 16x1",
   "tls.persistent 16x16",
   "tls.listener node:tls vs Deno.listenTls (bare, held open) c=1",
+  "tls.ceiling bare node:tls echo, persistent 1x1",
+  "tls.ceiling bare node:tls echo, persistent 16x16",
   "memory.after_load+5s",
   "udp.compat outstanding=16",
   "udp.signed_command outstanding=16",
