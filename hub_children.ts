@@ -375,10 +375,14 @@ const memoryTrim: ChildSpec = {
   name: "memory-trim",
   enabled: () => runtimeTrimsOnSignal(),
   start({ listeners, auditMetrics }) {
+    // Counters (`*_total`) and open connections move only with work; caches that expire do not count.
+    const moves = (name: string) => name.endsWith("_total") || name === "connections";
     const activity = () => {
       const parts = [String(auditMetrics.commits)];
       for (const listener of listeners.values()) {
-        parts.push(Object.values(listener.metrics()).join(","));
+        for (const [name, value] of Object.entries(listener.metrics())) {
+          if (moves(name)) parts.push(`${name}=${value}`);
+        }
       }
       return parts.join(";");
     };

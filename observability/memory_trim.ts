@@ -21,6 +21,12 @@ import { systemTimers, type Timers } from "../broker/envelope.ts";
 export const TRIM_CHECK_MS = 2000;
 /** Least time between two trims. */
 export const TRIM_MIN_GAP_MS = 10_000;
+/**
+ * How long the hub's own `SIGUSR2` listener outlives the last signal it sent: Deno restores the
+ * default action (ending the process) when the last listener goes, and a signal sent just before
+ * may be handled after that.
+ */
+const SIGNAL_GRACE_MS = 500;
 
 /** What the trimmer needs. */
 export interface MemoryTrimOptions {
@@ -37,8 +43,8 @@ export interface MemoryTrimOptions {
 export interface MemoryTrimmer {
   /** Trims asked for so far. */
   readonly trims: number;
-  /** Stops checking; idempotent. */
-  close(): void;
+  /** Stops checking; resolves once the signal listener is gone. Idempotent. */
+  close(): Promise<void>;
 }
 
 /**
@@ -67,8 +73,10 @@ export function startMemoryTrim(options: MemoryTrimOptions): MemoryTrimmer {
   let last = options.activity();
   let dirty = true;
   let lastTrim = Number.NEGATIVE_INFINITY;
+  let lastSignal = Number.NEGATIVE_INFINITY;
   let trims = 0;
   let closed = false;
+  let closing = Promise.resolve();
   let cancel: () => void = () => {};
   const check = () => {
     if (closed) return;
@@ -80,6 +88,7 @@ export function startMemoryTrim(options: MemoryTrimOptions): MemoryTrimmer {
       dirty = false;
       lastTrim = timers.now();
       trims++;
+      lastSignal = performance.now();
       trim();
     }
     cancel = timers.after(checkMs, check);
@@ -90,10 +99,16 @@ export function startMemoryTrim(options: MemoryTrimOptions): MemoryTrimmer {
       return trims;
     },
     close() {
-      if (closed) return;
+      if (closed) return closing;
       closed = true;
       cancel();
-      if (ownSignal) Deno.removeSignalListener("SIGUSR2", ignore);
+      if (!ownSignal) return closing;
+      closing = (async () => {
+        const left = lastSignal + SIGNAL_GRACE_MS - performance.now();
+        if (left > 0) await new Promise((resolve) => setTimeout(resolve, left));
+        Deno.removeSignalListener("SIGUSR2", ignore);
+      })();
+      return closing;
     },
   };
 }
