@@ -1,6 +1,9 @@
 """FTP/FTPS upload load client for the benchmark (a separate process from the hub).
 
-Usage: python3 ftp_upload.py HOST PORT USER PASSWORD TLS(0|1) CAFILE FILES BYTES CLIENTS PREFIX
+Usage: python3 ftp_upload.py HOST PORT USER PASSWORD TLS(0|1|2) CAFILE FILES BYTES CLIENTS PREFIX
+
+TLS: 0 plain FTP, 1 explicit FTPS as ftplib does it (Nagle left on), 2 the same with
+TCP_NODELAY on the control and data sockets, as curl sets it.
 
 Each of CLIENTS threads logs in once and uploads its share of FILES files of
 BYTES bytes (from memory, 64 KiB blocks) over its own control connection.
@@ -11,10 +14,25 @@ import ftplib
 import io
 import json
 import os
+import socket
 import ssl
 import sys
 import threading
 import time
+
+
+class NoDelayFTP_TLS(ftplib.FTP_TLS):
+    """FTP_TLS with Nagle's algorithm off on every socket (curl's default)."""
+
+    def connect(self, *args, **kwargs):
+        welcome = super().connect(*args, **kwargs)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return welcome
+
+    def ntransfercmd(self, cmd, rest=None):
+        conn, size = super().ntransfercmd(cmd, rest)
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return conn, size
 
 
 def main() -> int:
@@ -26,9 +44,10 @@ def main() -> int:
     latencies = []
 
     def connect():
-        if tls == "1":
+        if tls in ("1", "2"):
             context = ssl.create_default_context(cafile=cafile)
-            ftp = ftplib.FTP_TLS(context=context, timeout=60)
+            kind = NoDelayFTP_TLS if tls == "2" else ftplib.FTP_TLS
+            ftp = kind(context=context, timeout=60)
             ftp.connect(host, port)
             ftp.login(user, password)
             ftp.prot_p()

@@ -31,7 +31,7 @@ const PEER_USER = "bench";
 
 async function upload(
   target: { port: number; user: string; password: string; caCert: string },
-  tls: boolean,
+  tls: boolean | "nodelay",
   shape: UploadShape,
   clients: number,
 ): Promise<UploadFigures> {
@@ -43,7 +43,7 @@ async function upload(
       String(target.port),
       target.user,
       target.password,
-      tls ? "1" : "0",
+      tls === "nodelay" ? "2" : tls ? "1" : "0",
       target.caCert,
       String(Math.max(shape.files, clients)),
       String(shape.bytes),
@@ -142,6 +142,17 @@ export async function runFtpWorkloads(ctx: BenchContext): Promise<BenchRow[]> {
           [{ name: "hub plain FTP", ...plainFigure }],
           { minRatio: 0.7, ...problems(secure) },
         ));
+        if (small(shape) && clients === 1) {
+          // ftplib leaves Nagle on: its close_notify waits for the hub's delayed ACK (docs/BENCHMARKS.md).
+          const quick = await upload(hub, "nodelay", shape, clients);
+          rows.push(peerRow(
+            `ftps.upload ${label} client TCP_NODELAY`,
+            unit,
+            figure(shape, quick),
+            [{ name: "hub plain FTP", ...plainFigure }],
+            problems(quick),
+          ));
+        }
       }
     }
   } finally {

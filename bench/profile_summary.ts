@@ -2,7 +2,8 @@
  * Summarises a V8 CPU profile written by `deno task bench --profile DIR`:
  * the share of the hub's busy time (idle excluded) spent in SQLite's native
  * calls made by the journal and the audit store, the share in BEGIN/COMMIT
- * alone, and the top functions by self time.
+ * alone, the top functions by self time, and the hub's own stages by
+ * inclusive time (a function's share counts everything it called).
  *
  * Usage: `deno run --allow-read bench/profile_summary.ts DIR/CPU.*.cpuprofile`
  *
@@ -25,6 +26,22 @@ interface CpuProfile {
 }
 
 const IDLE = new Set(["(idle)", "(program)", "(garbage collector)"]);
+
+/** The hub's stages reported by inclusive time: [label, file, function]. */
+const STAGES: readonly (readonly [string, string, string])[] = [
+  ["journal commit (SQLite + hashing)", "journal.ts", "commit"],
+  ["  audit rows inserted and hashed", "audit_store.ts", "appendInTransaction"],
+  ["  entry hashing", "audit_store.ts", "hashOfFields"],
+  ["device actor batch (decide + commit + answer)", "device_actor.ts", "handleMany"],
+  ["audit actor commits (logins, refusals)", "audit_actor.ts", "writeBatch"],
+  ["TLS: a session's read loop (frames, parse, ask)", "tls_session.ts", "#readLoop"],
+  ["TLS: replies written", "tls_output.ts", "#writeLoop"],
+  ["TLS: handshakes", "tls_listener.ts", "#handshake"],
+  ["TLS: login checks", "tls_login.ts", "checkLogin"],
+  ["command path (ask, refusal audit)", "command_path.ts", "run"],
+  ["UDP: signed datagrams", "udp_signed.ts", ""],
+  ["UDP: compatibility datagrams", "udp_plain.ts", ""],
+];
 const STORES = new Set(["journal.ts", "audit_store.ts", "device_store.ts", "database.ts"]);
 const NATIVE = new Set(["run", "exec", "get", "all", "prepare", ""]);
 
@@ -59,11 +76,36 @@ export function summarise(profile: CpuProfile): string {
     if (leaf.functionName === "exec" && near.includes("database.ts")) commits += us;
   }
   const pct = (us: number) => `${(100 * us / busy).toFixed(1)} %`;
+  const total = profile.timeDeltas.reduce((a, b) => a + b, 0);
   const lines = [
-    `busy ${(busy / 1e6).toFixed(2)} s; SQLite ${pct(sqlite)} of it; BEGIN/COMMIT ${pct(commits)}`,
+    `busy ${(busy / 1e6).toFixed(2)} s of ${(total / 1e6).toFixed(2)} s; SQLite ${
+      pct(sqlite)
+    } of it; BEGIN/COMMIT ${pct(commits)}`,
+    "top functions by self time:",
     ...[...top].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([k, us]) => `${pct(us)}  ${k}`),
+    "hub stages by inclusive time:",
+    ...inclusive(profile, stack).map(([label, us]) => `${pct(us)}  ${label}`),
   ];
   return lines.join("\n");
+}
+
+/** Each stage's inclusive time: the samples with a frame of that stage anywhere on the stack. */
+function inclusive(
+  profile: CpuProfile,
+  stack: (id: number) => CallFrame[],
+): [string, number][] {
+  const sums = STAGES.map(() => 0);
+  profile.samples.forEach((id, i) => {
+    const frames = stack(id);
+    STAGES.forEach(([, file, fn], k) => {
+      const hit = frames.some((f) =>
+        (file === "" || f.url.endsWith(`/${file}`)) && (fn === "" || f.functionName === fn)
+      );
+      if (hit) sums[k]! += profile.timeDeltas[i]!;
+    });
+  });
+  return STAGES.map(([label], k): [string, number] => [label, sums[k]!])
+    .filter(([, us]) => us > 0);
 }
 
 if (import.meta.main) {

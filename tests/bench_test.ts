@@ -33,6 +33,7 @@ const EXPECTED = [
   "ftp.upload 16MiB clients=8",
   "ftp.upload 4KiB clients=8",
   "ftps.upload 4KiB clients=1",
+  "ftps.upload 4KiB clients=1 client TCP_NODELAY",
   "memory.peak_during_ftp",
 ];
 

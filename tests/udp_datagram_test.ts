@@ -153,6 +153,21 @@ Deno.test("encodeSignedReply() cuts the text to fit and the cut reply still veri
   assert.equal(decodeReply(full, signingKeyFromHex("ab".repeat(32))).signed, null);
 });
 
+Deno.test("encodeSignedReply() gives the same bytes when the reply just fits as with no limit, and cuts one byte below", () => {
+  const reply = { principal: "admin", id: "9", status: "ok" as const, text: "lamp on=true\tx é  " };
+  const free = encodeSignedReply(reply, key)!;
+  assert.equal(
+    decoder.decode(free).slice(0, -65),
+    "HUB1R admin 9 ok lamp on=true?x é",
+    "control characters replaced, trailing spaces dropped",
+  );
+  assert.deepEqual(encodeSignedReply(reply, key, free.length), free);
+  const cut = encodeSignedReply(reply, key, free.length - 1)!;
+  assert.ok(cut.length <= free.length - 1);
+  assert.equal(decoder.decode(cut).slice(0, -65), "HUB1R admin 9 ok lamp on=true?x");
+  assert.equal(decodeReply(cut, key).signed, true);
+});
+
 Deno.test("truncateUtf8() never splits a multi-byte character", () => {
   assert.equal(truncateUtf8("aé€z", 2), "a");
   assert.equal(truncateUtf8("aé€z", 3), "aé");
@@ -183,6 +198,21 @@ Deno.test("ReplayCache refuses a nonce seen inside the window and forgets it aft
   assert.equal(cache.size, 1, "entries older than the window expired");
   cache.forget("a", "00000002");
   assert.equal(cache.check("a", "00000002", 1040, 1040), "fresh", "a forgotten nonce is fresh");
+});
+
+Deno.test("ReplayCache expires once per hub second: entries of that second stay refused, older ones go at the next second", () => {
+  const cache = new ReplayCache({ capacity: 100, windowSeconds: 30 });
+  // Many checks in one second: each nonce is refused the second time, whatever the order.
+  for (let i = 0; i < 20; i++) assert.equal(cache.check("a", `1000000${i}`, 971, 1001), "fresh");
+  for (let i = 0; i < 20; i++) assert.equal(cache.check("a", `1000000${i}`, 971, 1001), "replayed");
+  assert.equal(cache.size, 20);
+  // Still at the window's edge one check later in the same second.
+  assert.equal(cache.check("a", "20000000", 1001, 1001), "fresh");
+  assert.equal(cache.size, 21);
+  // The next second moves the window: the entries stamped 971 leave it at the first check.
+  assert.equal(cache.check("a", "20000001", 1002, 1002), "fresh");
+  assert.equal(cache.size, 2);
+  assert.equal(cache.check("a", "20000000", 1001, 1002), "replayed");
 });
 
 Deno.test("ReplayCache stays bounded when full and then refuses what it can no longer tell apart", () => {

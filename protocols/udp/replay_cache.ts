@@ -43,6 +43,8 @@ export class ReplayCache {
   readonly #seen: LRUCache<string, number>;
   readonly #floors = new Map<string, number>();
   #evictions = 0;
+  /** The hub second of the last expiry pass (NaN before the first). */
+  #expiredAt = Number.NaN;
 
   /** Creates an empty cache. */
   constructor(options: ReplayCacheOptions) {
@@ -96,8 +98,15 @@ export class ReplayCache {
     this.#seen.delete(principal + " " + nonce);
   }
 
-  /** Drops entries that left the window, from the oldest insertion on. */
+  /**
+   * Drops entries that left the window, from the oldest insertion on. Runs
+   * once per hub second: within one second the limit does not move, and every
+   * entry added meanwhile is inside the window (its timestamp was checked
+   * against it), so a second pass would find nothing.
+   */
   #expire(nowSeconds: number): void {
+    if (nowSeconds === this.#expiredAt) return;
+    this.#expiredAt = nowSeconds;
     const limit = nowSeconds - this.#windowSeconds;
     // Insertion order is nearly timestamp order; stop at the first live entry.
     const expired: string[] = [];

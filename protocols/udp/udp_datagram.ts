@@ -18,7 +18,7 @@
  * @module
  */
 import type { ErrorCode, Outcome } from "../../broker/messages.ts";
-import { hmacSha256, MAC_BYTES, type SigningKey, verifyHmacSha256 } from "./hmac.ts";
+import { MAC_BYTES, type SigningKey } from "./hmac.ts";
 
 /** First field of every signed request. */
 export const REQUEST_MAGIC = "HUB1";
@@ -48,7 +48,8 @@ export interface UdpRequest {
 export interface DecodedRequest extends UdpRequest {
   /** The bytes the MAC covers: everything before the space that precedes the MAC. */
   readonly signed: Uint8Array;
-  readonly mac: Uint8Array;
+  /** The MAC field as sent: 64 lowercase hex digits (ASCII bytes). */
+  readonly macHex: Uint8Array;
 }
 
 /** Why a datagram is not a well-formed request. */
@@ -165,7 +166,7 @@ export function decodeRequest(bytes: Uint8Array): DecodeResult {
       kind,
       body,
       signed: bytes.subarray(0, bytes.length - MAC_FIELD_BYTES),
-      mac: Uint8Array.from(Buffer.from(macHex, "hex")),
+      macHex: bytes.subarray(bytes.length - MAC_BYTES * 2),
     },
   };
 }
@@ -180,7 +181,7 @@ function bad(
 
 /** True when the request's MAC is right for `key`. */
 export function verifyRequest(request: DecodedRequest, key: SigningKey): boolean {
-  return verifyHmacSha256(key, request.signed, request.mac);
+  return key.verifyHex(request.signed, request.macHex);
 }
 
 /**
@@ -200,11 +201,10 @@ export function encodeRequest(request: UdpRequest, key: SigningKey): Uint8Array 
 
 /** Appends ` <hex mac of signed>` to `signed`. */
 function appendMac(signed: Uint8Array, key: SigningKey): Uint8Array {
-  const mac = Buffer.from(hmacSha256(key, signed)).toString("hex");
   const out = new Uint8Array(signed.length + MAC_FIELD_BYTES);
   out.set(signed, 0);
   out[signed.length] = 0x20;
-  encoder.encodeInto(mac, out.subarray(signed.length + 1));
+  key.signHexInto(signed, out, signed.length + 1);
   return out;
 }
 
@@ -241,6 +241,11 @@ export function encodeSignedReply(
   maxBytes = Number.POSITIVE_INFINITY,
 ): Uint8Array | undefined {
   const head = `${REPLY_MAGIC} ${reply.principal} ${reply.id} ${reply.status}`;
+  const whole = encoder.encode(
+    reply.text === "" ? head : head + (" " + clean(reply.text)).trimEnd(),
+  );
+  // Most replies fit whole: encoded once, no cutting.
+  if (whole.length + MAC_FIELD_BYTES <= maxBytes) return appendMac(whole, key);
   const fixed = encoder.encode(head).length + MAC_FIELD_BYTES;
   const text = reply.text === ""
     ? ""
@@ -280,7 +285,7 @@ export function decodeReply(bytes: Uint8Array, key: SigningKey | undefined): Dec
     const macHex = text.slice(macAt);
     if (macAt > 0 && text[macAt - 1] === " " && HEX64.test(macHex)) {
       const signed = bytes.subarray(0, bytes.length - MAC_FIELD_BYTES);
-      if (verifyHmacSha256(key, signed, Uint8Array.from(Buffer.from(macHex, "hex")))) {
+      if (key.verifyHex(signed, bytes.subarray(bytes.length - MAC_BYTES * 2))) {
         const head = text.slice(0, macAt - 1);
         const [, principal = "", id = "", status = "", ...rest] = head.split(" ");
         return {
