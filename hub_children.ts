@@ -32,6 +32,7 @@ import { startTlsListener } from "./protocols/tls/tls_listener.ts";
 import { startUdpListener } from "./protocols/udp/udp_listener.ts";
 import { bindingAs } from "./protocols/listen_error.ts";
 import { startAuditRetention } from "./audit_retention.ts";
+import { runtimeTrimsOnSignal, startMemoryTrim } from "./observability/memory_trim.ts";
 
 // The variables a bind failure names (port taken: exit 2 with a line naming the variable).
 const TLS_ADDRESS = { port: "TCP_SERVER_PORT", host: "TCP_SERVER_IP" } as const;
@@ -365,6 +366,30 @@ const auditRetention: ChildSpec = {
   },
 };
 
+/**
+ * Memory back to the system when the hub goes quiet after work (observability/memory_trim.ts);
+ * only where the runtime trims on SIGUSR2 (the launcher sets DENO_USR2_MEMORY_TRIM=1).
+ */
+const memoryTrim: ChildSpec = {
+  kind: "service",
+  name: "memory-trim",
+  enabled: () => runtimeTrimsOnSignal(),
+  start({ listeners, auditMetrics }) {
+    // Counters (`*_total`) and open connections move only with work; caches that expire do not count.
+    const moves = (name: string) => name.endsWith("_total") || name === "connections";
+    const activity = () => {
+      const parts = [String(auditMetrics.commits)];
+      for (const listener of listeners.values()) {
+        for (const [name, value] of Object.entries(listener.metrics())) {
+          if (moves(name)) parts.push(`${name}=${value}`);
+        }
+      }
+      return parts.join(";");
+    };
+    return Promise.resolve(startMemoryTrim({ activity }));
+  },
+};
+
 export const HUB_CHILDREN: readonly ChildSpec[] = [
   auditActor,
   mqttBridge,
@@ -377,6 +402,7 @@ export const HUB_CHILDREN: readonly ChildSpec[] = [
   auditRetention,
   ftpServer,
   operatorHttp,
+  memoryTrim,
 ];
 
 function usersFor(config: Config) {

@@ -20,7 +20,8 @@ import { join } from "node:path";
 import { writeDevCertificate } from "../certs/dev_certificate.ts";
 import { seedCredentials, testEnv } from "../tests/helpers/hub_fixture.ts";
 import { loadConfig } from "../config/config.ts";
-import { type ChildServer, startChild } from "./child_server.ts";
+import { runtimeEnv, runtimeFlags } from "../config/runtime_tuning.ts";
+import { type ChildOptions, type ChildServer, startChild } from "./child_server.ts";
 import { runAuditWorkloads } from "./audit_bench.ts";
 import { runMapWorkloads } from "./map_bench.ts";
 import { type BenchMode, FULL, QUICK } from "./mode.ts";
@@ -76,14 +77,12 @@ export const BENCH_HUB_ENV: Readonly<Record<string, string>> = {
 };
 
 /**
- * glibc raises its mmap threshold after a large block (scrypt's 16 MiB) is
- * freed, and then keeps such blocks in the heap for good: about 18 MiB of
- * resident memory after a few logins. A fixed threshold returns them.
- * The hub's launcher should set the same (see README "Operating the hub").
+ * The malloc settings of the benchmark hub: the launcher's
+ * (`config/runtime_tuning.ts`), where this process's environment does not set them.
  */
-export const MALLOC_ENV: Readonly<Record<string, string>> = {
-  MALLOC_MMAP_THRESHOLD_: "131072",
-};
+export const MALLOC_ENV: Readonly<Record<string, string>> = runtimeEnv((name) =>
+  Deno.env.get(name)
+);
 
 const encoder = new TextEncoder();
 
@@ -91,18 +90,22 @@ function log(line: string): void {
   Deno.stderr.writeSync(encoder.encode(line + "\n"));
 }
 
-/** Starts the hub in a child process on `dir` with the benchmark's settings. */
-export function startBenchHub(
+/**
+ * Prepares `dir` for a benchmark hub (seeds its credentials) and returns how to start it: as
+ * `deno task start` runs the hub (the same V8 flags and malloc settings,
+ * `config/runtime_tuning.ts`), with the benchmark's settings and permissions.
+ */
+export function benchHubOptions(
   dir: string,
   extra: Record<string, string> = {},
   flags: readonly string[] = [],
-): Promise<ChildServer> {
+): ChildOptions {
   const env = testEnv(dir, { ...BENCH_HUB_ENV, ...extra });
   const loaded = loadConfig(env, dir);
   if (!loaded.ok) throw loaded.error;
   // Seeded here so that the hashing (scrypt) happens in this process, not in the measured one.
   seedCredentials(loaded.value.paths.database, loaded.value.home);
-  return startChild({
+  return {
     entry: "bench/hub_server.ts",
     env: { ...env, PATH: Deno.env.get("PATH") ?? "", ...MALLOC_ENV },
     permissions: [
@@ -111,9 +114,19 @@ export function startBenchHub(
       "--allow-net=127.0.0.1,localhost",
       "--allow-env",
       "--allow-sys",
+      ...runtimeFlags(),
       ...flags,
     ],
-  });
+  };
+}
+
+/** Starts the hub in a child process on `dir` ({@linkcode benchHubOptions}). */
+export function startBenchHub(
+  dir: string,
+  extra: Record<string, string> = {},
+  flags: readonly string[] = [],
+): Promise<ChildServer> {
+  return startChild(benchHubOptions(dir, extra, flags));
 }
 
 function machine(): BenchReport["machine"] {

@@ -11,6 +11,7 @@ import { openSession } from "./tls_load.ts";
 import { HUB_DIALECT } from "./hub_dialect.ts";
 import { startMosquitto } from "./peers/mosquitto_peer.ts";
 import { startSeedPeer } from "./peers/seed_peer.ts";
+import { TRIM_CHECK_MS } from "../observability/memory_trim.ts";
 
 /** Idle RSS limit of the targets, in MiB. */
 export const IDLE_LIMIT_MIB = 64;
@@ -38,7 +39,8 @@ async function idlePeers(ctx: BenchContext): Promise<PeerFigure[]> {
 
 /** Idle RSS, then RSS with `mode.idleConnections` logged-in idle TLS connections. */
 export async function runMemoryIdle(ctx: BenchContext): Promise<BenchRow[]> {
-  await pause(500); // let start-up garbage settle before reading the idle figure
+  // An idle hub as users have it: past its first quiet check, where it gives start-up garbage back.
+  await pause(TRIM_CHECK_MS + 1000);
   const idle = (await ctx.hub.memory()).rssMiB;
   const rows: BenchRow[] = [
     { ...limitRow("memory.idle", idle, IDLE_LIMIT_MIB), peers: await idlePeers(ctx) },
@@ -62,7 +64,8 @@ export async function runMemoryIdle(ctx: BenchContext): Promise<BenchRow[]> {
   };
   try {
     await Promise.all(Array.from({ length: 16 }, opener));
-    await pause(500);
+    // Idle connections: past the check that sees the hub quiet after the logins (it then trims).
+    await pause(2 * TRIM_CHECK_MS + 1000);
     const mib = (await ctx.hub.memory()).rssMiB;
     rows.push(
       failures > 0

@@ -26,6 +26,9 @@ export const LIBRARY_VARIABLES: readonly string[] = [
   "BUNYAN_TEST_NO_SAFE_JSON_STRINGIFY",
 ];
 
+/** Variables the runtime tuning sets for the hub, which the hub reads (`config/runtime_tuning.ts`). */
+export const RUNTIME_VARIABLES: readonly string[] = ["DENO_USR2_MEMORY_TRIM"];
+
 /** System information libraries ask for: ftp-srv always builds a bunyan logger, which reads the host name. */
 export const LIBRARY_SYS: readonly string[] = ["hostname"];
 
@@ -70,7 +73,7 @@ export function permissionFlags(config: Config): string[] {
   // The dev certificate is generated next to where it is configured when missing.
   const write = new Set([p.dataDir, p.uploadFolder, dirname(p.cert), dirname(p.key)]);
   for (const folder of write) read.add(folder);
-  const env = [...VARIABLE_NAMES, ...LIBRARY_VARIABLES];
+  const env = [...VARIABLE_NAMES, ...LIBRARY_VARIABLES, ...RUNTIME_VARIABLES];
   return [
     replyHosts === undefined ? "--allow-net" : `--allow-net=${[...net].join(",")}`,
     `--allow-read=${[...read].join(",")}`,

@@ -16,19 +16,25 @@ import { fileURLToPath } from "node:url";
 import { loadSettings, readEnv } from "../config/config.ts";
 import { loadDotEnv } from "../config/dotenv.ts";
 import { permissionFlags, permissionNotes } from "../config/permissions.ts";
+import { runtimeEnv, runtimeFlags } from "../config/runtime_tuning.ts";
 
 const encoder = new TextEncoder();
 const say = (text: string) => Deno.stderr.writeSync(encoder.encode(text + "\n"));
 const ROOT = fileURLToPath(new URL("../", import.meta.url));
 
-/** The `deno` arguments that run or compile the hub for the current configuration. */
+/**
+ * The `deno` arguments that run or compile the hub for the current configuration: the
+ * permission `flags` and the runtime tuning (`config/runtime_tuning.ts`; `deno compile` bakes
+ * the V8 flags into the binary).
+ */
 export function hubCommand(mode: "start" | "compile", flags: readonly string[]): string[] {
   const main = `${ROOT}main.ts`;
   const config = `--config=${ROOT}deno.json`;
-  if (mode === "start") return ["run", config, "--no-prompt", ...flags, main];
+  if (mode === "start") return ["run", config, "--no-prompt", ...runtimeFlags(), ...flags, main];
   return [
     "compile",
     config,
+    ...runtimeFlags(),
     ...flags,
     "--output",
     `${ROOT}dist/smart-home-hub`,
@@ -60,8 +66,8 @@ async function launch(args: readonly string[]): Promise<number> {
   // By name, so that `--allow-run=deno` covers it.
   const child = new Deno.Command("deno", {
     args: command,
-    // glibc would otherwise keep scrypt's 16 MiB blocks for good (about 18 MiB; README "Memory").
-    env: { MALLOC_MMAP_THRESHOLD_: Deno.env.get("MALLOC_MMAP_THRESHOLD_") ?? "131072" },
+    // glibc malloc settings that bound the hub's memory (README "Memory"); the user's own win.
+    env: runtimeEnv((name) => Deno.env.get(name)),
     stdin: "inherit",
     stdout: "inherit",
     stderr: mode === "compile" ? "piped" : "inherit",
