@@ -89,7 +89,11 @@ export function startMemoryTrim(options: MemoryTrimOptions): MemoryTrimmer {
       lastTrim = timers.now();
       trims++;
       lastSignal = performance.now();
-      trim();
+      try {
+        trim();
+      } catch {
+        // The runtime refused the signal: nothing is trimmed, and the hub goes on.
+      }
     }
     cancel = timers.after(checkMs, check);
   };
