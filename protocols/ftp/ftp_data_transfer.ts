@@ -1,8 +1,8 @@
 /**
  * The bytes of one FTP data transfer (ftp_data_channel.ts opens the
  * connections): uploads copied into the storage side's writer with one
- * reused 256 KiB buffer and TCP backpressure, downloads and listings sent,
- * each with an idle watchdog.
+ * reused 256 KiB buffer (reads gathered, written when it is nearly full) and
+ * TCP backpressure, downloads and listings sent, each with an idle watchdog.
  *
  * @module
  */
@@ -14,6 +14,13 @@ import type { DataConn } from "./ftp_data_channel.ts";
  * megabyte than 64 KiB (about 20 % less CPU per MiB on large uploads).
  */
 export const TRANSFER_BUFFER_BYTES = 256 * 1024;
+
+/**
+ * Reads are gathered in the buffer until less than this much room is left, then written
+ * at once: a TLS data connection returns one record (at most 16 KiB) per read, and
+ * writing and hashing each record on its own cost more per byte than the buffer's worth.
+ */
+const FLUSH_ROOM_BYTES = 32 * 1024;
 
 /** Most idle transfer buffers kept for the next transfers. */
 const IDLE_BUFFERS = 8;
@@ -61,11 +68,12 @@ export async function receiveInto(
 ): Promise<ReceiveResult> {
   const buffer = takeBuffer();
   const watchdog = new Watchdog(options.idleTimeoutMs, () => closeQuietly(conn));
+  let filled = 0;
   try {
     while (true) {
       let n: number | null;
       try {
-        n = await conn.read(buffer);
+        n = await conn.read(buffer.subarray(filled));
       } catch (error) {
         if (watchdog.fired) return timeout(options.idleTimeoutMs);
         return { ok: false, reason: "broken", message: `Data connection failed: ${brief(error)}` };
@@ -77,7 +85,14 @@ export async function receiveInto(
         break;
       }
       watchdog.progress();
-      const refused = writer.write(buffer.subarray(0, n));
+      filled += n;
+      if (buffer.length - filled >= FLUSH_ROOM_BYTES) continue;
+      const refused = writer.write(buffer.subarray(0, filled));
+      filled = 0;
+      if (refused) return { ok: false, ...refused };
+    }
+    if (filled > 0) {
+      const refused = writer.write(buffer.subarray(0, filled));
       if (refused) return { ok: false, ...refused };
     }
     if (watchdog.fired) return timeout(options.idleTimeoutMs);
@@ -204,8 +219,13 @@ function brief(error: unknown): string {
   return error instanceof Error ? error.message.split("\n")[0] ?? error.name : String(error);
 }
 
+/** What {@linkcode closeQuietly} has closed: closing twice throws, and a throw costs a stack trace. */
+const closedHere = new WeakSet<{ close(): void }>();
+
 /** Closes a socket or listener that may already be closed. */
 export function closeQuietly(resource: { close(): void }): void {
+  if (closedHere.has(resource)) return;
+  closedHere.add(resource);
   try {
     resource.close();
   } catch { /* already closed */ }
