@@ -15,6 +15,7 @@
  *
  * @module
  */
+import { cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { writeDevCertificate } from "../certs/dev_certificate.ts";
@@ -132,8 +133,9 @@ export function startBenchHub(
 function machine(): BenchReport["machine"] {
   let cpuModel = `${Deno.build.arch}, model not reported`;
   try {
-    cpuModel = cpuModelOf(Deno.readTextFileSync("/proc/cpuinfo")) ?? cpuModel;
-  } catch { /* not Linux */ }
+    // `node:os` needs only --allow-sys=cpus; Deno reads /proc/cpuinfo only with --allow-all.
+    cpuModel = cpus()[0]?.model || cpuModelOf(Deno.readTextFileSync("/proc/cpuinfo")) || cpuModel;
+  } catch { /* not allowed or not Linux */ }
   return {
     cpus: navigator.hardwareConcurrency,
     cpuModel,
