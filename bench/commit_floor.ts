@@ -68,6 +68,20 @@ export function commitCost(
 if (import.meta.main) {
   const dir = Deno.args[0] ?? "/tmp";
   const commits = Number(Deno.args[1] ?? 2000);
+  if (!Number.isInteger(commits) || commits < 1) {
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`COMMITS must be a whole number above 0, not "${Deno.args[1]}"\n`),
+    );
+    Deno.exit(2);
+  }
+  let isFolder = false;
+  try {
+    isFolder = Deno.statSync(dir).isDirectory;
+  } catch { /* missing or not readable: said below */ }
+  if (!isFolder) {
+    Deno.stderr.writeSync(new TextEncoder().encode(`DIR "${dir}" is not an existing folder\n`));
+    Deno.exit(2);
+  }
   for (const shape of ["journal", "audit_row_only"] as const) {
     const costs = commitCost(dir, shape, 6, commits);
     const line = `${shape} in ${dir}: ${costs.map((c) => c.toFixed(1)).join(", ")} µs per commit\n`;

@@ -84,12 +84,10 @@ export class PassiveChannel implements DataChannel {
   readonly port: number;
   readonly done: Promise<void>;
   readonly #listener: Deno.Listener<DataConn>;
-  #listening = true;
   #conn: DataConn | undefined;
   #ended = false;
   #waiters: ((conn: DataConn | undefined) => void)[] = [];
   #acceptTimer: ReturnType<typeof setTimeout> | undefined;
-  #closeConn = () => {};
 
   private constructor(listener: Deno.Listener<DataConn>, options: PassiveOptions) {
     this.#listener = listener;
@@ -141,16 +139,9 @@ export class PassiveChannel implements DataChannel {
     if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#acceptTimer);
-    this.#stopListening();
-    this.#closeConn();
-    for (const waiter of this.#waiters.splice(0)) waiter(this.#conn);
-  }
-
-  /** Closes the listener once (closing it twice throws, and a throw costs a stack trace). */
-  #stopListening(): void {
-    if (!this.#listening) return;
-    this.#listening = false;
     closeQuietly(this.#listener);
+    if (this.#conn) closeQuietly(this.#conn);
+    for (const waiter of this.#waiters.splice(0)) waiter(this.#conn);
   }
 
   async #accept(expectedPeer: string): Promise<void> {
@@ -166,16 +157,10 @@ export class PassiveChannel implements DataChannel {
         continue;
       }
       clearTimeout(this.#acceptTimer);
-      this.#stopListening(); // one connection per PASV: free the port now
+      closeQuietly(this.#listener); // one connection per PASV: free the port now
       if ("setNoDelay" in conn) conn.setNoDelay(true);
       this.#conn = conn;
-      let closed = false;
-      this.#closeConn = () => {
-        if (closed) return;
-        closed = true;
-        closeQuietly(conn);
-      };
-      if (this.#ended) this.#closeConn();
+      if (this.#ended) closeQuietly(conn);
       for (const waiter of this.#waiters.splice(0)) waiter(conn);
       return;
     }

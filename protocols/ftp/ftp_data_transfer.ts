@@ -20,7 +20,7 @@ export const TRANSFER_BUFFER_BYTES = 256 * 1024;
  * at once: a TLS data connection returns one record (at most 16 KiB) per read, and
  * writing and hashing each record on its own cost more per byte than the buffer's worth.
  */
-const FLUSH_ROOM_BYTES = 32 * 1024;
+export const FLUSH_ROOM_BYTES = 32 * 1024;
 
 /** Most idle transfer buffers kept for the next transfers. */
 const IDLE_BUFFERS = 8;
@@ -69,6 +69,11 @@ export async function receiveInto(
   const buffer = takeBuffer();
   const watchdog = new Watchdog(options.idleTimeoutMs, () => closeQuietly(conn));
   let filled = 0;
+  const flush = () => {
+    const refused = filled > 0 ? writer.write(buffer.subarray(0, filled)) : undefined;
+    filled = 0;
+    return refused;
+  };
   try {
     while (true) {
       let n: number | null;
@@ -87,14 +92,11 @@ export async function receiveInto(
       watchdog.progress();
       filled += n;
       if (buffer.length - filled >= FLUSH_ROOM_BYTES) continue;
-      const refused = writer.write(buffer.subarray(0, filled));
-      filled = 0;
+      const refused = flush();
       if (refused) return { ok: false, ...refused };
     }
-    if (filled > 0) {
-      const refused = writer.write(buffer.subarray(0, filled));
-      if (refused) return { ok: false, ...refused };
-    }
+    const refused = flush();
+    if (refused) return { ok: false, ...refused };
     if (watchdog.fired) return timeout(options.idleTimeoutMs);
     if (!options.stillWanted()) {
       return { ok: false, reason: "broken", message: "Client left during the upload" };
